@@ -1,0 +1,144 @@
+# coro - build, test, demo, install.
+#
+#   make              the static and shared libraries and coro.pc, in build/
+#   make test         build and run every test (unit, examples, C++, install)
+#   make demo         build and run the examples, showing their output
+#   make install      install header, libraries and pkg-config file
+#                     (PREFIX=/usr/local, DESTDIR= for staging)
+#   make format       reformat the sources; make format-check checks only
+#
+# Build options (each configuration builds in its own directory):
+#   CC=clang          another compiler
+#   SANITIZE=1        AddressSanitizer + UndefinedBehaviorSanitizer
+#   BACKEND=ucontext  the portable context switch instead of assembly
+#   CROSS=aarch64-linux-gnu-  cross-compile; tests run under $(EMU)
+#   VALGRIND=1        run the tests under valgrind memcheck
+#   BUILD=dir         where objects go (default: derived from the above)
+
+CROSS ?=
+CC = $(CROSS)gcc
+CXX = $(CROSS)g++
+AR = $(CROSS)ar
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+VERSION := 0.1.0
+SOMAJOR := 0
+
+SANITIZE ?=
+BACKEND ?= asm
+VALGRIND ?=
+
+# Each configuration gets its own build directory, so switching options never
+# mixes objects.
+CONFIG := $(notdir $(firstword $(CC)))$(if $(SANITIZE),-san)$(if $(filter ucontext,$(BACKEND)),-ucontext)
+BUILD ?= build/$(CONFIG)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wundef -Wpointer-arith -Wcast-align -Wvla
+OPT ?= -O2 -g
+CFLAGS ?=
+XCFLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) \
+           -fPIC -fvisibility=hidden -Iinclude -pthread
+ifneq ($(SANITIZE),)
+XCFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDSAN := -fsanitize=address,undefined
+endif
+ifeq ($(BACKEND),ucontext)
+XCFLAGS += -DCORO_BACKEND_UCONTEXT
+endif
+# Tests and examples check internal invariants too.
+TEST_CFLAGS := -DCORO_ASSERTS
+
+LIB_SRC := src/coro.c src/error.c src/unwind.c src/switch.c src/stack.c \
+           src/thread.c src/overflow.c src/alloc.c src/arch/ucontext.c
+LIB_ASM := src/arch/x86_64.S src/arch/aarch64.S
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
+
+TESTS := $(basename $(notdir $(wildcard tests/test_*.c)))
+TEST_BIN := $(TESTS:%=$(BUILD)/tests/%)
+EXAMPLES := $(basename $(notdir $(wildcard examples/*.c)))
+EXAMPLE_BIN := $(EXAMPLES:%=$(BUILD)/examples/%)
+
+ifneq ($(CROSS),)
+EMU ?= qemu-$(patsubst %-linux-gnu-,%,$(CROSS)) -L /usr/$(patsubst %-,%,$(CROSS))
+endif
+ifneq ($(VALGRIND),)
+EMU := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+       --log-file=$(BUILD)/valgrind.%p.log
+endif
+
+.PHONY: all lib test demo install uninstall clean format format-check \
+        tests examples check-examples check-cxx check-install
+all: lib
+lib: $(BUILD)/libcoro.a $(BUILD)/libcoro.so $(BUILD)/coro.pc
+
+$(BUILD)/%.o: %.c include/coro.h src/internal.h src/ctx.h
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libcoro.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/libcoro.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libcoro.so.$(SOMAJOR) $(LDSAN) -pthread $^ -o $@
+
+$(BUILD)/coro.pc: coro.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Tests: one binary per tests/test_<area>.c, linked with the shared runner.
+$(BUILD)/tests/%: tests/%.c tests/test.h tests/runner.c $(BUILD)/libcoro.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Isrc $< tests/runner.c $(BUILD)/libcoro.a \
+	    $(LDSAN) -pthread -o $@
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libcoro.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) $< $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
+
+tests: $(TEST_BIN)
+examples: $(EXAMPLE_BIN)
+
+# Runs every test binary (each test in its own process), the examples
+# against their expected output, the C++ header check and the install check,
+# and ends with one "N passed, N failed" line.
+test: tests examples
+	@BUILD=$(BUILD) EMU="$(EMU)" CC="$(CC)" CXX="$(CXX)" CROSS="$(CROSS)" \
+	    sh tests/run.sh $(TESTS)
+
+demo: examples
+	@for e in $(EXAMPLES); do \
+	    echo "=== examples/$$e.c"; $(EMU) $(BUILD)/examples/$$e || exit 1; echo; \
+	done
+
+install: lib
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/coro.h $(DESTDIR)$(INCLUDEDIR)/coro.h
+	install -m 644 $(BUILD)/libcoro.a $(DESTDIR)$(LIBDIR)/libcoro.a
+	install -m 755 $(BUILD)/libcoro.so $(DESTDIR)$(LIBDIR)/libcoro.so.$(VERSION)
+	ln -sf libcoro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libcoro.so.$(SOMAJOR)
+	ln -sf libcoro.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libcoro.so
+	install -m 644 $(BUILD)/coro.pc $(DESTDIR)$(PKGCONFIGDIR)/coro.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/coro.h $(DESTDIR)$(LIBDIR)/libcoro.a \
+	      $(DESTDIR)$(LIBDIR)/libcoro.so* $(DESTDIR)$(PKGCONFIGDIR)/coro.pc
+
+FORMAT_FILES = $(wildcard include/*.h src/*.c src/*.h src/arch/*.c tests/*.c tests/*.h \
+                          examples/*.c bench/*.c)
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf build

@@ -1,0 +1,325 @@
+/*
+ * coro.c - create / resume / yield / status / close / wrap: Lua 5.4's
+ * coroutine library, in C.
+ *
+ * The state machine (Lua 5.4 manual, 2.6):
+ *
+ *   create --> SUSPENDED --resume--> RUNNING --yield--> SUSPENDED
+ *                                     |   ^
+ *               resume another  <-----+   +----- that one yields/ends
+ *               (this one: NORMAL)
+ *   RUNNING --return / error--> DEAD;  SUSPENDED --close--> DEAD
+ *
+ * Invariants: exactly one coroutine per thread is RUNNING (thread->current);
+ * the chain current -> resumer -> resumer ... consists of NORMAL coroutines
+ * and ends at the main coroutine. The side that switches away sets every
+ * field the other side reads (statuses, current, transfer), so the code
+ * after a switch only reads.
+ *
+ * Misuse is checked before anything changes, so a refused call leaves every
+ * coroutine as it was.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* Runs on co's own stack: the body inside a protected scope, then death. */
+static void body(void *arg)
+{
+    coro *co = arg;
+    coro__thread *t = co->thread;
+    coro *r;
+    void *result = NULL;
+    int st;
+
+    coro__switch_started(co);
+    co->flags |= CORO__F_STARTED;
+    st = coro__protect(co, co->fn, co->transfer, &result);
+    co->status = CORO_DEAD;
+    co->transfer = NULL;
+    if (st == CORO_EERROR) {
+        co->flags |= CORO__F_ERRORED;
+        co->transfer = co->errvalue;
+    } else if (st == 0) {
+        co->transfer = result;
+    }
+    r = co->resumer;
+    r->status = CORO_RUNNING;
+    t->current = r;
+    coro__switch_final(co, r);
+}
+
+static int make(coro **out, coro_fn fn, const coro_options *opt)
+{
+    coro__thread *t;
+    coro *co;
+    size_t size;
+    int err;
+
+    if (out == NULL || fn == NULL)
+        return CORO_EINVAL;
+    *out = NULL;
+    size = coro__stack_round(opt != NULL ? opt->stack_size : 0);
+    if (size == 0)
+        return CORO_EINVAL;
+    t = coro__thread_get();
+    if (t == NULL)
+        return CORO_ENOMEM;
+    co = coro__malloc(sizeof *co);
+    if (co == NULL)
+        return CORO_ENOMEM;
+    memset(co, 0, sizeof *co);
+    if (opt != NULL && opt->name != NULL && opt->name[0] != '\0') {
+        co->name = coro__strdup(opt->name);
+        if (co->name == NULL) {
+            coro__free(co);
+            return CORO_ENOMEM;
+        }
+    }
+    err = coro__stack_get(&co->stack, size);
+    if (err != 0) {
+        coro__free(co->name);
+        coro__free(co);
+        return err;
+    }
+    co->status = CORO_SUSPENDED;
+    co->thread = t;
+    co->fn = fn;
+    co->user_data = opt != NULL ? opt->user_data : NULL;
+    co->id = coro__next_id();
+#ifdef CORO__ASAN
+    co->asan_lo = co->stack.lo;
+    co->asan_size = co->stack.size;
+#endif
+    coro__ctx_init(&co->ctx, co->stack.lo, co->stack.size, body, co);
+    *out = co;
+    return 0;
+}
+
+int coro_create(coro **co, coro_fn fn, const coro_options *opt)
+{
+    return make(co, fn, opt);
+}
+
+int coro_wrap(coro **gen, coro_fn fn, const coro_options *opt)
+{
+    return make(gen, fn, opt);
+}
+
+/* Why co cannot be resumed by the calling thread, or 0 if it can. */
+static int check_resume(const coro *co, const coro__thread *t)
+{
+    if (co == NULL)
+        return CORO_EINVAL;
+    if (co->thread != t)
+        return CORO_ETHREAD;
+    if (co->status == CORO_SUSPENDED)
+        return 0;
+    return co->status == CORO_DEAD ? CORO_EDEAD : CORO_ENOTSUSP;
+}
+
+/* Switches from the running coroutine to co, which becomes running, and
+ * comes back when co yields or dies. */
+static void enter(coro__thread *t, coro *co)
+{
+    coro *cur = t->current;
+
+    co->resumer = cur;
+    cur->status = CORO_NORMAL;
+    co->status = CORO_RUNNING;
+    t->current = co;
+    coro__switch(cur, co);
+}
+
+int coro_resume(coro *co, void *in, void **out)
+{
+    coro__thread *t = coro__tls;
+    int err = check_resume(co, t);
+
+    if (CORO__UNLIKELY(err != 0))
+        return err;
+    co->transfer = in;
+    enter(t, co);
+    if (out != NULL)
+        *out = co->transfer;
+    if (CORO__LIKELY(co->status == CORO_SUSPENDED))
+        return 1;
+    coro__stack_put(&co->stack);
+    return (co->flags & CORO__F_ERRORED) ? CORO_EERROR : 0;
+}
+
+int coro_yield(void *out, void **in)
+{
+    coro__thread *t = coro__tls;
+    coro *cur, *r;
+
+    if (t == NULL || (t->current->flags & CORO__F_MAIN))
+        return CORO_EOUTSIDE;
+    cur = t->current;
+    if (cur->flags & CORO__F_NOYIELD)
+        return CORO_ECBOUNDARY;
+    r = cur->resumer;
+    cur->transfer = out;
+    cur->status = CORO_SUSPENDED;
+    r->status = CORO_RUNNING;
+    t->current = r;
+    coro__switch(cur, r);
+    if (CORO__UNLIKELY(cur->flags & CORO__F_CLOSING))
+        coro__throw(cur, CORO__UNWIND_CLOSE);
+    if (in != NULL)
+        *in = cur->transfer;
+    return 0;
+}
+
+int coro_status(const coro *co)
+{
+    return co != NULL ? co->status : CORO_EINVAL;
+}
+
+const char *coro_status_name(int status)
+{
+    switch (status) {
+    case CORO_SUSPENDED:
+        return "suspended";
+    case CORO_RUNNING:
+        return "running";
+    case CORO_NORMAL:
+        return "normal";
+    case CORO_DEAD:
+        return "dead";
+    default:
+        return "invalid";
+    }
+}
+
+coro *coro_running(int *ismain)
+{
+    coro__thread *t = coro__thread_get();
+
+    if (t == NULL) {
+        if (ismain != NULL)
+            *ismain = 1;
+        return NULL;
+    }
+    if (ismain != NULL)
+        *ismain = (t->current->flags & CORO__F_MAIN) != 0;
+    return t->current;
+}
+
+int coro_isyieldable(const coro *co)
+{
+    if (co == NULL) {
+        coro__thread *t = coro__tls;
+        if (t == NULL)
+            return 0;
+        co = t->current;
+    }
+    return !(co->flags & (CORO__F_MAIN | CORO__F_NOYIELD));
+}
+
+/* Unwinds a suspended, started coroutine on its own stack: coro_yield sees
+ * CORO__F_CLOSING when it wakes up and throws to the body's base frame. */
+static void unwind(coro__thread *t, coro *co)
+{
+    co->flags |= CORO__F_CLOSING | CORO__F_NOYIELD;
+    enter(t, co);
+    coro__assert(co->status == CORO_DEAD);
+}
+
+/* Why co cannot be closed by the calling thread, or 0. */
+static int check_close(const coro *co, const coro__thread *t)
+{
+    if (co == NULL)
+        return CORO_EINVAL;
+    if (co->thread != t)
+        return CORO_ETHREAD;
+    if (co->status == CORO_RUNNING)
+        return CORO_ECLOSERUN;
+    if (co->status == CORO_NORMAL)
+        return CORO_ECLOSENORM;
+    if (co->flags & CORO__F_CLOSED)
+        return CORO_ECLOSED;
+    return 0;
+}
+
+int coro_close(coro *co)
+{
+    coro__thread *t = coro__tls;
+    int err = check_close(co, t);
+
+    if (err != 0)
+        return err;
+    if (co->status == CORO_SUSPENDED) {
+        if (co->flags & CORO__F_STARTED)
+            unwind(t, co);
+        co->status = CORO_DEAD;
+    }
+    coro__stack_put(&co->stack);
+    co->flags |= CORO__F_CLOSED;
+    return (co->flags & CORO__F_ERRORED) ? CORO_EERROR : 0;
+}
+
+int coro_destroy(coro *co)
+{
+    int err;
+
+    if (co == NULL)
+        return CORO_EINVAL;
+    if (co->flags & CORO__F_MAIN)
+        return CORO_EMAINCO;
+    err = check_close(co, coro__tls);
+    if (err == CORO_ETHREAD && co->status == CORO_SUSPENDED && (co->flags & CORO__F_STARTED))
+        return err; /* its cleanups must run on its own thread */
+    if (err == CORO_ECLOSERUN || err == CORO_ECLOSENORM || err == CORO_EINVAL)
+        return err;
+    if (err == 0)
+        (void)coro_close(co);
+    coro__stack_put(&co->stack);
+    coro__defer_free_all(co);
+    coro__error_clear(co);
+    coro__free(co->name);
+    coro__free(co);
+    return 0;
+}
+
+int coro_call(coro *gen, void *in, void **out)
+{
+    int r = coro_resume(gen, in, out);
+    coro *cur;
+
+    if (r != CORO_EERROR)
+        return r;
+    gen->flags |= CORO__F_CLOSED; /* the error is passed on, as Lua's wrap */
+    cur = coro__tls->current;
+    if (cur->frame == NULL)
+        return CORO_EERROR; /* a main coroutine outside coro_pcall */
+    coro__error_set(cur, gen->errvalue, gen->errmsg);
+    coro__throw(cur, CORO_EERROR);
+}
+
+const char *coro_name(const coro *co)
+{
+    if (co == NULL)
+        return NULL;
+    if (co->flags & CORO__F_MAIN)
+        return "main";
+    return co->name != NULL ? co->name : "";
+}
+
+unsigned long long coro_id(const coro *co)
+{
+    return co != NULL ? co->id : 0;
+}
+
+void *coro_userdata(const coro *co)
+{
+    return co != NULL ? co->user_data : NULL;
+}
+
+int coro_set_userdata(coro *co, void *user_data)
+{
+    if (co == NULL)
+        return CORO_EINVAL;
+    co->user_data = user_data;
+    return 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * ctx.h - the context-switch contract every architecture file provides.
+ *
+ * A context is the machine state a suspended coroutine needs to continue: on
+ * the assembly backends just its saved stack pointer, because everything else
+ * lives on its own stack.
+ *
+ *   void coro__ctx_init(coro__ctx *c, void *stack_lo, size_t size,
+ *                       void (*entry)(void *), void *arg);
+ *       Prepares c so that the first switch to it calls entry(arg) on the
+ *       stack [stack_lo, stack_lo + size), 16-byte aligned, with the
+ *       creator's floating-point control state. entry must never return.
+ *
+ *   void coro__ctx_switch(coro__ctx *from, coro__ctx *to);
+ *       Saves the callee-saved registers of the ABI and the floating-point
+ *       control state (x86-64: MXCSR and the x87 control word; aarch64:
+ *       FPCR) into from, loads them from to, and continues where to was
+ *       saved. Caller-saved registers are the compiler's business: the
+ *       switch is an ordinary call to it.
+ *
+ * The backends:
+ *   arch/x86_64.S   System V AMD64 (CORO_BACKEND_ASM on x86-64)
+ *   arch/aarch64.S  AAPCS64 (CORO_BACKEND_ASM on aarch64)
+ *   arch/ucontext.c portable fallback on getcontext/makecontext/swapcontext,
+ *                   chosen with CORO_BACKEND_UCONTEXT (make BACKEND=ucontext)
+ *                   or on any other architecture.
+ *
+ * The first frame of a coroutine is the backend's entry trampoline, whose
+ * unwind info marks the return address undefined, so debuggers' and
+ * profilers' backtraces end cleanly there.
+ */
+#ifndef CORO_CTX_H
+#define CORO_CTX_H
+
+#include <stddef.h>
+
+#if !defined(CORO_BACKEND_UCONTEXT) && !defined(__x86_64__) && !defined(__aarch64__)
+#define CORO_BACKEND_UCONTEXT 1
+#endif
+
+#ifdef CORO_BACKEND_UCONTEXT
+#include <ucontext.h>
+typedef struct coro__ctx {
+    ucontext_t uc;
+    void (*entry)(void *); /* what the first switch calls, and with what */
+    void *arg;
+} coro__ctx;
+#else
+typedef struct coro__ctx {
+    void *sp; /* the saved stack pointer; the registers sit above it */
+} coro__ctx;
+#endif
+
+void coro__ctx_init(coro__ctx *c, void *stack_lo, size_t size, void (*entry)(void *), void *arg);
+void coro__ctx_switch(coro__ctx *from, coro__ctx *to);
+
+#endif /* CORO_CTX_H */

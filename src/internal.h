@@ -1,0 +1,186 @@
+/*
+ * internal.h - internal types and coro__ declarations shared by the sources.
+ *
+ * The object model: a coro is a control block (malloc'd) plus a stack
+ * (mmap'd, pooled). Every thread has a coro__thread holding its main
+ * coroutine, the pointer to the running coroutine and its stack pool. Nothing
+ * is shared between threads except the id counter and the signal handler.
+ */
+#ifndef CORO_INTERNAL_H
+#define CORO_INTERNAL_H
+
+#include <setjmp.h>
+#include <stddef.h>
+
+#include "coro.h"
+#include "ctx.h"
+
+#if defined(__GNUC__)
+#define CORO__HIDDEN __attribute__((visibility("hidden")))
+#define CORO__NORETURN __attribute__((noreturn))
+#define CORO__LIKELY(x) __builtin_expect(!!(x), 1)
+#define CORO__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define CORO__HIDDEN
+#define CORO__NORETURN
+#define CORO__LIKELY(x) (x)
+#define CORO__UNLIKELY(x) (x)
+#endif
+
+/* Internal invariants: checked in test and debug builds (CORO_ASSERTS),
+ * compiled out otherwise. */
+#ifdef CORO_ASSERTS
+#include <stdio.h>
+#include <stdlib.h>
+#define coro__assert(c)                                                                            \
+    ((c) ? (void)0                                                                                 \
+         : (fprintf(stderr, "coro: assertion failed: %s (%s:%d)\n", #c, __FILE__, __LINE__),       \
+            abort()))
+#else
+#define coro__assert(c) ((void)0)
+#endif
+
+/* Sanitizer detection, for gcc (__SANITIZE_ADDRESS__) and clang. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CORO__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORO__ASAN 1
+#endif
+#endif
+
+/* ---- stacks (stack.c) ---- */
+
+typedef struct coro__stack {
+    void *map;       /* start of the mapping: the guard page is here */
+    size_t map_size; /* the whole mapping, guard included */
+    void *lo;        /* lowest usable byte (just above the guard) */
+    size_t size;     /* usable bytes */
+    unsigned vg_id;  /* valgrind's stack id, 0 when not under valgrind */
+} coro__stack;
+
+CORO__HIDDEN int coro__stack_get(coro__stack *s, size_t size);
+CORO__HIDDEN void coro__stack_put(coro__stack *s);
+CORO__HIDDEN void coro__stack_pool_drain(void);
+CORO__HIDDEN size_t coro__stack_round(size_t size);
+CORO__HIDDEN size_t coro__page_size(void);
+
+/* ---- protected scopes and cleanups (unwind.c) ---- */
+
+/* A cleanup registered by coro_defer. Records live in a per-coroutine LIFO
+ * list; a frame remembers the list's head when it began. */
+typedef struct coro__defer {
+    struct coro__defer *next;
+    void (*fn)(void *arg);
+    void *arg;
+} coro__defer;
+
+/* Frame status: 0 while running, else why it is unwinding. */
+#define CORO__UNWIND_CLOSE 1 /* coro_close: not an error, no pcall stops it */
+
+/* A landing place for errors: a coro_pcall, or the base of a body.
+ * Frames are linked on the coroutine's own stack, innermost first. */
+typedef struct coro__frame {
+    jmp_buf jb;
+    struct coro__frame *prev;
+    coro__defer *defers; /* the cleanup list's head when the frame began */
+    int status;          /* 0, CORO_EERROR or CORO__UNWIND_CLOSE */
+} coro__frame;
+
+CORO__HIDDEN int coro__protect(coro *co, coro_fn fn, void *arg, void **out);
+CORO__HIDDEN CORO__NORETURN void coro__throw(coro *co, int status);
+CORO__HIDDEN void coro__error_set(coro *co, void *value, const char *msg);
+CORO__HIDDEN void coro__error_clear(coro *co);
+CORO__HIDDEN void coro__defer_free_all(coro *co);
+
+/* ---- the control block (coro.c) ---- */
+
+/* Flags. */
+#define CORO__F_MAIN 0x01      /* a thread's main coroutine */
+#define CORO__F_STARTED 0x02   /* the body has been entered */
+#define CORO__F_CLOSING 0x04   /* coro_close is unwinding it */
+#define CORO__F_CLOSED 0x08    /* coro_close has run (or the error was passed on) */
+#define CORO__F_ERRORED 0x10   /* it died by an error */
+#define CORO__F_NOYIELD 0x20   /* running cleanups for coro_close */
+#define CORO__F_STATICMSG 0x40 /* errmsg is a string literal, not malloc'd */
+
+struct coro__thread;
+
+struct coro {
+    coro__ctx ctx;               /* saved context while not running */
+    int status;                  /* CORO_SUSPENDED .. CORO_DEAD */
+    unsigned flags;              /* CORO__F_* */
+    struct coro *resumer;        /* who resumed it; valid while running/normal */
+    struct coro__thread *thread; /* the owning thread; never changes */
+    void *transfer;              /* the value in flight through resume/yield */
+    coro_fn fn;                  /* the body */
+    coro__frame *frame;          /* innermost landing frame; NULL if none */
+    coro__defer *defers;         /* pending cleanups, innermost first */
+    char *errmsg;                /* see coro_errmsg; NULL when none */
+    void *errvalue;              /* see coro_errvalue */
+    char *name;                  /* malloc'd copy, or NULL for "" */
+    void *user_data;
+    unsigned long long id;
+    coro__stack stack; /* map == NULL when it has none (main, dead) */
+#ifdef CORO__ASAN
+    void *asan_fake;     /* ASan's fake stack while switched out */
+    const void *asan_lo; /* the stack bounds ASan is told about; for */
+    size_t asan_size;    /*   a main coroutine learned on first switch */
+#endif
+};
+
+/* ---- per-thread state (thread.c) ---- */
+
+/* The stack pool's bounds, per thread: past them freed stacks are unmapped. */
+#define CORO__POOL_MAX 64
+#define CORO__POOL_MAX_BYTES ((size_t)64 << 20)
+
+typedef struct coro__thread {
+    coro *current;  /* the running coroutine; &main when none */
+    coro main;      /* this thread's main coroutine */
+    void *altstack; /* signal stack for overflow reports; NULL if not ours */
+    size_t altstack_size;
+    coro__stack pool[CORO__POOL_MAX]; /* freed stacks, newest last */
+    size_t pool_len;
+    size_t pool_bytes; /* address space held by the pool */
+} coro__thread;
+
+CORO__HIDDEN extern __thread coro__thread *coro__tls __attribute__((tls_model("initial-exec")));
+CORO__HIDDEN coro__thread *coro__thread_init(void);
+
+/* The calling thread's state, created on first use; NULL if out of memory. */
+static inline coro__thread *coro__thread_get(void)
+{
+    coro__thread *t = coro__tls;
+    return CORO__LIKELY(t != NULL) ? t : coro__thread_init();
+}
+
+CORO__HIDDEN unsigned long long coro__next_id(void);
+
+/* ---- switching (switch.c) ---- */
+
+CORO__HIDDEN void coro__switch(coro *from, coro *to);
+CORO__HIDDEN CORO__NORETURN void coro__switch_final(coro *from, coro *to);
+CORO__HIDDEN void coro__switch_started(coro *co);
+
+/* ---- stack overflow reports (overflow.c) ---- */
+
+CORO__HIDDEN int coro__overflow_install(coro__thread *t);
+CORO__HIDDEN void coro__overflow_thread_exit(coro__thread *t);
+
+/* ---- allocation with fault injection (alloc.c) ---- */
+
+CORO__HIDDEN void *coro__malloc(size_t n);
+CORO__HIDDEN void coro__free(void *p);
+CORO__HIDDEN char *coro__strdup(const char *s);
+CORO__HIDDEN void *coro__mmap(size_t len);
+CORO__HIDDEN int coro__mprotect_none(void *p, size_t len);
+CORO__HIDDEN void coro__munmap(void *p, size_t len);
+
+/* Test hooks: fail the Nth allocation / mapping from now (1 = the next one);
+ * 0 turns injection off. Counters of live objects, for leak checks. */
+CORO__HIDDEN void coro__fail_after(long n);
+CORO__HIDDEN long coro__live_allocs(void);
+CORO__HIDDEN long coro__live_maps(void);
+
+#endif /* CORO_INTERNAL_H */

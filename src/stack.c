@@ -1,0 +1,150 @@
+/*
+ * stack.c - coroutine stacks: guard pages, lazy commit, pooling, and telling
+ * AddressSanitizer and valgrind about them.
+ *
+ * Design. A stack is one private anonymous mapping: a PROT_NONE guard page
+ * at the low end (stacks grow down) and the usable part above it, mapped
+ * MAP_NORESERVE so the kernel commits pages only when touched: a coroutine
+ * costs the memory it uses, not the size it asked for. Overflowing into the
+ * guard page faults, and overflow.c turns the fault into a report.
+ *
+ * Freed stacks go to a per-thread pool (no locks: a coroutine lives on one
+ * thread) so that create/destroy in steady state makes no system call. The
+ * pool is bounded by count and bytes; past the bound stacks are unmapped.
+ * Pooled stacks keep their touched pages: releasing them with madvise would
+ * cost a system call per reuse, which is what the pool exists to avoid.
+ *
+ * Alternatives rejected: malloc'd stacks (no guard page, so an overflow
+ * silently corrupts the heap); one big arena with guards between slots
+ * (cannot return memory, fixed capacity); madvise(MADV_DONTNEED) on every
+ * free (a system call per destroy).
+ *
+ * The guard page splits the mapping in two kernel VMAs, so the number of
+ * guarded stacks is bounded by vm.max_map_count / 2; hitting that limit makes
+ * mprotect fail with ENOMEM, reported as CORO_EMAPS with what to raise.
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define CORO__VALGRIND 1
+#endif
+#endif
+
+#ifdef CORO__ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+size_t coro__page_size(void)
+{
+    static size_t page;
+
+    if (page == 0)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
+
+/* The usable size for a request: defaulted, raised to the minimum, rounded
+ * up to whole pages. 0 if the request overflows. */
+size_t coro__stack_round(size_t size)
+{
+    size_t page = coro__page_size();
+
+    if (size == 0)
+        size = CORO_STACK_DEFAULT;
+    if (size < CORO_STACK_MIN)
+        size = CORO_STACK_MIN;
+    if (size > ((size_t)-1 >> 1))
+        return 0;
+    return (size + page - 1) & ~(page - 1);
+}
+
+static int from_pool(coro__thread *t, coro__stack *s, size_t size)
+{
+    size_t i = t->pool_len;
+
+    while (i-- > 0) {
+        if (t->pool[i].size != size)
+            continue;
+        *s = t->pool[i];
+        t->pool[i] = t->pool[--t->pool_len];
+        t->pool_bytes -= s->map_size;
+        return 1;
+    }
+    return 0;
+}
+
+/* Gets a stack with `size` usable bytes (already rounded). 0, CORO_ENOMEM or
+ * CORO_EMAPS. */
+int coro__stack_get(coro__stack *s, size_t size)
+{
+    coro__thread *t = coro__tls;
+    size_t page = coro__page_size();
+    char *map;
+
+    if (t != NULL && from_pool(t, s, size))
+        return 0;
+    map = coro__mmap(size + page);
+    if (map == NULL)
+        return CORO_ENOMEM;
+    if (coro__mprotect_none(map, page) != 0) {
+        int err = errno;
+        coro__munmap(map, size + page);
+        /* Splitting a mapping fails with ENOMEM only at the map count. */
+        return err == ENOMEM ? CORO_EMAPS : CORO_ENOMEM;
+    }
+    s->map = map;
+    s->map_size = size + page;
+    s->lo = map + page;
+    s->size = size;
+    s->vg_id = 0;
+#ifdef CORO__VALGRIND
+    s->vg_id = VALGRIND_STACK_REGISTER((char *)s->lo, (char *)s->lo + size);
+#endif
+    return 0;
+}
+
+static void unmap(coro__stack *s)
+{
+#ifdef CORO__VALGRIND
+    VALGRIND_STACK_DEREGISTER(s->vg_id);
+#endif
+    coro__munmap(s->map, s->map_size);
+}
+
+/* Returns a stack to the pool, or to the system past the pool's bounds. */
+void coro__stack_put(coro__stack *s)
+{
+    coro__thread *t = coro__tls;
+
+    if (s->map == NULL)
+        return;
+#ifdef CORO__ASAN
+    /* Frames abandoned by close or longjmp may still be poisoned. */
+    ASAN_UNPOISON_MEMORY_REGION(s->lo, s->size);
+#endif
+    if (t != NULL && t->pool_len < CORO__POOL_MAX &&
+        t->pool_bytes + s->map_size <= CORO__POOL_MAX_BYTES) {
+        t->pool[t->pool_len++] = *s;
+        t->pool_bytes += s->map_size;
+    } else {
+        unmap(s);
+    }
+    s->map = NULL;
+}
+
+/* Unmaps every pooled stack of the calling thread. */
+void coro__stack_pool_drain(void)
+{
+    coro__thread *t = coro__tls;
+
+    if (t == NULL)
+        return;
+    while (t->pool_len > 0)
+        unmap(&t->pool[--t->pool_len]);
+    t->pool_bytes = 0;
+}

@@ -1,0 +1,132 @@
+/*
+ * runner.c - main() of every test binary.
+ *
+ *   test_x            run every test, each in a forked child with a timeout
+ *   test_x NAME...    run the named tests in this process (for a debugger)
+ *   test_x -l         list the tests
+ *
+ * After a test returns, the child drains the stack pool and checks that the
+ * coroutine allocations and mappings are back where they were before the
+ * test: nothing leaked. Prints "ok - name" / "FAIL - name" per test and a
+ * summary line "# <binary>: N ok, N failing".
+ * CORO_TEST_TIMEOUT sets the per-test timeout in seconds (default 60).
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "test.h"
+
+#define MAX_TESTS 512
+
+static struct {
+    const char *name;
+    test_fn fn;
+} tests[MAX_TESTS];
+static int ntests;
+
+void test_register(const char *name, test_fn fn)
+{
+    if (ntests == MAX_TESTS) {
+        fprintf(stderr, "too many tests\n");
+        exit(2);
+    }
+    tests[ntests].name = name;
+    tests[ntests].fn = fn;
+    ntests++;
+}
+
+void test_fail(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s:%d: failed: ", file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    fflush(NULL);
+    _exit(1);
+}
+
+int test_slow_env(void)
+{
+    const char *s = getenv("CORO_TEST_SLOW");
+    return s != NULL && s[0] == '1';
+}
+
+/* Runs one test in this process and checks for leaks. */
+static int run_here(int i)
+{
+    long allocs, maps;
+
+    (void)coro_running(NULL); /* the thread state is not a leak */
+    coro__stack_pool_drain();
+    allocs = coro__live_allocs();
+    maps = coro__live_maps();
+    tests[i].fn();
+    coro__stack_pool_drain();
+    if (coro__live_allocs() != allocs || coro__live_maps() != maps) {
+        fprintf(stderr, "%s: leaked %ld allocations and %ld mappings\n", tests[i].name,
+                coro__live_allocs() - allocs, coro__live_maps() - maps);
+        return 1;
+    }
+    return 0;
+}
+
+static int run_forked(int i, unsigned timeout)
+{
+    int status;
+    pid_t pid;
+
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        return 1;
+    }
+    if (pid == 0) {
+        alarm(timeout);
+        _exit(run_here(i));
+    }
+    if (waitpid(pid, &status, 0) < 0)
+        return 1;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status) != 0;
+    fprintf(stderr, "%s: killed by signal %d%s\n", tests[i].name, WTERMSIG(status),
+            WTERMSIG(status) == SIGALRM ? " (timeout)" : "");
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+    const char *t = getenv("CORO_TEST_TIMEOUT");
+    unsigned timeout = t != NULL ? (unsigned)atoi(t) : 60;
+    int passed = 0, failed = 0;
+
+    if (argc == 2 && strcmp(argv[1], "-l") == 0) {
+        for (int i = 0; i < ntests; i++)
+            printf("%s\n", tests[i].name);
+        return 0;
+    }
+    if (argc > 1) {
+        for (int a = 1; a < argc; a++)
+            for (int i = 0; i < ntests; i++)
+                if (strcmp(tests[i].name, argv[a]) == 0)
+                    failed += run_here(i);
+        return failed != 0;
+    }
+    for (int i = 0; i < ntests; i++) {
+        int bad = run_forked(i, timeout);
+        printf("%s - %s\n", bad ? "FAIL" : "ok", tests[i].name);
+        fflush(stdout);
+        bad ? failed++ : passed++;
+    }
+    printf("# %s: %d ok, %d failing\n", prog, passed, failed);
+    return failed != 0;
+}

@@ -1,0 +1,66 @@
+/*
+ * test.h - the test harness: TEST(name) defines a test, CHECK* assert and
+ * print both sides. Each test runs in its own process with a timeout and
+ * must leave no coroutine memory behind (see runner.c).
+ */
+#ifndef CORO_TEST_H
+#define CORO_TEST_H
+
+#include <stdio.h>
+#include <string.h>
+
+#include "coro.h"
+
+typedef void (*test_fn)(void);
+
+void test_register(const char *name, test_fn fn);
+void test_fail(const char *file, int line, const char *fmt, ...) CORO_PRINTF(3, 4);
+/* 1 when the tests run under valgrind or qemu, which are much slower. */
+int test_slow_env(void);
+
+#define TEST(name)                                                                                 \
+    static void test_##name(void);                                                                 \
+    __attribute__((constructor)) static void register_##name(void)                                 \
+    {                                                                                              \
+        test_register(#name, test_##name);                                                         \
+    }                                                                                              \
+    static void test_##name(void)
+
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            test_fail(__FILE__, __LINE__, "CHECK(%s)", #c);                                        \
+    } while (0)
+
+#define CHECK_INT(a, b)                                                                            \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ != b_)                                                                              \
+            test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_);               \
+    } while (0)
+
+/* An int result against an expected coro code, printing both names. */
+#define CHECK_ERR(a, b)                                                                            \
+    do {                                                                                           \
+        int a_ = (a), b_ = (b);                                                                    \
+        if (a_ != b_)                                                                              \
+            test_fail(__FILE__, __LINE__, "%s == %s: %d (%s) != %d (%s)", #a, #b, a_,              \
+                      coro_errname(a_), b_, coro_errname(b_));                                     \
+    } while (0)
+
+#define CHECK_PTR(a, b)                                                                            \
+    do {                                                                                           \
+        const void *a_ = (const void *)(a), *b_ = (const void *)(b);                               \
+        if (a_ != b_)                                                                              \
+            test_fail(__FILE__, __LINE__, "%s == %s: %p != %p", #a, #b, a_, b_);                   \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0)                                       \
+            test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b,                    \
+                      a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                     \
+    } while (0)
+
+#endif
