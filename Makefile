@@ -3,6 +3,7 @@
 #   make              the static and shared libraries and coro.pc, in build/
 #   make test         build and run every test (unit, examples, C++, install)
 #   make demo         build and run the examples, showing their output
+#   make bench        build and run the benchmarks (bench/)
 #   make install      install header, libraries and pkg-config file
 #                     (PREFIX=/usr/local, DESTDIR= for staging)
 #   make format       reformat the sources; make format-check checks only
@@ -71,7 +72,7 @@ EMU := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds
        --log-file=$(BUILD)/valgrind.%p.log
 endif
 
-.PHONY: all lib test demo install uninstall clean format format-check \
+.PHONY: all lib test demo bench install uninstall clean format format-check \
         tests examples check-examples check-cxx check-install
 all: lib
 lib: $(BUILD)/libcoro.a $(BUILD)/libcoro.so $(BUILD)/coro.pc
@@ -104,6 +105,14 @@ $(BUILD)/tests/%: tests/%.c tests/test.h tests/runner.c $(BUILD)/libcoro.a
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libcoro.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) $< $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libcoro.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(CFLAGS) $< $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
+
+BENCHES := $(basename $(notdir $(wildcard bench/*.c)))
+bench: $(BENCHES:%=$(BUILD)/bench/%)
+	@for b in $(BENCHES); do echo "=== bench/$$b.c"; $(EMU) $(BUILD)/bench/$$b || exit 1; done
 
 tests: $(TEST_BIN)
 examples: $(EXAMPLE_BIN)
