@@ -243,8 +243,10 @@ CORO_API int coro_error_value(void *value, const char *fmt, ...) CORO_PRINTF(2, 
  * (or the main one). fn may yield. Errors raised below it stop there: it
  * returns CORO_EERROR, stores the error value in *out, and
  * coro_errmsg(coro_running(NULL)) gives the message until the next error.
- * On success stores fn's result in *out and returns 0. Cleanups registered
- * by coro_defer() inside fn run when fn ends, either way. coro_close()
+ * On success stores fn's result in *out and returns 0, and the coroutine's
+ * error (an earlier caught one, or one being unwound when the pcall runs in
+ * a cleanup) is left as it was. Cleanups registered by coro_defer() inside
+ * fn run when fn ends, either way. coro_close()
  * unwinds through a protected call without stopping. out may be NULL.
  * May suspend the caller if fn does.
  */
@@ -256,8 +258,11 @@ CORO_API int coro_pcall(coro_fn fn, void *arg, void **out);
  * run in LIFO order on return, on error (unwinding) and on coro_close(); a
  * cleanup that raises an error replaces the error in flight, and the
  * remaining cleanups still run. While unwinding an error, a cleanup sees it
- * with coro_errmsg(coro_running(NULL)). On a main coroutine outside any
- * coro_pcall, cleanups have no scope: returns CORO_ENOHANDLER.
+ * with coro_errmsg(coro_running(NULL)). The scope is the body or fn, not
+ * the C function that calls coro_defer: a cleanup registered by a function
+ * that returns before the scope ends must not point at that function's
+ * locals. On a main coroutine outside any coro_pcall, cleanups have no
+ * scope: returns CORO_ENOHANDLER.
  * Returns 0, CORO_EINVAL (fn NULL), or CORO_ENOMEM; in both error cases fn
  * is not registered.
  */

@@ -39,7 +39,7 @@ static void body(void *arg)
     co->transfer = NULL;
     if (st == CORO_EERROR) {
         co->flags |= CORO__F_ERRORED;
-        co->transfer = co->errvalue;
+        co->transfer = co->err.value;
     } else if (st == 0) {
         co->transfer = result;
     }
@@ -293,7 +293,7 @@ int coro_call(coro *gen, void *in, void **out)
     cur = coro__tls->current;
     if (cur->frame == NULL)
         return CORO_EERROR; /* a main coroutine outside coro_pcall */
-    coro__error_set(cur, gen->errvalue, gen->errmsg);
+    coro__error_set(cur, gen->err.value, gen->err.msg);
     coro__throw(cur, CORO_EERROR);
 }
 

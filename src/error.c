@@ -46,24 +46,28 @@ const char *coro_errname(int err)
     }
 }
 
-/* Replaces co's error with (value, msg); takes ownership of msg unless it is
- * one of the literals above. */
+void coro__err_drop(coro__err *e)
+{
+    if (e->owned)
+        coro__free(e->msg);
+    e->msg = NULL;
+    e->value = NULL;
+    e->owned = 0;
+}
+
+/* Replaces co's error with (value, msg); co owns msg unless it is one of the
+ * literals above. */
 static void set_owned(coro *co, void *value, char *msg, int is_static)
 {
-    coro__error_clear(co);
-    co->errmsg = msg;
-    co->errvalue = value;
-    if (is_static)
-        co->flags |= CORO__F_STATICMSG;
+    coro__err_drop(&co->err);
+    co->err.msg = msg;
+    co->err.value = value;
+    co->err.owned = !is_static;
 }
 
 void coro__error_clear(coro *co)
 {
-    if (!(co->flags & CORO__F_STATICMSG))
-        coro__free(co->errmsg);
-    co->flags &= ~(unsigned)CORO__F_STATICMSG;
-    co->errmsg = NULL;
-    co->errvalue = NULL;
+    coro__err_drop(&co->err);
 }
 
 /* Sets co's error to a copy of msg (NULL: "not a string"). */
@@ -151,10 +155,10 @@ int coro_error_value(void *value, const char *fmt, ...)
 
 const char *coro_errmsg(const coro *co)
 {
-    return co != NULL ? co->errmsg : NULL;
+    return co != NULL ? co->err.msg : NULL;
 }
 
 void *coro_errvalue(const coro *co)
 {
-    return co != NULL ? co->errvalue : NULL;
+    return co != NULL ? co->err.value : NULL;
 }

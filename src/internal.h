@@ -65,6 +65,21 @@ CORO__HIDDEN void coro__stack_pool_drain(void);
 CORO__HIDDEN size_t coro__stack_round(size_t size);
 CORO__HIDDEN size_t coro__page_size(void);
 
+/* ---- errors (error.c) ---- */
+
+/* An error: its message and value. The holder whose `owned` is set frees
+ * msg; a literal ("not enough memory") or a view lent to a cleanup is not
+ * owned. */
+typedef struct coro__err {
+    char *msg; /* NULL when there is no error */
+    void *value;
+    int owned;
+} coro__err;
+
+CORO__HIDDEN void coro__err_drop(coro__err *e);
+CORO__HIDDEN void coro__error_set(coro *co, void *value, const char *msg);
+CORO__HIDDEN void coro__error_clear(coro *co);
+
 /* ---- protected scopes and cleanups (unwind.c) ---- */
 
 /* A cleanup registered by coro_defer. Records live in a per-coroutine LIFO
@@ -85,24 +100,23 @@ typedef struct coro__frame {
     struct coro__frame *prev;
     coro__defer *defers; /* the cleanup list's head when the frame began */
     int status;          /* 0, CORO_EERROR or CORO__UNWIND_CLOSE */
+    coro__err err;       /* the error in flight to this frame (owned) */
+    coro__err saved;     /* the coroutine's error when the frame began */
 } coro__frame;
 
 CORO__HIDDEN int coro__protect(coro *co, coro_fn fn, void *arg, void **out);
 CORO__HIDDEN CORO__NORETURN void coro__throw(coro *co, int status);
-CORO__HIDDEN void coro__error_set(coro *co, void *value, const char *msg);
-CORO__HIDDEN void coro__error_clear(coro *co);
 CORO__HIDDEN void coro__defer_free_all(coro *co);
 
 /* ---- the control block (coro.c) ---- */
 
 /* Flags. */
-#define CORO__F_MAIN 0x01      /* a thread's main coroutine */
-#define CORO__F_STARTED 0x02   /* the body has been entered */
-#define CORO__F_CLOSING 0x04   /* coro_close is unwinding it */
-#define CORO__F_CLOSED 0x08    /* coro_close has run (or the error was passed on) */
-#define CORO__F_ERRORED 0x10   /* it died by an error */
-#define CORO__F_NOYIELD 0x20   /* running cleanups for coro_close */
-#define CORO__F_STATICMSG 0x40 /* errmsg is a string literal, not malloc'd */
+#define CORO__F_MAIN 0x01    /* a thread's main coroutine */
+#define CORO__F_STARTED 0x02 /* the body has been entered */
+#define CORO__F_CLOSING 0x04 /* coro_close is unwinding it */
+#define CORO__F_CLOSED 0x08  /* coro_close has run (or the error was passed on) */
+#define CORO__F_ERRORED 0x10 /* it died by an error */
+#define CORO__F_NOYIELD 0x20 /* running cleanups for coro_close */
 
 struct coro__thread;
 
@@ -116,8 +130,7 @@ struct coro {
     coro_fn fn;                  /* the body */
     coro__frame *frame;          /* innermost landing frame; NULL if none */
     coro__defer *defers;         /* pending cleanups, innermost first */
-    char *errmsg;                /* see coro_errmsg; NULL when none */
-    void *errvalue;              /* see coro_errvalue */
+    coro__err err;               /* see coro_errmsg; may be lent by a frame */
     char *name;                  /* malloc'd copy, or NULL for "" */
     void *user_data;
     unsigned long long id;

@@ -4,13 +4,15 @@
  *
  * Design. A protected scope pushes a frame, holding a jmp_buf, on the
  * running coroutine's own stack, and remembers the head of the coroutine's
- * cleanup list. Raising an error longjmps to the innermost frame; closing a
- * coroutine longjmps to the base frame of its body, past any pcall (close is
- * not an error and no pcall catches it). Either way the frame then runs the
- * cleanups registered since it began, newest first. Each cleanup is taken
- * off the list before it runs, so a cleanup that raises lands in the same
- * frame, replaces the error in flight, and the loop goes on with the rest:
- * Lua 5.4's rule for to-be-closed variables.
+ * cleanup list. Raising an error unwinds to the innermost frame; closing a
+ * coroutine unwinds to the base frame of its body, past any pcall (close is
+ * not an error and no pcall catches it). Either way the cleanups registered
+ * since that frame began run first, newest first, at the point of the raise
+ * (so the locals they may point at are still live), and then the longjmp
+ * lands in the frame. Each cleanup is taken off the list before it runs, so
+ * a cleanup that raises targets the same frame, replaces the error in
+ * flight, and the rest still run: Lua 5.4's rule for to-be-closed variables.
+ * On a normal return the frame runs them after fn has returned.
  *
  * Because a coroutine has its own stack, a frame stays valid while the
  * coroutine is suspended: yielding inside coro_pcall needs nothing special.
@@ -22,16 +24,44 @@
  */
 #include "internal.h"
 
-static void run_cleanups(coro *co, coro__defer *mark)
+/* Moves co's error out of it: the caller owns what is returned. */
+static coro__err take(coro *co)
 {
-    while (co->defers != mark) {
+    coro__err e = co->err;
+
+    co->err.msg = NULL;
+    co->err.value = NULL;
+    co->err.owned = 0;
+    return e;
+}
+
+/* Shows e as co's error without giving co ownership of it. */
+static void lend(coro *co, const coro__err *e)
+{
+    co->err = *e;
+    co->err.owned = 0;
+}
+
+/*
+ * Runs the cleanups registered since f began, newest first. While f unwinds
+ * an error, each cleanup sees it as the coroutine's error (lent by f), and
+ * whatever a cleanup leaves there (a nested coro_pcall's error) is dropped
+ * afterwards, so the error in flight stays f's.
+ */
+static void run_cleanups(coro *co, coro__frame *f)
+{
+    while (co->defers != f->defers) {
         coro__defer *d = co->defers;
         void (*fn)(void *) = d->fn;
         void *arg = d->arg;
 
         co->defers = d->next;
         coro__free(d);
+        coro__error_clear(co);
+        if (f->status == CORO_EERROR)
+            lend(co, &f->err);
         fn(arg);
+        coro__error_clear(co);
     }
 }
 
@@ -39,6 +69,12 @@ static void run_cleanups(coro *co, coro__defer *mark)
  * Runs fn(arg) as a protected scope of co, which is running. Returns 0 with
  * *out = the result, CORO_EERROR with *out = the error value, or
  * CORO__UNWIND_CLOSE when coro_close unwound through it (the base frame only).
+ *
+ * The scope keeps the coroutine's error as it was (lent, so still visible)
+ * and puts it back when it ends well: an error caught earlier survives a
+ * later successful pcall, and a pcall inside a cleanup cannot disturb the
+ * error being unwound. When the scope fails, its error replaces the old one.
+ *
  * The frame's fields are reached through co->frame in coro__throw, so they
  * live in memory across the longjmp (the pattern Lua's luaD_rawrunprotected
  * relies on).
@@ -50,33 +86,66 @@ int coro__protect(coro *co, coro_fn fn, void *arg, void **out)
     f.prev = co->frame;
     f.defers = co->defers;
     f.status = 0;
+    f.err.msg = NULL;
+    f.err.value = NULL;
+    f.err.owned = 0;
+    f.saved = take(co);
+    lend(co, &f.saved);
     co->frame = &f;
     if (setjmp(f.jb) == 0) {
         void *r = fn(arg);
         if (out != NULL)
             *out = r;
-        coro__error_clear(co); /* the scope ended well: errors it caught are done */
+        coro__error_clear(co); /* errors caught inside are done with */
+        run_cleanups(co, &f);  /* a cleanup that raises lands below */
     }
-    run_cleanups(co, f.defers);
     co->frame = f.prev;
-    if (f.status == CORO_EERROR && out != NULL)
-        *out = co->errvalue;
+    coro__error_clear(co);
+    if (f.status == CORO_EERROR) {
+        coro__err_drop(&f.saved);
+        co->err = f.err;
+        if (out != NULL)
+            *out = f.err.value;
+    } else {
+        co->err = f.saved;
+    }
     return f.status;
 }
 
-/* Unwinds co (the running coroutine) to its innermost frame, or for
- * CORO__UNWIND_CLOSE to its base frame. co must have a frame. */
+/*
+ * Unwinds co (the running coroutine) to its innermost frame, or for
+ * CORO__UNWIND_CLOSE to its base frame. co must have a frame. A raised error
+ * is in co's error slot; the frame takes it over (replacing the one a
+ * raising cleanup interrupted).
+ *
+ * The cleanups run here, before the longjmp, while the frames being unwound
+ * are still live: a cleanup may point at their locals, and after the jump
+ * its own frames would be placed over them. A cleanup that raises comes back
+ * here and goes on with the rest.
+ */
 void coro__throw(coro *co, int status)
 {
     coro__frame *f = co->frame;
 
     coro__assert(f != NULL);
     if (status == CORO__UNWIND_CLOSE) {
-        while (f->prev != NULL)
+        /* The frames skipped over never end: drop the errors they hold. */
+        coro__error_clear(co);
+        for (;;) {
+            coro__err_drop(&f->err);
+            if (f->prev == NULL)
+                break;
+            coro__err_drop(&f->saved);
             f = f->prev;
+        }
         co->frame = f;
     }
+    if (status == CORO_EERROR) {
+        coro__err_drop(&f->err);
+        f->err = take(co);
+    }
     f->status = status;
+    run_cleanups(co, f);
     longjmp(f->jb, 1);
 }
 
