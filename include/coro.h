@@ -127,7 +127,8 @@ enum coro_status_code {
  * Creates a coroutine that will run fn. It starts suspended; the first
  * coro_resume() calls fn with the value passed to that resume.
  * opt may be NULL for the defaults. Stores the handle in *co.
- * Returns 0, CORO_EINVAL (co or fn NULL), CORO_ENOMEM, or CORO_EMAPS (the
+ * Returns 0, CORO_EINVAL (co or fn NULL, or a stack_size too large for the
+ * address space), CORO_ENOMEM, or CORO_EMAPS (the
  * kernel's limit on memory mappings is reached). Does not suspend.
  */
 CORO_API int coro_create(coro **co, coro_fn fn, const coro_options *opt);
@@ -193,16 +194,20 @@ CORO_API int coro_isyieldable(const coro *co);
  * Returns 0, or CORO_EERROR when co died by an error or a cleanup raised one
  * (the last error wins; coro_errmsg(co) has it). Returns CORO_ECLOSERUN /
  * CORO_ECLOSENORM for a running / normal coroutine, CORO_ECLOSED if co was
- * already closed, CORO_ETHREAD, CORO_EINVAL. May run cleanups on co's stack;
- * never suspends the caller.
+ * already closed (unlike Lua, whose close of a closed coroutine returns true
+ * again: in C a second close usually means a handle used after its owner
+ * was done with it, which deserves an error), CORO_ETHREAD, CORO_EINVAL.
+ * May run cleanups on co's stack; never suspends the caller.
  */
 CORO_API int coro_close(coro *co);
 
 /*
  * Closes co if it is not closed yet (see coro_close(), whose result is not
  * reported) and frees it; the handle is invalid afterwards. Returns 0, or
- * CORO_ECLOSERUN / CORO_ECLOSENORM / CORO_EMAINCO / CORO_ETHREAD /
- * CORO_EINVAL, and then frees nothing.
+ * CORO_ECLOSERUN / CORO_ECLOSENORM / CORO_EMAINCO / CORO_EINVAL, and then
+ * frees nothing. Another thread may destroy a coroutine that is dead or was
+ * never started; one suspended mid-body has cleanups that must run on its
+ * own thread, so that is refused with CORO_ETHREAD.
  */
 CORO_API int coro_destroy(coro *co);
 
@@ -258,21 +263,24 @@ CORO_API int coro_pcall(coro_fn fn, void *arg, void **out);
  * run in LIFO order on return, on error (unwinding) and on coro_close(); a
  * cleanup that raises an error replaces the error in flight, and the
  * remaining cleanups still run. While unwinding an error, a cleanup sees it
- * with coro_errmsg(coro_running(NULL)). The scope is the body or fn, not
- * the C function that calls coro_defer: a cleanup registered by a function
- * that returns before the scope ends must not point at that function's
- * locals. On a main coroutine outside any coro_pcall, cleanups have no
- * scope: returns CORO_ENOHANDLER.
- * Returns 0, CORO_EINVAL (fn NULL), or CORO_ENOMEM; in both error cases fn
- * is not registered.
+ * with coro_errmsg(coro_running(NULL)). On error and on close, cleanups run
+ * before any stack frame is unwound, so they may use the locals of every
+ * frame still live at that point. On a normal return they run after the
+ * body or fn has returned: they must not then point at its locals, nor at
+ * those of any function that returned before the scope ended. On a main coroutine outside any
+ * coro_pcall, cleanups have no scope: returns CORO_ENOHANDLER. Returns 0, CORO_EINVAL (fn NULL), or
+ * CORO_ENOMEM; in both error cases fn is not registered.
  */
 CORO_API int coro_defer(void (*fn)(void *arg), void *arg);
 
 /*
  * The message of co's error: the one it died with (after coro_resume or
  * coro_close returned CORO_EERROR), the one caught by its latest failed
- * coro_pcall, or the one being unwound while its cleanups run. NULL when
- * there is none or co is NULL. Valid until co's next error or destroy.
+ * coro_pcall, or the one being unwound while its cleanups run. An error
+ * caught inside a scope (a body or a coro_pcall's fn) that then ends well is
+ * forgotten when the scope ends: a coroutine that caught an error and
+ * returned normally has none. NULL when there is none or co is NULL. The
+ * string is valid until co's next error, the end of that scope, or destroy.
  */
 CORO_API const char *coro_errmsg(const coro *co);
 
