@@ -1,0 +1,813 @@
+/*
+ * test_stack.c - stacks: the overflow report and the fault chaining behind
+ * it, guard pages, lazy commit, the pool and its bounds, size rounding, and
+ * memory staying flat over a million coroutines.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "test.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef VALGRIND_DISABLE_ERROR_REPORTING
+#define VALGRIND_DISABLE_ERROR_REPORTING ((void)0)
+#define VALGRIND_ENABLE_ERROR_REPORTING ((void)0)
+#endif
+
+/* RSS measurements mean nothing under ASan (shadow memory, quarantine) or
+ * valgrind; those builds skip the RSS assertions but run everything else. */
+#if defined(CORO__ASAN)
+#define RSS_CHECKS 0
+#define ASAN 1
+#else
+#define RSS_CHECKS (!test_slow_env())
+#define ASAN 0
+#endif
+
+static size_t page_size(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static size_t round_to_pages(size_t n)
+{
+    return (n + page_size() - 1) / page_size() * page_size();
+}
+
+/* Resident set size from /proc/self/statm, in bytes. */
+static long rss_bytes(void)
+{
+    long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    CHECK(f != NULL);
+    CHECK_INT(fscanf(f, "%ld %ld", &size, &resident), 2);
+    fclose(f);
+    return resident * (long)page_size();
+}
+
+/* ---- running a child that is expected to die ---- */
+
+/* How a forked child ended, and what it wrote to stderr. */
+typedef struct child_result {
+    int status;     /* as from waitpid */
+    char err[4096]; /* its stderr, NUL-terminated, truncated if longer */
+} child_result;
+
+/* Runs fn(arg) in a forked child with stderr captured and core dumps off;
+ * the child exits 0 if fn returns. */
+static void run_child(void (*fn)(void *), void *arg, child_result *r)
+{
+    struct rlimit no_core = {0, 0};
+    size_t len = 0;
+    ssize_t n;
+    char sink[256];
+    int fds[2];
+    pid_t pid;
+
+    CHECK_INT(pipe(fds), 0);
+    fflush(NULL);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        setrlimit(RLIMIT_CORE, &no_core);
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[1]);
+        fn(arg);
+        _exit(0);
+    }
+    close(fds[1]);
+    for (;;) {
+        if (len < sizeof r->err - 1)
+            n = read(fds[0], r->err + len, sizeof r->err - 1 - len);
+        else
+            n = read(fds[0], sink, sizeof sink);
+        if (n <= 0)
+            break;
+        if (len < sizeof r->err - 1)
+            len += (size_t)n;
+    }
+    r->err[len] = '\0';
+    close(fds[0]);
+    CHECK_INT(waitpid(pid, &r->status, 0), pid);
+}
+
+static void check_killed_by(const child_result *r, int sig)
+{
+    if (WIFSIGNALED(r->status) && WTERMSIG(r->status) == sig)
+        return;
+    test_fail(__FILE__, __LINE__, "child: expected death by signal %d, got %s %d; stderr:\n%s", sig,
+              WIFSIGNALED(r->status) ? "signal" : "exit status",
+              WIFSIGNALED(r->status) ? WTERMSIG(r->status) : WEXITSTATUS(r->status), r->err);
+}
+
+/* ---- stack overflow reports ---- */
+
+/* Never reached: keeps gcc's -Winfinite-recursion quiet. */
+static volatile unsigned long recurse_stop = ~0UL;
+
+/* A frame the compiler can neither drop nor turn into a loop. */
+__attribute__((noinline)) static unsigned long recurse(unsigned long depth)
+{
+    volatile char frame[256];
+
+    frame[0] = (char)depth;
+    frame[255] = (char)depth;
+    __asm__ volatile("" : : "r"(frame) : "memory"); /* the whole array exists */
+    if (depth == recurse_stop)
+        return 0;
+    return recurse(depth + 1) + (unsigned long)frame[0] + (unsigned long)frame[255];
+}
+
+static void *deep_body(void *arg)
+{
+    (void)arg;
+    return (void *)recurse(0);
+}
+
+static void resume_in_child(void *arg)
+{
+    coro_resume(arg, NULL, NULL);
+}
+
+/* The child's stderr is the report and nothing else; under qemu-user, which
+ * adds its own "uncaught target signal" line after it, the report comes
+ * first. */
+static void check_report(const char *err, const char *want)
+{
+    if (test_slow_env() && strncmp(err, want, strlen(want)) == 0)
+        return;
+    CHECK_STR(err, want);
+}
+
+static void expect_overflow_report(coro *co, size_t usable, const child_result *r)
+{
+    char want[256];
+
+    snprintf(want, sizeof want,
+             "coro: stack overflow in coroutine \"%s\" (id %llu, stack %zu bytes)\n", coro_name(co),
+             coro_id(co), usable);
+    check_killed_by(r, SIGABRT);
+    check_report(r->err, want);
+}
+
+TEST(overflow_is_reported_with_name_id_and_size_then_aborts)
+{
+    coro_options opt = {20000, "deep", NULL};
+    child_result r;
+    coro *co;
+
+    /* Created here so the parent knows the id the child will report. */
+    CHECK_ERR(coro_create(&co, deep_body, &opt), 0);
+    run_child(resume_in_child, co, &r);
+    expect_overflow_report(co, round_to_pages(20000), &r);
+    CHECK_ERR(coro_destroy(co), 0);
+}
+
+TEST(overflow_of_unnamed_coroutine_reports_empty_name)
+{
+    child_result r;
+    coro *co;
+
+    CHECK_ERR(coro_create(&co, deep_body, NULL), 0);
+    run_child(resume_in_child, co, &r);
+    expect_overflow_report(co, CORO_STACK_DEFAULT, &r);
+    CHECK_ERR(coro_destroy(co), 0);
+}
+
+/* A frame bigger than the guard page whose first store lands below it. */
+#define BIG_FRAME (24 * 1024)
+
+__attribute__((noinline)) static int big_frame(int x)
+{
+    volatile char big[BIG_FRAME];
+
+    __asm__ volatile("" : : "r"(big) : "memory"); /* the whole array exists */
+    big[0] = (char)x; /* the lowest byte first: skips over the guard page */
+    big[BIG_FRAME - 1] = (char)x;
+    return big[0] + big[BIG_FRAME - 1];
+}
+
+static void *big_frame_body(void *arg)
+{
+    return (void *)(intptr_t)big_frame((int)(intptr_t)arg);
+}
+
+#define HOLE (16 * 1024)
+
+/* 1 if nothing is mapped in the HOLE bytes below co's mapping. */
+static int hole_below(const coro *co)
+{
+    unsigned char vec;
+
+    for (size_t off = page_size(); off <= HOLE; off += page_size())
+        if (mincore((char *)co->stack.map - off, page_size(), &vec) == 0)
+            return 0;
+    return 1;
+}
+
+/* Keeps the hole below co's mapping free (reserving it), so that a store
+ * past the guard page faults instead of landing in a neighbour. */
+static void resume_with_hole_below(void *arg)
+{
+    coro *co = arg;
+    char *want = (char *)co->stack.map - HOLE;
+
+    mmap(want, HOLE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    coro_resume(co, (void *)1, NULL);
+}
+
+TEST(overflow_by_frame_larger_than_guard_is_reported)
+{
+    coro_options opt = {16 * 1024, "jumper", NULL};
+    coro *tries[8], *co = NULL;
+    child_result r;
+    int n;
+
+    /* A stack can land in a small gap between other mappings; try a few
+     * (keeping the others alive) until one has free space below it. */
+    for (n = 0; n < 8 && co == NULL; n++) {
+        CHECK_ERR(coro_create(&tries[n], big_frame_body, &opt), 0);
+        if (hole_below(tries[n]))
+            co = tries[n];
+    }
+    if (co == NULL) {
+        fprintf(stderr, "# skipped: no stack with free space below it\n");
+    } else if (co->stack.size != 16 * 1024) {
+        fprintf(stderr, "# skipped: with pages this large the frame fits\n");
+    } else {
+        run_child(resume_with_hole_below, co, &r);
+        expect_overflow_report(co, 16 * 1024, &r);
+    }
+    while (n-- > 0)
+        CHECK_ERR(coro_destroy(tries[n]), 0);
+}
+
+static void *deep_in_thread(void *arg)
+{
+    coro_options opt = {CORO_STACK_MIN, "deep", NULL};
+    coro *co;
+    char *expected = arg;
+
+    CHECK_ERR(coro_create(&co, deep_body, &opt), 0);
+    /* Left in shared memory before the overflow: the parent learns the id. */
+    snprintf(expected, 256,
+             "coro: stack overflow in coroutine \"deep\" (id %llu, stack %zu bytes)\n", coro_id(co),
+             round_to_pages(CORO_STACK_MIN));
+    coro_resume(co, NULL, NULL);
+    return NULL;
+}
+
+struct thread_overflow {
+    char expected[256];
+};
+
+static void overflow_in_thread(void *arg)
+{
+    struct thread_overflow *t = arg;
+    pthread_t th;
+    ssize_t w;
+
+    CHECK_INT(pthread_create(&th, NULL, deep_in_thread, t->expected), 0);
+    /* The thread dies with the process; until then, wait. */
+    pthread_join(th, NULL);
+    w = write(STDERR_FILENO, "thread returned\n", 16);
+    (void)w;
+}
+
+TEST(overflow_in_second_thread_is_reported_on_its_signal_stack)
+{
+    struct thread_overflow *t =
+        mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    child_result r;
+
+    CHECK(t != MAP_FAILED);
+    run_child(overflow_in_thread, t, &r);
+    check_killed_by(&r, SIGABRT);
+    CHECK(t->expected[0] != '\0');
+    check_report(r.err, t->expected);
+    munmap(t, sizeof *t);
+}
+
+/* ---- faults that are not overflows go to the previous handler ---- */
+
+/* A SIGSEGV handler installed before coro's (at startup, before the runner
+ * first uses coro), standing for an application's or a runtime's. When a
+ * test expects it, it reports and exits 42; otherwise it chains to what was
+ * there before it, as coro does. */
+static struct sigaction before_prior;
+static volatile sig_atomic_t prior_expected;
+
+static void prior_handler(int sig, siginfo_t *si, void *uctx)
+{
+    static const char msg[] = "prior handler ran\n";
+
+    if (prior_expected) {
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        VALGRIND_ENABLE_ERROR_REPORTING; /* see write_bad_address */
+        _exit(42);
+    }
+    if ((before_prior.sa_flags & SA_SIGINFO) && before_prior.sa_sigaction != NULL)
+        before_prior.sa_sigaction(sig, si, uctx);
+    else if (before_prior.sa_handler != SIG_DFL && before_prior.sa_handler != SIG_IGN)
+        before_prior.sa_handler(sig);
+    else
+        signal(sig, SIG_DFL); /* return: the fault repeats and kills */
+}
+
+__attribute__((constructor)) static void install_prior_handler(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = prior_handler;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &before_prior);
+}
+
+/* Writes to address 16. valgrind: the invalid write is the point, so it is
+ * not reported (a process killed by it exits with reporting off, which
+ * valgrind warns about); and since valgrind's register state is exact at a fault
+ * only for sp and pc, the x86-64 store uses an absolute address, which
+ * faults again when a handler returns to it. */
+static void write_bad_address(void *arg)
+{
+    prior_expected = arg != NULL;
+    VALGRIND_DISABLE_ERROR_REPORTING;
+#if defined(__x86_64__)
+    __asm__ volatile("movl $1, 0x10" : : : "memory");
+#else
+    static volatile uintptr_t bad_address = 16;
+    *(volatile int *)bad_address = 1;
+#endif
+}
+
+static void *write_bad_address_body(void *arg)
+{
+    write_bad_address(arg);
+    return NULL;
+}
+
+static void write_bad_address_in_coroutine(void *arg)
+{
+    coro_options opt = {0, "stray", NULL};
+    coro *co;
+
+    CHECK_ERR(coro_create(&co, write_bad_address_body, &opt), 0);
+    coro_resume(co, arg, NULL);
+}
+
+TEST(fault_on_main_stack_goes_to_previous_handler)
+{
+    child_result r;
+
+    run_child(write_bad_address, (void *)1, &r);
+    CHECK(WIFEXITED(r.status));
+    CHECK_INT(WEXITSTATUS(r.status), 42);
+    CHECK_STR(r.err, "prior handler ran\n");
+}
+
+TEST(fault_in_coroutine_that_is_no_overflow_goes_to_previous_handler)
+{
+    child_result r;
+
+    run_child(write_bad_address_in_coroutine, (void *)1, &r);
+    CHECK(WIFEXITED(r.status));
+    CHECK_INT(WEXITSTATUS(r.status), 42);
+    CHECK_STR(r.err, "prior handler ran\n");
+}
+
+/* With nothing but the default action behind coro, a stray write kills the
+ * process with SIGSEGV as if coro were not there. Under ASan, ASan's
+ * handler is the one behind and reports the SEGV itself. */
+static void check_default_segv(const child_result *r)
+{
+    CHECK(strstr(r->err, "stack overflow") == NULL);
+#ifdef CORO__ASAN
+    CHECK(WIFEXITED(r->status) && WEXITSTATUS(r->status) != 0);
+    CHECK(strstr(r->err, "AddressSanitizer: SEGV") != NULL);
+#else
+    check_killed_by(r, SIGSEGV);
+#endif
+}
+
+TEST(fault_on_main_stack_without_other_handler_kills_with_sigsegv)
+{
+    child_result r;
+
+    run_child(write_bad_address, NULL, &r);
+    check_default_segv(&r);
+}
+
+TEST(fault_in_coroutine_without_other_handler_kills_with_sigsegv)
+{
+    child_result r;
+
+    run_child(write_bad_address_in_coroutine, NULL, &r);
+    check_default_segv(&r);
+}
+
+/* ---- guard pages and lazy commit ---- */
+
+/* The permissions ("rw-p", "---p") of the mapping holding addr, from
+ * /proc/self/maps; "" if none. */
+static void perms_at(const void *addr, char perms[5])
+{
+    unsigned long lo, hi;
+    char line[512], p[5];
+    FILE *f = fopen("/proc/self/maps", "r");
+
+    CHECK(f != NULL);
+    perms[0] = '\0';
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, p) != 3)
+            continue;
+        if ((uintptr_t)addr >= lo && (uintptr_t)addr < hi) {
+            memcpy(perms, p, 5);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static void *touch_little(void *arg)
+{
+    volatile char buf[2048];
+
+    buf[0] = 1;
+    buf[sizeof buf - 1] = 1;
+    CHECK_ERR(coro_yield(arg, NULL), 0);
+    return (void *)(intptr_t)(buf[0] + buf[sizeof buf - 1]);
+}
+
+TEST(stack_has_guard_page_below_and_is_writable_above)
+{
+    coro *co;
+    char perms[5];
+
+    CHECK_ERR(coro_create(&co, touch_little, NULL), 0);
+    CHECK_PTR((char *)co->stack.lo - page_size(), co->stack.map);
+    perms_at((char *)co->stack.lo - 1, perms);
+    CHECK_STR(perms, "---p");
+    perms_at((char *)co->stack.map, perms);
+    CHECK_STR(perms, "---p");
+    perms_at(co->stack.lo, perms);
+    CHECK_STR(perms, "rw-p");
+    perms_at((char *)co->stack.lo + co->stack.size - 1, perms);
+    CHECK_STR(perms, "rw-p");
+    CHECK_ERR(coro_destroy(co), 0);
+}
+
+/* Pages of [p, p + len) that are resident. */
+static size_t resident_pages(const void *p, size_t len)
+{
+    size_t n = len / page_size(), count = 0;
+    unsigned char *vec = malloc(n);
+
+    CHECK(vec != NULL);
+    CHECK_INT(mincore((void *)p, len, vec), 0);
+    for (size_t i = 0; i < n; i++)
+        count += vec[i] & 1;
+    free(vec);
+    return count;
+}
+
+TEST(stack_is_committed_only_where_touched)
+{
+    coro_options opt = {8 << 20, NULL, NULL};
+    coro *co;
+    size_t used;
+
+    CHECK_ERR(coro_create(&co, touch_little, &opt), 0);
+    CHECK_INT(co->stack.size, 8 << 20);
+    CHECK_INT(coro_resume(co, NULL, NULL), 1);
+    used = resident_pages(co->stack.lo, co->stack.size);
+    if (used > 16)
+        test_fail(__FILE__, __LINE__, "%zu of %zu pages resident", used,
+                  co->stack.size / page_size());
+    CHECK(used >= 1);
+    CHECK_INT(coro_resume(co, NULL, NULL), 0);
+    CHECK_ERR(coro_destroy(co), 0);
+}
+
+TEST(thousand_eight_mib_stacks_cost_little_resident_memory)
+{
+    coro_options opt = {8 << 20, NULL, NULL};
+    int n = test_slow_env() ? 4 : 1000;
+    coro **cos = calloc((size_t)n, sizeof *cos);
+    long before, grown;
+
+    CHECK(cos != NULL);
+    before = rss_bytes();
+    for (int i = 0; i < n; i++) {
+        CHECK_ERR(coro_create(&cos[i], touch_little, &opt), 0);
+        CHECK_INT(coro_resume(cos[i], NULL, NULL), 1);
+    }
+    grown = rss_bytes() - before;
+    /* Each holds a page or two of stack plus its control block: far below
+     * the 8 GiB of address space the stacks span. */
+    if (RSS_CHECKS && grown > (long)n * 64 * 1024)
+        test_fail(__FILE__, __LINE__, "%d coroutines with 8 MiB stacks grew RSS by %ld KiB", n,
+                  grown / 1024);
+    for (int i = 0; i < n; i++) {
+        CHECK_INT(coro_resume(cos[i], NULL, NULL), 0);
+        CHECK_ERR(coro_destroy(cos[i]), 0);
+    }
+    free(cos);
+}
+
+/* ---- the pool ---- */
+
+static void *yield_then_return(void *arg)
+{
+    CHECK_ERR(coro_yield(arg, NULL), 0);
+    return arg;
+}
+
+static void create_run_destroy(const coro_options *opt)
+{
+    coro *co;
+    void *out = NULL;
+
+    CHECK_ERR(coro_create(&co, yield_then_return, opt), 0);
+    CHECK_INT(coro_resume(co, &out, &out), 1);
+    CHECK_INT(coro_resume(co, NULL, &out), 0);
+    CHECK_PTR(out, &out);
+    CHECK_ERR(coro_destroy(co), 0);
+}
+
+TEST(pool_makes_no_mapping_in_steady_state)
+{
+    coro_options opts[3] = {
+        {0, NULL, NULL}, {CORO_STACK_MIN, "small", NULL}, {1 << 20, NULL, NULL}};
+    long maps;
+
+    for (int i = 0; i < 3; i++)
+        create_run_destroy(&opts[i]);
+    maps = coro__live_maps();
+    for (int i = 0; i < 3000; i++) {
+        create_run_destroy(&opts[i % 3]);
+        CHECK_INT(coro__live_maps(), maps);
+    }
+}
+
+TEST(pool_reuses_the_last_freed_stack)
+{
+    coro *a, *b;
+    void *map;
+
+    CHECK_ERR(coro_create(&a, yield_then_return, NULL), 0);
+    map = a->stack.map;
+    CHECK_ERR(coro_destroy(a), 0);
+    CHECK_ERR(coro_create(&b, yield_then_return, NULL), 0);
+    CHECK_PTR(b->stack.map, map);
+    CHECK_ERR(coro_destroy(b), 0);
+}
+
+static void create_many_then_destroy(int n, const coro_options *opt, long *pooled)
+{
+    coro **cos = calloc((size_t)n, sizeof *cos);
+    long before;
+
+    CHECK(cos != NULL);
+    coro__stack_pool_drain();
+    before = coro__live_maps();
+    for (int i = 0; i < n; i++)
+        CHECK_ERR(coro_create(&cos[i], yield_then_return, opt), 0);
+    CHECK_INT(coro__live_maps() - before, n);
+    for (int i = 0; i < n; i++)
+        CHECK_ERR(coro_destroy(cos[i]), 0);
+    *pooled = coro__live_maps() - before;
+    CHECK_INT(*pooled, (long)coro__tls->pool_len);
+    CHECK(coro__tls->pool_bytes <= CORO__POOL_MAX_BYTES);
+    free(cos);
+}
+
+TEST(pool_is_bounded_by_count)
+{
+    long pooled;
+
+    create_many_then_destroy(200, NULL, &pooled);
+    CHECK_INT(pooled, CORO__POOL_MAX); /* 64 stacks of 256 KiB fit the byte bound */
+}
+
+TEST(pool_is_bounded_by_bytes)
+{
+    coro_options opt = {8 << 20, NULL, NULL};
+    long pooled;
+
+    create_many_then_destroy(20, &opt, &pooled);
+    CHECK_INT(pooled, CORO__POOL_MAX_BYTES / ((8 << 20) + page_size()));
+}
+
+TEST(pool_drain_unmaps_everything)
+{
+    long before;
+    long pooled;
+
+    coro__stack_pool_drain();
+    before = coro__live_maps();
+    create_many_then_destroy(10, NULL, &pooled);
+    CHECK_INT(pooled, 10);
+    coro__stack_pool_drain();
+    CHECK_INT(coro__live_maps(), before);
+    CHECK_INT(coro__tls->pool_len, 0);
+    CHECK_INT(coro__tls->pool_bytes, 0);
+}
+
+/* ---- sizes ---- */
+
+static void *use_8k(void *arg)
+{
+    volatile char buf[8192];
+
+    buf[0] = 1;
+    buf[sizeof buf - 1] = 2;
+    (void)arg;
+    return (void *)(intptr_t)(buf[0] + buf[sizeof buf - 1]);
+}
+
+TEST(stack_size_of_one_byte_gives_the_minimum)
+{
+    coro_options opt = {1, NULL, NULL};
+    void *out = NULL;
+    coro *co;
+
+    CHECK_ERR(coro_create(&co, use_8k, &opt), 0);
+    CHECK_INT(co->stack.size, round_to_pages(CORO_STACK_MIN));
+    CHECK_INT(coro_resume(co, NULL, &out), 0);
+    CHECK_PTR(out, (void *)3);
+    CHECK_ERR(coro_destroy(co), 0);
+}
+
+TEST(stack_size_is_rounded_up_to_whole_pages)
+{
+    coro_options opt = {CORO_STACK_MIN + 1, NULL, NULL};
+    coro *co;
+
+    CHECK_ERR(coro_create(&co, use_8k, &opt), 0);
+    CHECK_INT(co->stack.size, round_to_pages(CORO_STACK_MIN + 1));
+    CHECK(co->stack.size > CORO_STACK_MIN);
+    CHECK_INT(co->stack.size % page_size(), 0);
+    CHECK_ERR(coro_destroy(co), 0);
+
+    opt.stack_size = 0;
+    CHECK_ERR(coro_create(&co, use_8k, &opt), 0);
+    CHECK_INT(co->stack.size, CORO_STACK_DEFAULT);
+    CHECK_ERR(coro_destroy(co), 0);
+}
+
+static void check_huge_fails(size_t size)
+{
+    coro_options opt = {size, "huge", NULL};
+    long allocs = coro__live_allocs(), maps = coro__live_maps();
+    coro *co = (coro *)&opt;
+    int err = coro_create(&co, use_8k, &opt);
+
+    if (err != CORO_EINVAL && err != CORO_ENOMEM)
+        test_fail(__FILE__, __LINE__, "stack_size %zu: %d (%s), want CORO_EINVAL or CORO_ENOMEM",
+                  size, err, coro_errname(err));
+    CHECK_PTR(co, NULL);
+    CHECK_INT(coro__live_allocs(), allocs);
+    CHECK_INT(coro__live_maps(), maps);
+}
+
+TEST(huge_stack_size_fails_cleanly)
+{
+    check_huge_fails(SIZE_MAX);
+    check_huge_fails(SIZE_MAX - page_size() + 2); /* rounding up would wrap */
+    check_huge_fails(SIZE_MAX / 2);
+    check_huge_fails(SIZE_MAX / 2 + 1);
+}
+
+/* ---- many coroutines ---- */
+
+TEST(million_create_run_destroy_cycles_keep_memory_flat)
+{
+    /* ASan with detect_stack_use_after_return maps a fake stack for every
+     * new coroutine (tens of microseconds), so it gets fewer cycles too. */
+    long cycles = test_slow_env() ? 20000 : ASAN ? 100000 : 1000000;
+    long mark = cycles / 10;
+    long rss_mark = 0, maps_mark = 0, allocs_mark = 0;
+    coro_options named = {0, "cycle", NULL};
+
+    for (long i = 0; i < cycles; i++) {
+        create_run_destroy(i % 2 ? &named : NULL);
+        if (i == mark) {
+            rss_mark = rss_bytes();
+            maps_mark = coro__live_maps();
+            allocs_mark = coro__live_allocs();
+        }
+    }
+    CHECK_INT(coro__live_maps(), maps_mark);
+    CHECK_INT(coro__live_allocs(), allocs_mark);
+    if (RSS_CHECKS) {
+        long grown = rss_bytes() - rss_mark;
+        if (grown >= 1 << 20 || grown <= -(1 << 20))
+            test_fail(__FILE__, __LINE__, "RSS moved by %ld KiB between cycle %ld and %ld",
+                      grown / 1024, mark, cycles);
+    }
+}
+
+static void *count_yields(void *arg)
+{
+    intptr_t n = (intptr_t)arg;
+    void *in = NULL;
+
+    CHECK_ERR(coro_yield((void *)(n + 1), &in), 0);
+    CHECK_PTR(in, (void *)(n + 2));
+    CHECK_ERR(coro_yield((void *)(n + 3), &in), 0);
+    CHECK_PTR(in, (void *)(n + 4));
+    return (void *)(n + 5);
+}
+
+TEST(ten_thousand_coroutines_alive_each_yield_twice)
+{
+    int n = test_slow_env() ? 1000 : 10000;
+    coro **cos = calloc((size_t)n, sizeof *cos);
+    void *out;
+
+    CHECK(cos != NULL);
+    for (int i = 0; i < n; i++)
+        CHECK_ERR(coro_create(&cos[i], count_yields, NULL), 0);
+    for (int i = 0; i < n; i++) {
+        CHECK_INT(coro_resume(cos[i], (void *)(intptr_t)(10 * i), &out), 1);
+        CHECK_PTR(out, (void *)(intptr_t)(10 * i + 1));
+    }
+    for (int i = 0; i < n; i++) {
+        CHECK_INT(coro_resume(cos[i], (void *)(intptr_t)(10 * i + 2), &out), 1);
+        CHECK_PTR(out, (void *)(intptr_t)(10 * i + 3));
+    }
+    for (int i = 0; i < n; i++) {
+        CHECK_INT(coro_status(cos[i]), CORO_SUSPENDED);
+        CHECK_INT(coro_resume(cos[i], (void *)(intptr_t)(10 * i + 4), &out), 0);
+        CHECK_PTR(out, (void *)(intptr_t)(10 * i + 5));
+        CHECK_INT(coro_status(cos[i]), CORO_DEAD);
+    }
+    for (int i = 0; i < n; i++)
+        CHECK_ERR(coro_destroy(cos[i]), 0);
+    free(cos);
+}
+
+/* ---- signals inside coroutines ---- */
+
+static volatile sig_atomic_t usr1_seen;
+static volatile uintptr_t usr1_sp;
+
+static void on_usr1(int sig)
+{
+    volatile char local = 0;
+
+    (void)sig;
+    usr1_sp = (uintptr_t)&local;
+    usr1_seen++;
+}
+
+static void *raise_inside(void *arg)
+{
+    (void)arg;
+    raise(SIGUSR1);
+    CHECK_ERR(coro_yield(NULL, NULL), 0);
+    raise(SIGUSR1);
+    return NULL;
+}
+
+TEST(signal_handler_runs_on_coroutine_stack)
+{
+    struct sigaction sa, old;
+    coro *co;
+    uintptr_t lo, hi;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    CHECK_INT(sigaction(SIGUSR1, &sa, &old), 0);
+    CHECK_ERR(coro_create(&co, raise_inside, NULL), 0);
+    lo = (uintptr_t)co->stack.lo;
+    hi = lo + co->stack.size;
+    CHECK_INT(coro_resume(co, NULL, NULL), 1);
+    CHECK_INT(usr1_seen, 1);
+#ifdef CORO__ASAN /* ASan may put the handler's local on its fake stack */
+    (void)lo, (void)hi;
+#else
+    CHECK(usr1_sp >= lo && usr1_sp < hi);
+#endif
+    CHECK_INT(coro_resume(co, NULL, NULL), 0);
+    CHECK_INT(usr1_seen, 2);
+    CHECK_ERR(coro_destroy(co), 0);
+    sigaction(SIGUSR1, &old, NULL);
+}

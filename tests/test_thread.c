@@ -1,0 +1,439 @@
+/*
+ * test_thread.c - coroutines and threads: every thread has its own main
+ * coroutine and runs its coroutines independently; a coroutine refuses to
+ * be run by another thread and stays intact; a thread's state is freed when
+ * it exits; dead coroutines can be destroyed from anywhere.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "test.h"
+
+static void run_thread(void *(*fn)(void *), void *arg)
+{
+    pthread_t th;
+
+    CHECK_INT(pthread_create(&th, NULL, fn, arg), 0);
+    CHECK_INT(pthread_join(th, NULL), 0);
+}
+
+static void *yield_then_return(void *arg)
+{
+    void *in = NULL;
+
+    CHECK_ERR(coro_yield(arg, &in), 0);
+    return in;
+}
+
+/* ---- main coroutines ---- */
+
+struct main_probe {
+    coro *main_co;
+    unsigned long long id;
+    int ismain, status, yield_rc;
+    const char *name;
+};
+
+static void *probe_main(void *arg)
+{
+    struct main_probe *p = arg;
+
+    p->ismain = -1;
+    p->main_co = coro_running(&p->ismain);
+    p->id = coro_id(p->main_co);
+    p->name = coro_name(p->main_co);
+    p->status = coro_status(p->main_co);
+    p->yield_rc = coro_yield(NULL, NULL);
+    return NULL;
+}
+
+TEST(each_thread_has_its_own_main_coroutine)
+{
+    struct main_probe a, b;
+    int ismain = -1;
+    coro *mine = coro_running(&ismain);
+
+    run_thread(probe_main, &a);
+    run_thread(probe_main, &b);
+    CHECK_INT(ismain, 1);
+    CHECK_INT(a.ismain, 1);
+    CHECK(a.main_co != NULL);
+    CHECK(a.main_co != mine);
+    CHECK(a.id != coro_id(mine));
+    CHECK(a.id != b.id); /* ids are never reused, even after a thread exits */
+    CHECK_STR(a.name, "main");
+    CHECK_INT(a.status, CORO_RUNNING);
+    CHECK_ERR(a.yield_rc, CORO_EOUTSIDE);
+    CHECK_PTR(coro_running(NULL), mine); /* unchanged here */
+}
+
+struct other_main {
+    coro *main_co;
+    pthread_barrier_t ready, done;
+};
+
+static void *hold_main(void *arg)
+{
+    struct other_main *o = arg;
+
+    o->main_co = coro_running(NULL);
+    pthread_barrier_wait(&o->ready);
+    pthread_barrier_wait(&o->done); /* keep the thread (and its main) alive */
+    return NULL;
+}
+
+TEST(main_coroutine_of_another_thread_cannot_be_resumed_or_destroyed)
+{
+    struct other_main o;
+    pthread_t th;
+
+    pthread_barrier_init(&o.ready, NULL, 2);
+    pthread_barrier_init(&o.done, NULL, 2);
+    CHECK_INT(pthread_create(&th, NULL, hold_main, &o), 0);
+    pthread_barrier_wait(&o.ready);
+    CHECK_ERR(coro_resume(o.main_co, NULL, NULL), CORO_ETHREAD);
+    CHECK_ERR(coro_destroy(o.main_co), CORO_EMAINCO);
+    CHECK_ERR(coro_close(o.main_co), CORO_ETHREAD);
+    CHECK_ERR(coro_resume(coro_running(NULL), NULL, NULL), CORO_ENOTSUSP); /* our own */
+    pthread_barrier_wait(&o.done);
+    CHECK_INT(pthread_join(th, NULL), 0);
+    pthread_barrier_destroy(&o.ready);
+    pthread_barrier_destroy(&o.done);
+}
+
+/* ---- many threads at once ---- */
+
+#define THREADS 4
+
+struct worker {
+    pthread_barrier_t *start;
+    int index, count;
+    long sum; /* of everything its coroutines yielded and returned */
+};
+
+/* Yields n, n+1, n+2, returns n+3; checks it is the running coroutine. */
+static void *count_up(void *arg)
+{
+    intptr_t n = (intptr_t)arg;
+    coro *self = coro_running(NULL);
+
+    for (intptr_t i = 0; i < 3; i++) {
+        CHECK_PTR(coro_running(NULL), self);
+        CHECK_ERR(coro_yield((void *)(n + i), NULL), 0);
+    }
+    return (void *)(n + 3);
+}
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    coro **cos = calloc((size_t)w->count, sizeof *cos);
+    char name[32];
+    void *out;
+
+    CHECK(cos != NULL);
+    pthread_barrier_wait(w->start);
+    for (int i = 0; i < w->count; i++) {
+        coro_options opt = {CORO_STACK_MIN, name, NULL};
+
+        snprintf(name, sizeof name, "t%d-%d", w->index, i);
+        CHECK_ERR(coro_create(&cos[i], count_up, &opt), 0);
+    }
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < w->count; i++) {
+            intptr_t n = (intptr_t)w->index * 100000 + i * 10;
+
+            CHECK_INT(coro_resume(cos[i], (void *)n, &out), round < 3 ? 1 : 0);
+            CHECK_PTR(out, (void *)(n + round));
+            w->sum += (long)(intptr_t)out;
+        }
+    }
+    for (int i = 0; i < w->count; i++) {
+        snprintf(name, sizeof name, "t%d-%d", w->index, i);
+        CHECK_STR(coro_name(cos[i]), name);
+        CHECK_INT(coro_status(cos[i]), CORO_DEAD);
+        CHECK_ERR(coro_destroy(cos[i]), 0);
+    }
+    free(cos);
+    return NULL;
+}
+
+TEST(coroutines_run_on_four_threads_at_once)
+{
+    int count = test_slow_env() ? 200 : 1000;
+    struct worker w[THREADS];
+    pthread_barrier_t start;
+    pthread_t th[THREADS];
+
+    pthread_barrier_init(&start, NULL, THREADS);
+    for (int t = 0; t < THREADS; t++) {
+        w[t].start = &start;
+        w[t].index = t;
+        w[t].count = count;
+        w[t].sum = 0;
+        CHECK_INT(pthread_create(&th[t], NULL, work, &w[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++)
+        CHECK_INT(pthread_join(th[t], NULL), 0);
+    pthread_barrier_destroy(&start);
+    for (int t = 0; t < THREADS; t++) {
+        /* sum over i of 4 * (t*100000 + 10 i) + (0 + 1 + 2 + 3) */
+        long want = 0;
+        for (int i = 0; i < count; i++)
+            want += 4L * (t * 100000L + i * 10L) + 6;
+        CHECK_INT(w[t].sum, want);
+    }
+}
+
+/* ---- coroutines used from the wrong thread ---- */
+
+struct intruder {
+    coro *started, *fresh, *gen;
+    int resume_started, close_started, destroy_started, call_gen, resume_fresh, close_fresh;
+    int status_started;
+    int use_coro_first; /* 1: the thread has state of its own, 0: none */
+};
+
+static void *intrude(void *arg)
+{
+    struct intruder *x = arg;
+
+    if (x->use_coro_first)
+        (void)coro_running(NULL);
+    x->resume_started = coro_resume(x->started, NULL, NULL);
+    x->close_started = coro_close(x->started);
+    x->destroy_started = coro_destroy(x->started);
+    x->call_gen = coro_call(x->gen, NULL, NULL);
+    x->resume_fresh = coro_resume(x->fresh, NULL, NULL);
+    x->close_fresh = coro_close(x->fresh);
+    x->status_started = coro_status(x->started);
+    return NULL;
+}
+
+static void check_intrusion_refused(int use_coro_first)
+{
+    struct intruder x;
+    void *out = NULL;
+    int token = 0;
+
+    memset(&x, 0, sizeof x);
+    x.use_coro_first = use_coro_first;
+    CHECK_ERR(coro_create(&x.started, yield_then_return, NULL), 0);
+    CHECK_ERR(coro_create(&x.fresh, yield_then_return, NULL), 0);
+    CHECK_ERR(coro_wrap(&x.gen, yield_then_return, NULL), 0);
+    CHECK_INT(coro_resume(x.started, &token, &out), 1);
+    CHECK_PTR(out, &token);
+
+    run_thread(intrude, &x);
+    CHECK_ERR(x.resume_started, CORO_ETHREAD);
+    CHECK_ERR(x.close_started, CORO_ETHREAD);
+    CHECK_ERR(x.destroy_started, CORO_ETHREAD); /* its cleanups need its thread */
+    CHECK_ERR(x.call_gen, CORO_ETHREAD);
+    CHECK_ERR(x.resume_fresh, CORO_ETHREAD);
+    CHECK_ERR(x.close_fresh, CORO_ETHREAD);
+    CHECK_INT(x.status_started, CORO_SUSPENDED);
+
+    /* All intact: the owner runs them to the end. */
+    CHECK_INT(coro_status(x.started), CORO_SUSPENDED);
+    CHECK_INT(coro_resume(x.started, &x, &out), 0);
+    CHECK_PTR(out, &x);
+    CHECK_INT(coro_resume(x.fresh, &token, &out), 1);
+    CHECK_PTR(out, &token);
+    CHECK_INT(coro_resume(x.fresh, NULL, &out), 0);
+    CHECK_INT(coro_call(x.gen, &token, &out), 1);
+    CHECK_PTR(out, &token);
+    CHECK_INT(coro_call(x.gen, &x, &out), 0);
+    CHECK_PTR(out, &x);
+    CHECK_ERR(coro_destroy(x.started), 0);
+    CHECK_ERR(coro_destroy(x.fresh), 0);
+    CHECK_ERR(coro_destroy(x.gen), 0);
+}
+
+TEST(coroutine_used_from_another_thread_is_refused_and_stays_intact)
+{
+    check_intrusion_refused(1);
+}
+
+TEST(coroutine_used_from_thread_that_never_used_coro_is_refused)
+{
+    check_intrusion_refused(0);
+}
+
+struct suspended_elsewhere {
+    coro *co;
+    int resume_rc, close_rc;
+};
+
+static void *resume_foreign(void *arg)
+{
+    struct suspended_elsewhere *s = arg;
+
+    s->resume_rc = coro_resume(s->co, NULL, NULL);
+    s->close_rc = coro_close(s->co);
+    return NULL;
+}
+
+static void *resume_from_thread_inside(void *arg)
+{
+    struct suspended_elsewhere *s = arg;
+    coro *self = coro_running(NULL);
+
+    /* While this coroutine runs, another thread tries to run it. */
+    s->co = self;
+    run_thread(resume_foreign, s);
+    CHECK_PTR(coro_running(NULL), self);
+    CHECK_INT(coro_status(self), CORO_RUNNING);
+    return s;
+}
+
+TEST(running_coroutine_cannot_be_resumed_from_another_thread)
+{
+    struct suspended_elsewhere s = {NULL, 0, 0};
+    void *out = NULL;
+    coro *co;
+
+    CHECK_ERR(coro_create(&co, resume_from_thread_inside, NULL), 0);
+    CHECK_INT(coro_resume(co, &s, &out), 0);
+    CHECK_PTR(out, &s);
+    CHECK_ERR(s.resume_rc, CORO_ETHREAD);
+    CHECK_ERR(s.close_rc, CORO_ETHREAD);
+    CHECK_ERR(coro_destroy(co), 0);
+}
+
+/* ---- thread exit ---- */
+
+struct leftovers {
+    int n;     /* coroutines to run (half to the end, half closed) and destroy */
+    int leave; /* 1: also leave three behind for the main thread: */
+    coro *dead, *errored, *unstarted;
+};
+
+static void *raise_error(void *arg)
+{
+    (void)arg;
+    coro_error("died on thread %d", 2);
+    return NULL;
+}
+
+static void *use_and_exit(void *arg)
+{
+    struct leftovers *l = arg;
+    coro_options named = {0, "left over", NULL};
+
+    for (int i = 0; i < l->n; i++) {
+        coro *co;
+        CHECK_ERR(coro_create(&co, yield_then_return, &named), 0);
+        CHECK_INT(coro_resume(co, NULL, NULL), 1);
+        if (i % 2 == 0)
+            CHECK_INT(coro_resume(co, NULL, NULL), 0);
+        CHECK_ERR(coro_destroy(co), 0); /* pooled stacks stay with the thread */
+    }
+    if (l->leave) {
+        CHECK_ERR(coro_create(&l->dead, yield_then_return, &named), 0);
+        CHECK_INT(coro_resume(l->dead, NULL, NULL), 1);
+        CHECK_INT(coro_resume(l->dead, NULL, NULL), 0);
+        CHECK_ERR(coro_create(&l->errored, raise_error, &named), 0);
+        CHECK_ERR(coro_resume(l->errored, NULL, NULL), CORO_EERROR);
+        CHECK_ERR(coro_create(&l->unstarted, yield_then_return, &named), 0);
+    }
+    return NULL;
+}
+
+TEST(thread_exit_frees_its_state_and_pooled_stacks)
+{
+    struct leftovers l = {100, 0, NULL, NULL, NULL};
+    long allocs = coro__live_allocs(), maps = coro__live_maps();
+
+    run_thread(use_and_exit, &l);
+    /* The thread state, its signal stack and its pool are gone. */
+    CHECK_INT(coro__live_allocs(), allocs);
+    CHECK_INT(coro__live_maps(), maps);
+
+    for (int i = 0; i < 20; i++)
+        run_thread(use_and_exit, &l);
+    CHECK_INT(coro__live_allocs(), allocs);
+    CHECK_INT(coro__live_maps(), maps);
+}
+
+TEST(coroutines_of_an_exited_thread_can_be_destroyed)
+{
+    struct leftovers l = {0, 1, NULL, NULL, NULL};
+    long allocs = coro__live_allocs();
+
+    run_thread(use_and_exit, &l);
+    CHECK_INT(coro_status(l.dead), CORO_DEAD);
+    CHECK_INT(coro_status(l.errored), CORO_DEAD);
+    CHECK_STR(coro_errmsg(l.errored), "died on thread 2");
+    CHECK_INT(coro_status(l.unstarted), CORO_SUSPENDED);
+    CHECK_ERR(coro_resume(l.unstarted, NULL, NULL), CORO_ETHREAD);
+    CHECK_ERR(coro_destroy(l.dead), 0);
+    CHECK_ERR(coro_destroy(l.errored), 0);
+    CHECK_ERR(coro_destroy(l.unstarted), 0); /* its stack joins our pool */
+    coro__stack_pool_drain();
+    CHECK_INT(coro__live_allocs(), allocs);
+}
+
+struct remote_destroy {
+    coro *co;
+    int rc;
+};
+
+static void *destroy_there(void *arg)
+{
+    struct remote_destroy *d = arg;
+
+    d->rc = coro_destroy(d->co);
+    return NULL;
+}
+
+static void *defer_then_error(void *arg)
+{
+    CHECK_ERR(coro_defer(free, arg), 0);
+    coro_error("error with a cleanup");
+    return NULL;
+}
+
+TEST(dead_coroutine_can_be_destroyed_from_another_thread)
+{
+    coro_options named = {0, "remote", NULL};
+    struct remote_destroy d = {NULL, -1};
+    long allocs = coro__live_allocs();
+
+    CHECK_ERR(coro_create(&d.co, yield_then_return, &named), 0);
+    CHECK_INT(coro_resume(d.co, NULL, NULL), 1);
+    CHECK_INT(coro_resume(d.co, NULL, NULL), 0);
+    run_thread(destroy_there, &d);
+    CHECK_ERR(d.rc, 0);
+
+    /* Died by an error, after its cleanup ran: the message goes too. */
+    CHECK_ERR(coro_create(&d.co, defer_then_error, &named), 0);
+    CHECK_ERR(coro_resume(d.co, malloc(16), NULL), CORO_EERROR);
+    CHECK_STR(coro_errmsg(d.co), "error with a cleanup");
+    d.rc = -1;
+    run_thread(destroy_there, &d);
+    CHECK_ERR(d.rc, 0);
+
+    /* Closed while suspended (so dead, without a stack), then destroyed. */
+    CHECK_ERR(coro_create(&d.co, yield_then_return, &named), 0);
+    CHECK_INT(coro_resume(d.co, NULL, NULL), 1);
+    CHECK_ERR(coro_close(d.co), 0);
+    d.rc = -1;
+    run_thread(destroy_there, &d);
+    CHECK_ERR(d.rc, 0);
+    coro__stack_pool_drain();
+    CHECK_INT(coro__live_allocs(), allocs);
+}
+
+TEST(unstarted_coroutine_can_be_destroyed_from_another_thread)
+{
+    struct remote_destroy d = {NULL, -1};
+    long allocs = coro__live_allocs(), maps = coro__live_maps();
+
+    CHECK_ERR(coro_create(&d.co, yield_then_return, NULL), 0);
+    run_thread(destroy_there, &d); /* the stack goes back to the system there */
+    CHECK_ERR(d.rc, 0);
+    CHECK_INT(coro__live_allocs(), allocs);
+    CHECK_INT(coro__live_maps(), maps);
+}
