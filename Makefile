@@ -67,8 +67,10 @@ EXAMPLE_BIN := $(EXAMPLES:%=$(BUILD)/examples/%)
 ifneq ($(CROSS),)
 EMU ?= qemu-$(patsubst %-linux-gnu-,%,$(CROSS)) -L /usr/$(patsubst %-,%,$(CROSS))
 endif
+# Not -q: at the default verbosity valgrind also logs its warnings, such as
+# "client switching stacks?", which CI greps the logs for.
 ifneq ($(VALGRIND),)
-EMU := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+EMU := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
        --log-file=$(BUILD)/valgrind.%p.log
 endif
 
@@ -81,9 +83,15 @@ $(BUILD)/%.o: %.c include/coro.h src/internal.h src/ctx.h
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(CFLAGS) -c $< -o $@
 
+# clang's integrated assembler describes assembly functions to debuggers as
+# bare labels, so gdb falls back to the ELF symbol and prints coro__ctx_entry
+# as "coro.ctx_entry"; GNU as (binutils, always beside the compiler on Linux)
+# writes real DWARF subprograms.
+comma := ,
+ASM_FLAGS = $(if $(findstring clang,$(CC)),-fno-integrated-as -Wa$(comma)--gdwarf-5)
 $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(XCFLAGS) $(ASM_FLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libcoro.a: $(LIB_OBJ)
 	rm -f $@
@@ -92,9 +100,10 @@ $(BUILD)/libcoro.a: $(LIB_OBJ)
 $(BUILD)/libcoro.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libcoro.so.$(SOMAJOR) $(LDSAN) -pthread $^ -o $@
 
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+             -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
 $(BUILD)/coro.pc: coro.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	$(PC_SED) $< > $@
 
 # Tests: one binary per tests/test_<area>.c, linked with the shared runner.
 $(BUILD)/tests/%: tests/%.c tests/test.h tests/runner.c $(BUILD)/libcoro.a
@@ -121,7 +130,7 @@ examples: $(EXAMPLE_BIN)
 # against their expected output, the C++ header check and the install check,
 # and ends with one "N passed, N failed" line.
 test: tests examples
-	@BUILD=$(BUILD) EMU="$(EMU)" CC="$(CC)" CXX="$(CXX)" CROSS="$(CROSS)" \
+	@BUILD=$(BUILD) EMU="$(EMU)" CC="$(CC)" CXX="$(CXX)" CROSS="$(CROSS)" SANITIZE="$(SANITIZE)" \
 	    sh tests/run.sh $(TESTS)
 
 demo: examples
@@ -129,6 +138,7 @@ demo: examples
 	    echo "=== examples/$$e.c"; $(EMU) $(BUILD)/examples/$$e || exit 1; echo; \
 	done
 
+# coro.pc is written from this PREFIX, which may differ from the build's.
 install: lib
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 include/coro.h $(DESTDIR)$(INCLUDEDIR)/coro.h
@@ -136,14 +146,14 @@ install: lib
 	install -m 755 $(BUILD)/libcoro.so $(DESTDIR)$(LIBDIR)/libcoro.so.$(VERSION)
 	ln -sf libcoro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libcoro.so.$(SOMAJOR)
 	ln -sf libcoro.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libcoro.so
-	install -m 644 $(BUILD)/coro.pc $(DESTDIR)$(PKGCONFIGDIR)/coro.pc
+	$(PC_SED) coro.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/coro.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/coro.h $(DESTDIR)$(LIBDIR)/libcoro.a \
 	      $(DESTDIR)$(LIBDIR)/libcoro.so* $(DESTDIR)$(PKGCONFIGDIR)/coro.pc
 
 FORMAT_FILES = $(wildcard include/*.h src/*.c src/*.h src/arch/*.c tests/*.c tests/*.h \
-                          examples/*.c bench/*.c)
+                          tests/*.cpp examples/*.c bench/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:

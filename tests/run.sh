@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh - runs the whole suite and ends with "N passed, N failed".
 # Called by `make test` with BUILD, EMU (qemu or valgrind wrapper, may be
-# empty), CC, CXX and CROSS in the environment, and the test binaries' names
+# empty), CC, CXX, CROSS and SANITIZE in the environment, and the test binaries' names
 # as arguments. Counts every unit test, every example checked against
 # examples/<name>.expected, the C++ header check and the install check.
 set -u
@@ -58,7 +58,7 @@ if [ -z "$CROSS" ]; then
     for check in tests/check_*.sh; do
         [ -e "$check" ] || continue
         name=$(basename "$check" .sh)
-        if log=$(BUILD="$BUILD" CC="$CC" CXX="$CXX" sh "$check" 2>&1); then
+        if log=$(BUILD="$BUILD" CC="$CC" CXX="$CXX" SANITIZE="${SANITIZE:-}" sh "$check" 2>&1); then
             echo "ok - $name"
             count "$name" 0
         else
