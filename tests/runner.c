@@ -54,6 +54,21 @@ void test_fail(const char *file, int line, const char *fmt, ...)
     _exit(1);
 }
 
+char log_buf[256];
+
+void log_add(const char *s)
+{
+    size_t n = strlen(log_buf);
+
+    CHECK(n + strlen(s) < sizeof log_buf);
+    memcpy(log_buf + n, s, strlen(s) + 1);
+}
+
+void log_cleanup(void *arg)
+{
+    log_add(arg);
+}
+
 int test_slow_env(void)
 {
     const char *s = getenv("CORO_TEST_SLOW");

@@ -6,12 +6,23 @@
 #ifndef CORO_TEST_H
 #define CORO_TEST_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "coro.h"
 
 typedef void (*test_fn)(void);
+
+/* An integer as a coroutine value, and back. */
+#define P(n) ((void *)(uintptr_t)(n))
+#define N(p) ((long)(uintptr_t)(p))
+
+/* A log of events, for checking the order things happen in: log_add appends
+ * a string to log_buf; log_cleanup(arg) is log_add as a coro_defer cleanup. */
+extern char log_buf[256];
+void log_add(const char *s);
+void log_cleanup(void *arg);
 
 void test_register(const char *name, test_fn fn);
 void test_fail(const char *file, int line, const char *fmt, ...) CORO_PRINTF(3, 4);

@@ -8,9 +8,6 @@
 
 #include "test.h"
 
-#define P(n) ((void *)(uintptr_t)(n))
-#define N(p) ((long)(uintptr_t)(p))
-
 static void *yield_once(void *arg)
 {
     void *in = NULL;

@@ -7,28 +7,9 @@
 
 #include "test.h"
 
-#define P(n) ((void *)(uintptr_t)(n))
-#define N(p) ((long)(uintptr_t)(p))
-
 static void *return_arg(void *arg)
 {
     return arg;
-}
-
-/* A log of events, for checking the order cleanups run in. */
-static char log_buf[256];
-
-static void log_add(const char *s)
-{
-    size_t n = strlen(log_buf);
-
-    CHECK(n + strlen(s) < sizeof log_buf);
-    memcpy(log_buf + n, s, strlen(s) + 1);
-}
-
-static void log_cleanup(void *arg)
-{
-    log_add(arg);
 }
 
 /* ---- errors caught by resume ---- */

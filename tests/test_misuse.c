@@ -9,9 +9,6 @@
 
 #include "test.h"
 
-#define P(n) ((void *)(uintptr_t)(n))
-#define N(p) ((long)(uintptr_t)(p))
-
 static void *return_arg(void *arg)
 {
     return arg;
