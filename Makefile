@@ -13,6 +13,7 @@
 #   SANITIZE=1        AddressSanitizer + UndefinedBehaviorSanitizer
 #   BACKEND=ucontext  the portable context switch instead of assembly
 #   CROSS=aarch64-linux-gnu-  cross-compile; tests run under $(EMU)
+#                     (also CROSS=riscv64-linux-gnu-; EMU is qemu-<arch> -L /usr/<triplet>)
 #   VALGRIND=1        run the tests under valgrind memcheck
 #   BUILD=dir         where objects go (default: derived from the above)
 
@@ -56,7 +57,7 @@ TEST_CFLAGS := -DCORO_ASSERTS
 
 LIB_SRC := src/coro.c src/error.c src/unwind.c src/switch.c src/stack.c \
            src/thread.c src/overflow.c src/alloc.c src/arch/ucontext.c
-LIB_ASM := src/arch/x86_64.S src/arch/aarch64.S
+LIB_ASM := src/arch/x86_64.S src/arch/aarch64.S src/arch/riscv64.S
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
 
 TESTS := $(basename $(notdir $(wildcard tests/test_*.c)))
@@ -79,7 +80,7 @@ endif
 all: lib
 lib: $(BUILD)/libcoro.a $(BUILD)/libcoro.so $(BUILD)/coro.pc
 
-$(BUILD)/%.o: %.c include/coro.h src/internal.h src/ctx.h
+$(BUILD)/%.o: %.c include/coro.h src/internal.h src/ctx.h src/config.h
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -89,7 +90,7 @@ $(BUILD)/%.o: %.c include/coro.h src/internal.h src/ctx.h
 # writes real DWARF subprograms.
 comma := ,
 ASM_FLAGS = $(if $(findstring clang,$(CC)),-fno-integrated-as -Wa$(comma)--gdwarf-5)
-$(BUILD)/%.o: %.S
+$(BUILD)/%.o: %.S src/config.h
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(ASM_FLAGS) $(CFLAGS) -c $< -o $@
 

@@ -19,34 +19,45 @@
  * Misuse is checked before anything changes, so a refused call leaves every
  * coroutine as it was.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* Runs on co's own stack: the body inside a protected scope, then death. */
+/* The end of co, on its own stack: status is how its base scope ended (0,
+ * CORO_EERROR or CORO__UNWIND_CLOSE) and result what the body returned.
+ * Switches to the resumer for good. */
+void coro__die(coro *co, int status, void *result)
+{
+    coro *r = co->resumer;
+
+    co->status = CORO_DEAD;
+    co->transfer = NULL;
+    if (status == CORO_EERROR) {
+        co->flags |= CORO__F_ERRORED;
+        co->transfer = co->err.value;
+    } else if (status == 0) {
+        co->transfer = result;
+    }
+    r->status = CORO_RUNNING;
+    co->thread->current = r;
+    coro__switch_final(co, r);
+}
+
+/* Runs on co's own stack: the body inside its base scope, then death.
+ * Errors and close never come back here: coro__throw ends the coroutine. */
 static void body(void *arg)
 {
     coro *co = arg;
-    coro__thread *t = co->thread;
-    coro *r;
-    void *result = NULL;
-    int st;
+    coro__frame base;
+    void *result;
 
     coro__switch_started(co);
     co->flags |= CORO__F_STARTED;
-    st = coro__protect(co, co->fn, co->transfer, &result);
-    co->status = CORO_DEAD;
-    co->transfer = NULL;
-    if (st == CORO_EERROR) {
-        co->flags |= CORO__F_ERRORED;
-        co->transfer = co->err.value;
-    } else if (st == 0) {
-        co->transfer = result;
-    }
-    r = co->resumer;
-    r->status = CORO_RUNNING;
-    t->current = r;
-    coro__switch_final(co, r);
+    coro__scope_begin(co, &base, 1);
+    result = co->fn(co->transfer);
+    coro__scope_return(co, &base);
+    coro__die(co, coro__scope_end(co, &base), result);
 }
 
 static int make(coro **out, coro_fn fn, const coro_options *opt)
@@ -65,14 +76,14 @@ static int make(coro **out, coro_fn fn, const coro_options *opt)
     t = coro__thread_get();
     if (t == NULL)
         return CORO_ENOMEM;
-    co = coro__malloc(sizeof *co);
+    co = coro__block_get(t);
     if (co == NULL)
         return CORO_ENOMEM;
     memset(co, 0, sizeof *co);
     if (opt != NULL && opt->name != NULL && opt->name[0] != '\0') {
         co->name = coro__strdup(opt->name);
         if (co->name == NULL) {
-            coro__free(co);
+            coro__free(co); /* failures give memory back, not to the cache */
             return CORO_ENOMEM;
         }
     }
@@ -131,7 +142,42 @@ static void enter(coro__thread *t, coro *co)
     coro__switch(cur, co);
 }
 
-int coro_resume(coro *co, void *in, void **out)
+/*
+ * With the x86-64 fast paths, coro_resume, coro_yield and coro_call are assembly
+ * (src/arch/x86_64.S) and the C versions below are their fallbacks for
+ * every case but the common one; elsewhere the C versions are the API.
+ */
+#ifdef CORO__ASM_FASTPATH
+#define resume_c coro__resume_slow
+#define yield_c coro__yield_slow
+#define call_c coro__call_slow
+#else
+#define resume_c coro_resume
+#define yield_c coro_yield
+#define call_c coro_call
+#endif
+
+#ifdef CORO__ASM_FASTPATH
+/* The layout the assembly relies on (a C99 static assertion). */
+typedef char coro__layout_check
+    [(offsetof(coro, ctx) == CORO__OFF_SP && offsetof(coro, status) == CORO__OFF_STATUS &&
+      offsetof(coro, flags) == CORO__OFF_FLAGS && offsetof(coro, resumer) == CORO__OFF_RESUMER &&
+      offsetof(coro, thread) == CORO__OFF_THREAD &&
+      offsetof(coro, transfer) == CORO__OFF_TRANSFER &&
+      offsetof(coro__thread, current) == CORO__OFF_CURRENT && CORO_SUSPENDED == CORO__S_SUSPENDED &&
+      CORO_RUNNING == CORO__S_RUNNING && CORO_NORMAL == CORO__S_NORMAL)
+         ? 1
+         : -1];
+#endif
+
+/* After a resume: co died (returned or raised). Releases its stack. */
+int coro__resume_dead(coro *co)
+{
+    coro__stack_put(&co->stack);
+    return (co->flags & CORO__F_ERRORED) ? CORO_EERROR : 0;
+}
+
+int resume_c(coro *co, void *in, void **out)
 {
     coro__thread *t = coro__tls;
     int err = check_resume(co, t);
@@ -144,11 +190,10 @@ int coro_resume(coro *co, void *in, void **out)
         *out = co->transfer;
     if (CORO__LIKELY(co->status == CORO_SUSPENDED))
         return 1;
-    coro__stack_put(&co->stack);
-    return (co->flags & CORO__F_ERRORED) ? CORO_EERROR : 0;
+    return coro__resume_dead(co);
 }
 
-int coro_yield(void *out, void **in)
+int yield_c(void *out, void **in)
 {
     coro__thread *t = coro__tls;
     coro *cur, *r;
@@ -272,29 +317,42 @@ int coro_destroy(coro *co)
         return err; /* its cleanups must run on its own thread */
     if (err == CORO_ECLOSERUN || err == CORO_ECLOSENORM || err == CORO_EINVAL)
         return err;
-    if (err == 0)
+    if (err == 0 && co->status == CORO_SUSPENDED)
         (void)coro_close(co);
     coro__stack_put(&co->stack);
     coro__defer_free_all(co);
     coro__error_clear(co);
     coro__free(co->name);
-    coro__free(co);
+    coro__block_put(coro__tls, co);
     return 0;
 }
 
-int coro_call(coro *gen, void *in, void **out)
+/* gen raised an error inside coro_call: pass it on, as Lua's wrap does. */
+static int pass_on(coro *gen)
 {
-    int r = coro_resume(gen, in, out);
     coro *cur;
 
-    if (r != CORO_EERROR)
-        return r;
-    gen->flags |= CORO__F_CLOSED; /* the error is passed on, as Lua's wrap */
+    gen->flags |= CORO__F_CLOSED;
     cur = coro__tls->current;
     if (cur->frame == NULL)
         return CORO_EERROR; /* a main coroutine outside coro_pcall */
     coro__error_set(cur, gen->err.value, gen->err.msg);
     coro__throw(cur, CORO_EERROR);
+}
+
+/* After a coro_call: gen died (see coro__resume_dead). */
+int coro__call_dead(coro *gen)
+{
+    int r = coro__resume_dead(gen);
+
+    return r == CORO_EERROR ? pass_on(gen) : r;
+}
+
+int call_c(coro *gen, void *in, void **out)
+{
+    int r = resume_c(gen, in, out);
+
+    return r == CORO_EERROR ? pass_on(gen) : r;
 }
 
 const char *coro_name(const coro *co)

@@ -14,13 +14,15 @@
  *   void coro__ctx_switch(coro__ctx *from, coro__ctx *to);
  *       Saves the callee-saved registers of the ABI and the floating-point
  *       control state (x86-64: MXCSR and the x87 control word; aarch64:
- *       FPCR) into from, loads them from to, and continues where to was
- *       saved. Caller-saved registers are the compiler's business: the
- *       switch is an ordinary call to it.
+ *       FPCR; riscv64: fcsr) into from, loads them from to, and continues
+ *       where to was saved. Caller-saved registers are the compiler's
+ *       business: the switch is an ordinary call to it.
  *
  * The backends:
  *   arch/x86_64.S   System V AMD64 (CORO_BACKEND_ASM on x86-64)
  *   arch/aarch64.S  AAPCS64 (CORO_BACKEND_ASM on aarch64)
+ *   arch/riscv64.S  RISC-V LP64D on RV64GC (CORO_BACKEND_ASM on riscv64
+ *                   with the D extension)
  *   arch/ucontext.c portable fallback on getcontext/makecontext/swapcontext,
  *                   chosen with CORO_BACKEND_UCONTEXT (make BACKEND=ucontext)
  *                   or on any other architecture.
@@ -34,7 +36,13 @@
 
 #include <stddef.h>
 
-#if !defined(CORO_BACKEND_UCONTEXT) && !defined(__x86_64__) && !defined(__aarch64__)
+#include "config.h"
+
+#if defined(__riscv) && __riscv_xlen == 64 && defined(__riscv_flen) && __riscv_flen >= 64
+#define CORO__ARCH_RISCV64 1 /* the condition arch/riscv64.S is built under */
+#endif
+#if !defined(CORO_BACKEND_UCONTEXT) && !defined(__x86_64__) && !defined(__aarch64__) &&            \
+    !defined(CORO__ARCH_RISCV64)
 #define CORO_BACKEND_UCONTEXT 1
 #endif
 

@@ -40,15 +40,6 @@
 #define coro__assert(c) ((void)0)
 #endif
 
-/* Sanitizer detection, for gcc (__SANITIZE_ADDRESS__) and clang. */
-#if defined(__SANITIZE_ADDRESS__)
-#define CORO__ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CORO__ASAN 1
-#endif
-#endif
-
 /* ---- stacks (stack.c) ---- */
 
 typedef struct coro__stack {
@@ -100,23 +91,20 @@ typedef struct coro__frame {
     struct coro__frame *prev;
     coro__defer *defers; /* the cleanup list's head when the frame began */
     int status;          /* 0, CORO_EERROR or CORO__UNWIND_CLOSE */
+    int base;            /* a body's outermost frame: jb is unused */
     coro__err err;       /* the error in flight to this frame (owned) */
     coro__err saved;     /* the coroutine's error when the frame began */
 } coro__frame;
 
-CORO__HIDDEN int coro__protect(coro *co, coro_fn fn, void *arg, void **out);
+CORO__HIDDEN void coro__scope_begin(coro *co, coro__frame *f, int base);
+CORO__HIDDEN void coro__scope_return(coro *co, coro__frame *f);
+CORO__HIDDEN int coro__scope_end(coro *co, coro__frame *f);
 CORO__HIDDEN CORO__NORETURN void coro__throw(coro *co, int status);
 CORO__HIDDEN void coro__defer_free_all(coro *co);
 
 /* ---- the control block (coro.c) ---- */
 
-/* Flags. */
-#define CORO__F_MAIN 0x01    /* a thread's main coroutine */
-#define CORO__F_STARTED 0x02 /* the body has been entered */
-#define CORO__F_CLOSING 0x04 /* coro_close is unwinding it */
-#define CORO__F_CLOSED 0x08  /* coro_close has run (or the error was passed on) */
-#define CORO__F_ERRORED 0x10 /* it died by an error */
-#define CORO__F_NOYIELD 0x20 /* running cleanups for coro_close */
+/* Flags: CORO__F_* in config.h. */
 
 struct coro__thread;
 
@@ -153,6 +141,8 @@ typedef struct coro__thread {
     coro main;      /* this thread's main coroutine */
     void *altstack; /* signal stack for overflow reports; NULL if not ours */
     size_t altstack_size;
+    coro *spare; /* freed control blocks, linked by resumer, for reuse */
+    size_t spare_len;
     coro__stack pool[CORO__POOL_MAX]; /* freed stacks, newest last */
     size_t pool_len;
     size_t pool_bytes; /* address space held by the pool */
@@ -169,12 +159,35 @@ static inline coro__thread *coro__thread_get(void)
 }
 
 CORO__HIDDEN unsigned long long coro__next_id(void);
+CORO__HIDDEN coro *coro__block_get(coro__thread *t);
+CORO__HIDDEN void coro__block_put(coro__thread *t, coro *co);
+CORO__HIDDEN void coro__block_drain(coro__thread *t);
 
 /* ---- switching (switch.c) ---- */
 
+/* Without ASan a switch is just the backend's, inlined into resume and
+ * yield: the hot path has no extra call. */
+#ifdef CORO__ASAN
 CORO__HIDDEN void coro__switch(coro *from, coro *to);
+#else
+static inline void coro__switch(coro *from, coro *to)
+{
+    coro__ctx_switch(&from->ctx, &to->ctx);
+}
+#endif
 CORO__HIDDEN CORO__NORETURN void coro__switch_final(coro *from, coro *to);
 CORO__HIDDEN void coro__switch_started(coro *co);
+
+/* ---- the C halves of the x86-64 fast paths (coro.c) ---- */
+
+CORO__HIDDEN CORO__NORETURN void coro__die(coro *co, int status, void *result);
+CORO__HIDDEN int coro__resume_dead(coro *co);
+CORO__HIDDEN int coro__call_dead(coro *gen);
+#ifdef CORO__ASM_FASTPATH
+CORO__HIDDEN int coro__resume_slow(coro *co, void *in, void **out);
+CORO__HIDDEN int coro__yield_slow(void *out, void **in);
+CORO__HIDDEN int coro__call_slow(coro *gen, void *in, void **out);
+#endif
 
 /* ---- stack overflow reports (overflow.c) ---- */
 

@@ -137,13 +137,15 @@ void coro__stack_put(coro__stack *s)
     s->map = NULL;
 }
 
-/* Unmaps every pooled stack of the calling thread. */
+/* Unmaps every pooled stack of the calling thread, and frees its spare
+ * control blocks (thread exit, and tests that count what is live). */
 void coro__stack_pool_drain(void)
 {
     coro__thread *t = coro__tls;
 
     if (t == NULL)
         return;
+    coro__block_drain(t);
     while (t->pool_len > 0)
         unmap(&t->pool[--t->pool_len]);
     t->pool_bytes = 0;

@@ -31,16 +31,14 @@ static void finish(coro *co, void *fake)
 }
 #endif
 
+#ifdef CORO__ASAN
 void coro__switch(coro *from, coro *to)
 {
-#ifdef CORO__ASAN
     __sanitizer_start_switch_fiber(&from->asan_fake, to->asan_lo, to->asan_size);
-#endif
     coro__ctx_switch(&from->ctx, &to->ctx);
-#ifdef CORO__ASAN
     finish(from, from->asan_fake);
-#endif
 }
+#endif
 
 /* The last switch away from a dying coroutine: ASan frees its fake stack. */
 void coro__switch_final(coro *from, coro *to)

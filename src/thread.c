@@ -24,6 +24,41 @@ unsigned long long coro__next_id(void)
     return __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
 }
 
+/* Control blocks are recycled per thread, like stacks (at most as many as
+ * the stack pool holds), so that create/destroy in steady state calls no
+ * allocator. */
+coro *coro__block_get(coro__thread *t)
+{
+    coro *co = t->spare;
+
+    if (co == NULL)
+        return coro__malloc(sizeof *co);
+    t->spare = co->resumer;
+    t->spare_len--;
+    return co;
+}
+
+void coro__block_put(coro__thread *t, coro *co)
+{
+    if (t == NULL || t->spare_len >= CORO__POOL_MAX) {
+        coro__free(co);
+        return;
+    }
+    co->resumer = t->spare;
+    t->spare = co;
+    t->spare_len++;
+}
+
+void coro__block_drain(coro__thread *t)
+{
+    while (t->spare != NULL) {
+        coro *co = t->spare;
+        t->spare = co->resumer;
+        coro__free(co);
+    }
+    t->spare_len = 0;
+}
+
 /* Thread exit: release what the thread's state owns. Coroutines still alive
  * on this thread cannot run any more; their control blocks are the owner's
  * to destroy (coro_destroy accepts dead and unstarted ones from any thread). */

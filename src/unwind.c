@@ -65,51 +65,46 @@ static void run_cleanups(coro *co, coro__frame *f)
     }
 }
 
-/*
- * Runs fn(arg) as a protected scope of co, which is running. Returns 0 with
- * *out = the result, CORO_EERROR with *out = the error value, or
- * CORO__UNWIND_CLOSE when coro_close unwound through it (the base frame only).
- *
- * The scope keeps the coroutine's error as it was (lent, so still visible)
- * and puts it back when it ends well: an error caught earlier survives a
- * later successful pcall, and a pcall inside a cleanup cannot disturb the
- * error being unwound. When the scope fails, its error replaces the old one.
- *
- * The frame's fields are reached through co->frame in coro__throw, so they
- * live in memory across the longjmp (the pattern Lua's luaD_rawrunprotected
- * relies on).
- */
-int coro__protect(coro *co, coro_fn fn, void *arg, void **out)
+/* Opens a protected scope of co (the running coroutine) in f. The scope
+ * keeps the coroutine's error as it was (lent, so still visible) and puts
+ * it back when it ends well: an error caught earlier survives a later
+ * successful pcall, and a pcall inside a cleanup cannot disturb the error
+ * being unwound. When the scope fails, its error replaces the old one. */
+void coro__scope_begin(coro *co, coro__frame *f, int base)
 {
-    coro__frame f;
+    f->prev = co->frame;
+    f->defers = co->defers;
+    f->status = 0;
+    f->base = base;
+    f->err.msg = NULL;
+    f->err.value = NULL;
+    f->err.owned = 0;
+    f->saved = take(co);
+    lend(co, &f->saved);
+    co->frame = f;
+}
 
-    f.prev = co->frame;
-    f.defers = co->defers;
-    f.status = 0;
-    f.err.msg = NULL;
-    f.err.value = NULL;
-    f.err.owned = 0;
-    f.saved = take(co);
-    lend(co, &f.saved);
-    co->frame = &f;
-    if (setjmp(f.jb) == 0) {
-        void *r = fn(arg);
-        if (out != NULL)
-            *out = r;
-        coro__error_clear(co); /* errors caught inside are done with */
-        run_cleanups(co, &f);  /* a cleanup that raises lands below */
-    }
-    co->frame = f.prev;
+/* The scope's function returned: errors caught inside are done with, and
+ * the cleanups run (one that raises unwinds to f like any error). */
+void coro__scope_return(coro *co, coro__frame *f)
+{
     coro__error_clear(co);
-    if (f.status == CORO_EERROR) {
-        coro__err_drop(&f.saved);
-        co->err = f.err;
-        if (out != NULL)
-            *out = f.err.value;
+    run_cleanups(co, f);
+}
+
+/* Closes the scope after it returned or unwound; returns its status: 0,
+ * CORO_EERROR (the error is now co's) or CORO__UNWIND_CLOSE. */
+int coro__scope_end(coro *co, coro__frame *f)
+{
+    co->frame = f->prev;
+    coro__error_clear(co);
+    if (f->status == CORO_EERROR) {
+        coro__err_drop(&f->saved);
+        co->err = f->err;
     } else {
-        co->err = f.saved;
+        co->err = f->saved;
     }
-    return f.status;
+    return f->status;
 }
 
 /*
@@ -118,10 +113,12 @@ int coro__protect(coro *co, coro_fn fn, void *arg, void **out)
  * is in co's error slot; the frame takes it over (replacing the one a
  * raising cleanup interrupted).
  *
- * The cleanups run here, before the longjmp, while the frames being unwound
- * are still live: a cleanup may point at their locals, and after the jump
- * its own frames would be placed over them. A cleanup that raises comes back
- * here and goes on with the rest.
+ * The cleanups run here, before anything is unwound, while the frames being
+ * unwound are still live: a cleanup may point at their locals. A cleanup
+ * that raises comes back here and goes on with the rest. Then a pcall's
+ * frame is reached by longjmp; a body's base frame needs no jump at all:
+ * the coroutine is over, so it dies right here (coro__die switches away for
+ * good), which spares every coroutine a setjmp at its start.
  */
 void coro__throw(coro *co, int status)
 {
@@ -146,7 +143,31 @@ void coro__throw(coro *co, int status)
     }
     f->status = status;
     run_cleanups(co, f);
+    if (f->base)
+        coro__die(co, coro__scope_end(co, f), NULL);
     longjmp(f->jb, 1);
+}
+
+/* Runs fn(arg) as a protected scope of co: returns 0 with *out = the
+ * result, or CORO_EERROR with *out = the error value. The frame's fields
+ * are reached through co->frame in coro__throw, so they live in memory
+ * across the longjmp (the pattern Lua's luaD_rawrunprotected relies on). */
+static int protect(coro *co, coro_fn fn, void *arg, void **out)
+{
+    coro__frame f;
+    int st;
+
+    coro__scope_begin(co, &f, 0);
+    if (setjmp(f.jb) == 0) {
+        void *r = fn(arg);
+        if (out != NULL)
+            *out = r;
+        coro__scope_return(co, &f);
+    }
+    st = coro__scope_end(co, &f);
+    if (st == CORO_EERROR && out != NULL)
+        *out = co->err.value;
+    return st;
 }
 
 int coro_pcall(coro_fn fn, void *arg, void **out)
@@ -158,7 +179,7 @@ int coro_pcall(coro_fn fn, void *arg, void **out)
     t = coro__thread_get();
     if (t == NULL)
         return CORO_ENOMEM;
-    return coro__protect(t->current, fn, arg, out);
+    return protect(t->current, fn, arg, out);
 }
 
 int coro_defer(void (*fn)(void *arg), void *arg)

@@ -133,6 +133,126 @@ __asm__(".text\n"
         "    ldp x29, x30, [sp], #176\n"
         "    ret\n"
         ".size abi_call_with, .-abi_call_with\n");
+#elif defined(CORO__ARCH_RISCV64)
+#define NREGS 24
+static const char *const reg_names[NREGS] = {
+    "s0",  "s1",  "s2",  "s3",  "s4",  "s5",  "s6",  "s7",  "s8",  "s9",  "s10",  "s11",
+    "fs0", "fs1", "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9", "fs10", "fs11"};
+__asm__(".text\n"
+        ".globl abi_call_with\n"
+        ".hidden abi_call_with\n"
+        ".type abi_call_with, @function\n"
+        ".p2align 2\n"
+        "abi_call_with:\n"
+        "    addi sp, sp, -208\n" /* 26 slots: sp stays 16-byte aligned */
+        "    sd ra, 0(sp)\n"
+        "    sd a1, 8(sp)\n" /* out */
+        "    sd s0, 16(sp)\n"
+        "    sd s1, 24(sp)\n"
+        "    sd s2, 32(sp)\n"
+        "    sd s3, 40(sp)\n"
+        "    sd s4, 48(sp)\n"
+        "    sd s5, 56(sp)\n"
+        "    sd s6, 64(sp)\n"
+        "    sd s7, 72(sp)\n"
+        "    sd s8, 80(sp)\n"
+        "    sd s9, 88(sp)\n"
+        "    sd s10, 96(sp)\n"
+        "    sd s11, 104(sp)\n"
+        "    fsd fs0, 112(sp)\n"
+        "    fsd fs1, 120(sp)\n"
+        "    fsd fs2, 128(sp)\n"
+        "    fsd fs3, 136(sp)\n"
+        "    fsd fs4, 144(sp)\n"
+        "    fsd fs5, 152(sp)\n"
+        "    fsd fs6, 160(sp)\n"
+        "    fsd fs7, 168(sp)\n"
+        "    fsd fs8, 176(sp)\n"
+        "    fsd fs9, 184(sp)\n"
+        "    fsd fs10, 192(sp)\n"
+        "    fsd fs11, 200(sp)\n"
+        "    mv a5, a0\n"
+        "    mv a6, a2\n"
+        "    mv a0, a3\n"
+        "    mv a1, a4\n"
+        "    ld s0, 0(a5)\n"
+        "    ld s1, 8(a5)\n"
+        "    ld s2, 16(a5)\n"
+        "    ld s3, 24(a5)\n"
+        "    ld s4, 32(a5)\n"
+        "    ld s5, 40(a5)\n"
+        "    ld s6, 48(a5)\n"
+        "    ld s7, 56(a5)\n"
+        "    ld s8, 64(a5)\n"
+        "    ld s9, 72(a5)\n"
+        "    ld s10, 80(a5)\n"
+        "    ld s11, 88(a5)\n"
+        "    fld fs0, 96(a5)\n"
+        "    fld fs1, 104(a5)\n"
+        "    fld fs2, 112(a5)\n"
+        "    fld fs3, 120(a5)\n"
+        "    fld fs4, 128(a5)\n"
+        "    fld fs5, 136(a5)\n"
+        "    fld fs6, 144(a5)\n"
+        "    fld fs7, 152(a5)\n"
+        "    fld fs8, 160(a5)\n"
+        "    fld fs9, 168(a5)\n"
+        "    fld fs10, 176(a5)\n"
+        "    fld fs11, 184(a5)\n"
+        "    jalr a6\n"
+        "    ld a5, 8(sp)\n"
+        "    sd s0, 0(a5)\n"
+        "    sd s1, 8(a5)\n"
+        "    sd s2, 16(a5)\n"
+        "    sd s3, 24(a5)\n"
+        "    sd s4, 32(a5)\n"
+        "    sd s5, 40(a5)\n"
+        "    sd s6, 48(a5)\n"
+        "    sd s7, 56(a5)\n"
+        "    sd s8, 64(a5)\n"
+        "    sd s9, 72(a5)\n"
+        "    sd s10, 80(a5)\n"
+        "    sd s11, 88(a5)\n"
+        "    fsd fs0, 96(a5)\n"
+        "    fsd fs1, 104(a5)\n"
+        "    fsd fs2, 112(a5)\n"
+        "    fsd fs3, 120(a5)\n"
+        "    fsd fs4, 128(a5)\n"
+        "    fsd fs5, 136(a5)\n"
+        "    fsd fs6, 144(a5)\n"
+        "    fsd fs7, 152(a5)\n"
+        "    fsd fs8, 160(a5)\n"
+        "    fsd fs9, 168(a5)\n"
+        "    fsd fs10, 176(a5)\n"
+        "    fsd fs11, 184(a5)\n"
+        "    ld s0, 16(sp)\n"
+        "    ld s1, 24(sp)\n"
+        "    ld s2, 32(sp)\n"
+        "    ld s3, 40(sp)\n"
+        "    ld s4, 48(sp)\n"
+        "    ld s5, 56(sp)\n"
+        "    ld s6, 64(sp)\n"
+        "    ld s7, 72(sp)\n"
+        "    ld s8, 80(sp)\n"
+        "    ld s9, 88(sp)\n"
+        "    ld s10, 96(sp)\n"
+        "    ld s11, 104(sp)\n"
+        "    fld fs0, 112(sp)\n"
+        "    fld fs1, 120(sp)\n"
+        "    fld fs2, 128(sp)\n"
+        "    fld fs3, 136(sp)\n"
+        "    fld fs4, 144(sp)\n"
+        "    fld fs5, 152(sp)\n"
+        "    fld fs6, 160(sp)\n"
+        "    fld fs7, 168(sp)\n"
+        "    fld fs8, 176(sp)\n"
+        "    fld fs9, 184(sp)\n"
+        "    fld fs10, 192(sp)\n"
+        "    fld fs11, 200(sp)\n"
+        "    ld ra, 0(sp)\n"
+        "    addi sp, sp, 208\n"
+        "    ret\n"
+        ".size abi_call_with, .-abi_call_with\n");
 #endif
 
 #ifdef NREGS
@@ -440,7 +560,9 @@ TEST(snprintf_of_doubles_in_coroutine_gives_right_text)
  * The rounding mode, read and set in the registers themselves (so no libm
  * is needed): on x86-64 both MXCSR (SSE arithmetic) and the x87 control
  * word (long double), which fesetround() also sets together; on aarch64
- * FPCR. Values are <fenv.h>'s FE_* for the architecture.
+ * FPCR; on riscv64 fcsr's frm field (long double is software quad there,
+ * and libgcc's soft-fp reads frm too). Values are <fenv.h>'s FE_* for the
+ * architecture.
  */
 #if defined(__x86_64__)
 #define HAVE_ROUNDING 1
@@ -500,6 +622,25 @@ static void set_round_mode(int mode)
     __asm__ volatile("mrs %0, fpcr" : "=r"(v));
     v = (v & ~(uint64_t)0xc00000) | (uint64_t)mode;
     __asm__ volatile("msr fpcr, %0" : : "r"(v) : "memory");
+}
+#elif defined(CORO__ARCH_RISCV64)
+#define HAVE_ROUNDING 1
+static int round_mode(void)
+{
+    unsigned long v;
+
+    __asm__ volatile("frrm %0" : "=r"(v));
+    return (int)v; /* fcsr.frm, bits 5-7; FE_* are its encodings */
+}
+
+static int x87_round_mode(void)
+{
+    return round_mode(); /* one control register for everything */
+}
+
+static void set_round_mode(int mode)
+{
+    __asm__ volatile("fsrm %0" : : "r"((unsigned long)mode) : "memory");
 }
 #endif
 
@@ -611,7 +752,7 @@ static void *observe_at_start(void *arg)
 
 /* A new coroutine starts with the rounding mode of its creator at
  * coro_create (the backends capture it when building the first context:
- * x86_64.S and aarch64.S store MXCSR / x87 CW / FPCR, ucontext's
+ * x86_64.S, aarch64.S and riscv64.S store MXCSR / x87 CW / FPCR / fcsr, ucontext's
  * getcontext saves the FP environment), not the mode of whoever first
  * resumes it. */
 TEST(coroutine_starts_with_creators_rounding_mode)

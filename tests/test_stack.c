@@ -675,7 +675,7 @@ static void check_huge_fails(size_t size)
 {
     coro_options opt = {size, "huge", NULL};
     long allocs = coro__live_allocs(), maps = coro__live_maps();
-    coro *co = (coro *)&opt;
+    coro *co = (coro *)(void *)&opt;
     int err = coro_create(&co, use_8k, &opt);
 
     if (err != CORO_EINVAL && err != CORO_ENOMEM)

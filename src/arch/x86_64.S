@@ -32,6 +32,8 @@
  *     stacks, so the unwind table is right at every instruction. The entry
  *     trampoline marks rip undefined: backtraces end there.
  */
+#include "../config.h"
+
 #if defined(__x86_64__) && !defined(CORO_BACKEND_UCONTEXT)
 
 #if defined(__CET__)
@@ -154,6 +156,191 @@ coro__ctx_entry:
     ud2                        /* entry returned: a bug in coro */
     .cfi_endproc
     .size coro__ctx_entry, .-coro__ctx_entry
+
+
+#ifdef CORO__ASM_FASTPATH
+/*
+ * The fast paths of coro_resume and coro_yield (see src/config.h): the
+ * checks, the bookkeeping of src/coro.c's enter() / coro_yield and the
+ * switch, fused in one function each. Anything but the common case jumps,
+ * arguments untouched, to the C version (coro__resume_slow,
+ * coro__yield_slow), which is the reference for what these do.
+ *
+ * Why assembly: each side of a round trip returns to a different call site,
+ * and a `ret` consults the return-stack predictor, whose top entry is the
+ * other side's call. So both functions leave by `pop; jmp *`, predicted per
+ * site by the indirect-branch predictor; the C helpers they call are
+ * balanced call/ret pairs. With C functions around the switch each round
+ * trip took two mispredicted returns, most of its time.
+ *
+ * A context saved here has the layout coro__ctx_switch uses (the
+ * continuation label is its "return address"), so either can switch to a
+ * context the other saved. The values the continuation needs (co and out,
+ * or cur and in) are pushed below it and popped after the switch back.
+ */
+
+/* Saves the running context into the coroutine at \from and continues at
+ * \to's; execution comes back at label 1 when \from is switched to. */
+.macro CORO_SWITCH from, to
+    leaq 1f(%rip), %r8
+    pushq %r8
+    .cfi_adjust_cfa_offset 8
+    pushq %rbp
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %rbp, 0
+    pushq %rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %rbx, 0
+    pushq %r12
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r12, 0
+    pushq %r13
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r13, 0
+    pushq %r14
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r14, 0
+    pushq %r15
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r15, 0
+    subq $8, %rsp
+    .cfi_adjust_cfa_offset 8
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, CORO__OFF_SP(\from)
+    movq CORO__OFF_SP(\to), %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    .cfi_adjust_cfa_offset -8
+    popq %r15
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r15
+    popq %r14
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r14
+    popq %r13
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r13
+    popq %r12
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r12
+    popq %rbx
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %rbx
+    popq %rbp
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %rbp
+    popq %r8
+    .cfi_adjust_cfa_offset -8
+    jmpq *%r8
+1:
+.endm
+
+/* The calling thread's coro__thread (initial-exec TLS) into \reg. */
+.macro CORO_TLS reg
+    movq coro__tls@gottpoff(%rip), \reg
+    movq %fs:(\reg), \reg
+.endm
+
+/*
+ * int coro_resume(coro *co (rdi), void *in (rsi), void **out (rdx))
+ * int coro_call(coro *gen (rdi), void *in (rsi), void **out (rdx))
+ * The same code; they differ in what follows a refusal (\slow) and a death
+ * (\dead: coro_call passes an error on).
+ */
+.macro CORO_RESUME name, slow, dead
+    .globl \name
+    .type \name, @function
+    .p2align 4
+\name:
+    .cfi_startproc
+    CORO_ENDBR
+    testq %rdi, %rdi
+    jz \slow
+    CORO_TLS %rax                             /* t */
+    cmpq %rax, CORO__OFF_THREAD(%rdi)
+    jne \slow
+    cmpl $CORO__S_SUSPENDED, CORO__OFF_STATUS(%rdi)
+    jne \slow
+    movq %rsi, CORO__OFF_TRANSFER(%rdi)       /* co->transfer = in */
+    movq CORO__OFF_CURRENT(%rax), %rcx        /* cur = t->current */
+    movq %rcx, CORO__OFF_RESUMER(%rdi)        /* co->resumer = cur */
+    movl $CORO__S_NORMAL, CORO__OFF_STATUS(%rcx)
+    movl $CORO__S_RUNNING, CORO__OFF_STATUS(%rdi)
+    movq %rdi, CORO__OFF_CURRENT(%rax)        /* t->current = co */
+    pushq %rdx
+    .cfi_adjust_cfa_offset 8
+    pushq %rdi
+    .cfi_adjust_cfa_offset 8
+    CORO_SWITCH %rcx, %rdi
+    popq %rdi                                 /* back: co yielded or died */
+    .cfi_adjust_cfa_offset -8
+    popq %rdx
+    .cfi_adjust_cfa_offset -8
+    testq %rdx, %rdx
+    jz 2f
+    movq CORO__OFF_TRANSFER(%rdi), %rax       /* *out = co->transfer */
+    movq %rax, (%rdx)
+2:  cmpl $CORO__S_SUSPENDED, CORO__OFF_STATUS(%rdi)
+    jne \dead                                 /* releases the stack */
+    movl $1, %eax
+    popq %rcx
+    .cfi_adjust_cfa_offset -8
+    .cfi_register %rip, %rcx
+    jmpq *%rcx
+    .cfi_endproc
+    .size \name, .-\name
+.endm
+
+    CORO_RESUME coro_resume, coro__resume_slow, coro__resume_dead
+    CORO_RESUME coro_call, coro__call_slow, coro__call_dead
+
+/* int coro_yield(void *out (rdi), void **in (rsi)) */
+    .globl coro_yield
+    .type coro_yield, @function
+    .p2align 4
+coro_yield:
+    .cfi_startproc
+    CORO_ENDBR
+    CORO_TLS %rax                             /* t */
+    testq %rax, %rax
+    jz coro__yield_slow
+    movq CORO__OFF_CURRENT(%rax), %rcx        /* cur */
+    testl $(CORO__F_MAIN | CORO__F_NOYIELD), CORO__OFF_FLAGS(%rcx)
+    jnz coro__yield_slow
+    movq CORO__OFF_RESUMER(%rcx), %rdx        /* r */
+    movq %rdi, CORO__OFF_TRANSFER(%rcx)       /* cur->transfer = out */
+    movl $CORO__S_SUSPENDED, CORO__OFF_STATUS(%rcx)
+    movl $CORO__S_RUNNING, CORO__OFF_STATUS(%rdx)
+    movq %rdx, CORO__OFF_CURRENT(%rax)        /* t->current = r */
+    pushq %rsi
+    .cfi_adjust_cfa_offset 8
+    pushq %rcx
+    .cfi_adjust_cfa_offset 8
+    CORO_SWITCH %rcx, %rdx
+    popq %rdi                                 /* back: resumed or closed */
+    .cfi_adjust_cfa_offset -8
+    popq %rsi
+    .cfi_adjust_cfa_offset -8
+    testl $CORO__F_CLOSING, CORO__OFF_FLAGS(%rdi)
+    jnz 3f
+    testq %rsi, %rsi
+    jz 2f
+    movq CORO__OFF_TRANSFER(%rdi), %rax       /* *in = cur->transfer */
+    movq %rax, (%rsi)
+2:  xorl %eax, %eax
+    popq %rcx
+    .cfi_adjust_cfa_offset -8
+    .cfi_register %rip, %rcx
+    jmpq *%rcx
+3:  .cfi_adjust_cfa_offset 8
+    .cfi_offset %rip, -8
+    movl $1, %esi                             /* CORO__UNWIND_CLOSE */
+    jmp coro__throw                           /* coro__throw(cur, close) */
+    .cfi_endproc
+    .size coro_yield, .-coro_yield
+#endif /* CORO__ASM_FASTPATH */
 
 #endif
 
