@@ -12,6 +12,7 @@
 #   CC=clang          another compiler
 #   SANITIZE=1        AddressSanitizer + UndefinedBehaviorSanitizer
 #   BACKEND=ucontext  the portable context switch instead of assembly
+#   STACK=copy        every coroutine in copy-stack mode (CORO_COPY_STACK)
 #   CROSS=aarch64-linux-gnu-  cross-compile; tests run under $(EMU)
 #                     (also CROSS=riscv64-linux-gnu-; EMU is qemu-<arch> -L /usr/<triplet>)
 #   VALGRIND=1        run the tests under valgrind memcheck
@@ -36,7 +37,7 @@ VALGRIND ?=
 
 # Each configuration gets its own build directory, so switching options never
 # mixes objects.
-CONFIG := $(notdir $(firstword $(CC)))$(if $(SANITIZE),-san)$(if $(filter ucontext,$(BACKEND)),-ucontext)
+CONFIG := $(notdir $(firstword $(CC)))$(if $(SANITIZE),-san)$(if $(filter ucontext,$(BACKEND)),-ucontext)$(if $(filter copy,$(STACK)),-copy)
 BUILD ?= build/$(CONFIG)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -52,11 +53,16 @@ endif
 ifeq ($(BACKEND),ucontext)
 XCFLAGS += -DCORO_BACKEND_UCONTEXT
 endif
+# STACK=copy: every coroutine in copy-stack mode (CORO_COPY_STACK), so the
+# whole suite runs in that mode too.
+ifeq ($(STACK),copy)
+XCFLAGS += -DCORO_DEFAULT_COPY_STACK
+endif
 # Tests and examples check internal invariants too.
 TEST_CFLAGS := -DCORO_ASSERTS
 
 LIB_SRC := src/coro.c src/error.c src/unwind.c src/switch.c src/stack.c \
-           src/thread.c src/overflow.c src/alloc.c src/arch/ucontext.c
+           src/thread.c src/overflow.c src/alloc.c src/copystack.c src/arch/ucontext.c
 LIB_ASM := src/arch/x86_64.S src/arch/aarch64.S src/arch/riscv64.S
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
 
@@ -116,13 +122,50 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libcoro.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) $< $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libcoro.a
-	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(CFLAGS) $< $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
+# Benchmarks (bench/; the README's Benchmarks section says how to read them).
+# `make bench` installs the reference peers if missing (bench/setup.sh, from
+# Debian's packages), then builds and runs the suite and prints the table;
+# `make bench-json` also writes $(BENCH_RESULTS)/bench.json, table.md and,
+# with gnuplot, chart.png. BENCH_FLAGS reaches the driver (-r ROUNDS, -t MS
+# per sample, -c CPU, -n: skip instruction and system call counts). A peer
+# that does not build is reported "n/a", never an error.
+BENCH_RESULTS ?= bench/results
+BENCH_FLAGS ?=
+BENCH_BIN := $(BUILD)/bench/coro-bench
+BENCH_OBJ := $(patsubst %,$(BUILD)/bench/%.o,main spawn report ops_coro floor floor_x86_64)
+BENCH_PEERS := $(BUILD)/bench/peer_boost.so $(BUILD)/bench/peer_pcl.so $(BUILD)/bench/peer_go
+BENCH_GOENV = GOCACHE=$(abspath $(BUILD))/bench/go-cache GOPATH=$(abspath $(BUILD))/bench/go-path \
+              GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local
+BENCH_NA = || { rm -f $@; echo "bench: $@ not built: its rows will show n/a"; }
 
-BENCHES := $(basename $(notdir $(wildcard bench/*.c)))
-bench: $(BENCHES:%=$(BUILD)/bench/%)
-	@for b in $(BENCHES); do echo "=== bench/$$b.c"; $(EMU) $(BUILD)/bench/$$b || exit 1; done
+$(BENCH_OBJ): bench/bench.h bench/driver.h
+$(BENCH_BIN): $(BENCH_OBJ) $(BUILD)/libcoro.a
+	$(CC) $(XCFLAGS) $(CFLAGS) $(BENCH_OBJ) $(BUILD)/libcoro.a $(LDSAN) -pthread -ldl -lm -o $@
+$(BUILD)/bench/peer_boost.so: bench/peer_boost.cpp bench/bench.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(OPT) -Wall -Wextra -Werror -fPIC -shared -Ibench $< -lboost_context -o $@ $(BENCH_NA)
+$(BUILD)/bench/peer_pcl.so: bench/peer_pcl.c bench/bench.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -fPIC -shared -Ibench $< -lpcl -o $@ $(BENCH_NA)
+$(BUILD)/bench/peer_go: bench/peer_go.go
+	@mkdir -p $(dir $@)
+	$(BENCH_GOENV) go build -o $@ $< $(BENCH_NA)
+
+.PHONY: bench-json bench-setup bench-run bench-json-run
+bench-setup:
+	@sh bench/setup.sh
+bench: bench-setup
+	@$(MAKE) --no-print-directory bench-run
+bench-json: bench-setup
+	@$(MAKE) --no-print-directory bench-json-run
+bench-run: $(BENCH_BIN) $(BENCH_PEERS)
+	$(BENCH_BIN) -s bench $(BENCH_FLAGS)
+bench-json-run: $(BENCH_BIN) $(BENCH_PEERS)
+	@mkdir -p $(BENCH_RESULTS)
+	$(BENCH_BIN) -s bench -j $(BENCH_RESULTS)/bench.json -m $(BENCH_RESULTS)/table.md \
+	    -d $(BUILD)/bench/chart.dat $(BENCH_FLAGS)
+	gnuplot -e "data='$(BUILD)/bench/chart.dat'; out='$(BENCH_RESULTS)/chart.png'" \
+	    bench/chart.gp || echo "bench: gnuplot failed: no chart"
 
 tests: $(TEST_BIN)
 examples: $(EXAMPLE_BIN)

@@ -98,12 +98,43 @@ typedef struct coro_options {
     /* Anything the caller wants to keep with the coroutine; see
      * coro_userdata(). */
     void *user_data;
+    /* CORO_COPY_STACK or 0. */
+    unsigned flags;
 } coro_options;
 
 #define CORO_OPTIONS_INIT                                                                          \
     {                                                                                              \
-        0, NULL, NULL                                                                              \
+        0, NULL, NULL, 0                                                                           \
     }
+
+/*
+ * CORO_COPY_STACK: massive concurrency mode, for millions of mostly idle
+ * coroutines. The coroutine runs on its thread's shared stack (one per
+ * thread, CORO_SHARED_STACK_SIZE bytes, guard-paged like any other, so an
+ * overflow is still reported by name); when another coroutine needs the
+ * shared stack, the live bytes of the one using it (from its stack pointer
+ * to the top) are copied to a right-sized buffer and copied back when it
+ * runs again. A suspended coroutine then costs its control block plus its
+ * live stack. stack_size is ignored. Switching between a copy-mode
+ * coroutine and one with its own stack (the main coroutine, say) copies
+ * nothing; switching between two copy-mode coroutines copies both ways.
+ *
+ * The one rule it imposes: a pointer into a copy-mode coroutine's stack (the
+ * address of one of its locals) must not be used while that coroutine is
+ * switched out, by anyone: its bytes are then elsewhere, and another
+ * coroutine's frames occupy those addresses. Pass such data by value, or in
+ * memory that is not on the stack. coro checks the values passed through
+ * resume and yield and aborts with a message naming the coroutine when one
+ * points into the shared stack and is handed to a copy-mode coroutine that
+ * will run over those bytes.
+ *
+ * Resume and yield may return CORO_ENOMEM in this mode (a buffer for the
+ * outgoing coroutine's stack cannot be grown); nothing changes then.
+ * Not available with the ucontext backend on architectures coro has no
+ * register map for: coro_create returns CORO_EINVAL.
+ */
+#define CORO_COPY_STACK 0x1u
+#define CORO_SHARED_STACK_SIZE ((size_t)1024 * 1024)
 
 /*
  * The default stack: 256 KiB of address space, committed lazily by the
@@ -207,7 +238,8 @@ CORO_API int coro_close(coro *co);
  * CORO_ECLOSERUN / CORO_ECLOSENORM / CORO_EMAINCO / CORO_EINVAL, and then
  * frees nothing. Another thread may destroy a coroutine that is dead or was
  * never started; one suspended mid-body has cleanups that must run on its
- * own thread, so that is refused with CORO_ETHREAD.
+ * own thread, so that is refused with CORO_ETHREAD, as is any copy-stack
+ * coroutine (CORO_COPY_STACK) of another thread.
  */
 CORO_API int coro_destroy(coro *co);
 

@@ -40,6 +40,7 @@
 #define CORO__F_CLOSED 0x08  /* coro_close has run (or the error was passed on) */
 #define CORO__F_ERRORED 0x10 /* it died by an error */
 #define CORO__F_NOYIELD 0x20 /* running cleanups for coro_close */
+#define CORO__F_COPY 0x40    /* runs on the thread's shared stack (copystack.c) */
 
 /* Offsets in struct coro and struct coro__thread used by the assembly;
  * coro.c checks them against the structs at compile time. */

@@ -41,12 +41,14 @@ void coro__die(coro *co, int status, void *result)
     }
     r->status = CORO_RUNNING;
     co->thread->current = r;
+    if (co->thread->owner == co)
+        co->thread->owner = NULL; /* nothing on the shared stack to keep */
     coro__switch_final(co, r);
 }
 
 /* Runs on co's own stack: the body inside its base scope, then death.
  * Errors and close never come back here: coro__throw ends the coroutine. */
-static void body(void *arg)
+void coro__body(void *arg)
 {
     coro *co = arg;
     coro__frame base;
@@ -58,6 +60,18 @@ static void body(void *arg)
     result = co->fn(co->transfer);
     coro__scope_return(co, &base);
     coro__die(co, coro__scope_end(co, &base), result);
+}
+
+/* Whether a new coroutine runs in copy-stack mode: asked for, or the
+ * build's default (make STACK=copy runs the whole suite that way). */
+static int copy_mode(const coro_options *opt)
+{
+#ifdef CORO_DEFAULT_COPY_STACK
+    (void)opt;
+    return 1;
+#else
+    return opt != NULL && (opt->flags & CORO_COPY_STACK);
+#endif
 }
 
 static int make(coro **out, coro_fn fn, const coro_options *opt)
@@ -87,22 +101,30 @@ static int make(coro **out, coro_fn fn, const coro_options *opt)
             return CORO_ENOMEM;
         }
     }
-    err = coro__stack_get(&co->stack, size);
+    co->thread = t;
+    if (copy_mode(opt))
+        err = coro__copy_init(t, co); /* its first frame is built later */
+    else
+        err = coro__stack_get(&co->stack, size);
     if (err != 0) {
         coro__free(co->name);
         coro__free(co);
         return err;
     }
     co->status = CORO_SUSPENDED;
-    co->thread = t;
     co->fn = fn;
     co->user_data = opt != NULL ? opt->user_data : NULL;
     co->id = coro__next_id();
+    if (co->flags & CORO__F_COPY) {
+        t->copy_live++;
+        *out = co;
+        return 0;
+    }
 #ifdef CORO__ASAN
     co->asan_lo = co->stack.lo;
     co->asan_size = co->stack.size;
 #endif
-    coro__ctx_init(&co->ctx, co->stack.lo, co->stack.size, body, co);
+    coro__ctx_init(&co->ctx, co->stack.lo, co->stack.size, coro__body, co);
     *out = co;
     return 0;
 }
@@ -174,6 +196,7 @@ typedef char coro__layout_check
 int coro__resume_dead(coro *co)
 {
     coro__stack_put(&co->stack);
+    coro__copy_release(co);
     return (co->flags & CORO__F_ERRORED) ? CORO_EERROR : 0;
 }
 
@@ -183,6 +206,9 @@ int resume_c(coro *co, void *in, void **out)
     int err = check_resume(co, t);
 
     if (CORO__UNLIKELY(err != 0))
+        return err;
+    err = coro__copy_reserve(t, t->current, co, in);
+    if (err != 0)
         return err;
     co->transfer = in;
     enter(t, co);
@@ -204,6 +230,8 @@ int yield_c(void *out, void **in)
     if (cur->flags & CORO__F_NOYIELD)
         return CORO_ECBOUNDARY;
     r = cur->resumer;
+    if (coro__copy_reserve(t, cur, r, out) != 0)
+        return CORO_ENOMEM;
     cur->transfer = out;
     cur->status = CORO_SUSPENDED;
     r->status = CORO_RUNNING;
@@ -295,11 +323,16 @@ int coro_close(coro *co)
     if (err != 0)
         return err;
     if (co->status == CORO_SUSPENDED) {
-        if (co->flags & CORO__F_STARTED)
+        if (co->flags & CORO__F_STARTED) {
+            err = coro__copy_reserve(t, t->current, co, NULL);
+            if (err != 0)
+                return err;
             unwind(t, co);
+        }
         co->status = CORO_DEAD;
     }
     coro__stack_put(&co->stack);
+    coro__copy_release(co);
     co->flags |= CORO__F_CLOSED;
     return (co->flags & CORO__F_ERRORED) ? CORO_EERROR : 0;
 }
@@ -315,6 +348,8 @@ int coro_destroy(coro *co)
     err = check_close(co, coro__tls);
     if (err == CORO_ETHREAD && co->status == CORO_SUSPENDED && (co->flags & CORO__F_STARTED))
         return err; /* its cleanups must run on its own thread */
+    if (err == CORO_ETHREAD && (co->flags & CORO__F_COPY))
+        return err; /* its thread's shared-stack books are not ours */
     if (err == CORO_ECLOSERUN || err == CORO_ECLOSENORM || err == CORO_EINVAL)
         return err;
     if (err == 0 && co->status == CORO_SUSPENDED)
@@ -323,6 +358,10 @@ int coro_destroy(coro *co)
     coro__defer_free_all(co);
     coro__error_clear(co);
     coro__free(co->name);
+    if (co->flags & CORO__F_COPY) {
+        coro__copy_release(co);
+        co->thread->copy_live--;
+    }
     coro__block_put(coro__tls, co);
     return 0;
 }

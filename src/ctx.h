@@ -62,4 +62,20 @@ typedef struct coro__ctx {
 void coro__ctx_init(coro__ctx *c, void *stack_lo, size_t size, void (*entry)(void *), void *arg);
 void coro__ctx_switch(coro__ctx *from, coro__ctx *to);
 
+/* The stack pointer of a saved context (copy-stack mode saves the bytes
+ * from there to the top), and whether the backend can tell it. */
+#ifdef CORO_BACKEND_UCONTEXT
+void *coro__ctx_sp(const coro__ctx *c);
+int coro__ctx_sp_known(void);
+#else
+static inline void *coro__ctx_sp(const coro__ctx *c)
+{
+    return c->sp;
+}
+static inline int coro__ctx_sp_known(void)
+{
+    return 1;
+}
+#endif
+
 #endif /* CORO_CTX_H */

@@ -122,7 +122,10 @@ struct coro {
     char *name;                  /* malloc'd copy, or NULL for "" */
     void *user_data;
     unsigned long long id;
-    coro__stack stack; /* map == NULL when it has none (main, dead) */
+    coro__stack stack; /* map == NULL when it has none (main, dead, copy) */
+    void *saved;       /* copy mode: its live stack while another uses the */
+    size_t saved_len;  /*   shared stack (saved_len bytes below the top) */
+    size_t saved_cap;
 #ifdef CORO__ASAN
     void *asan_fake;     /* ASan's fake stack while switched out */
     const void *asan_lo; /* the stack bounds ASan is told about; for */
@@ -141,7 +144,12 @@ typedef struct coro__thread {
     coro main;      /* this thread's main coroutine */
     void *altstack; /* signal stack for overflow reports; NULL if not ours */
     size_t altstack_size;
-    coro *spare; /* freed control blocks, linked by resumer, for reuse */
+    coro__stack shared; /* the copy-mode stack; map NULL until needed */
+    coro *owner;        /* the copy-mode coroutine whose frames are on it */
+    coro *copier;       /* runs the copies, on a stack of its own */
+    coro *copy_to;      /* what the copier is to switch to */
+    size_t copy_live;   /* copy-mode coroutines not yet destroyed */
+    coro *spare;        /* freed control blocks, linked by resumer, for reuse */
     size_t spare_len;
     coro__stack pool[CORO__POOL_MAX]; /* freed stacks, newest last */
     size_t pool_len;
@@ -165,14 +173,34 @@ CORO__HIDDEN void coro__block_drain(coro__thread *t);
 
 /* ---- switching (switch.c) ---- */
 
-/* Without ASan a switch is just the backend's, inlined into resume and
- * yield: the hot path has no extra call. */
+/* ---- copy-stack mode (copystack.c) ---- */
+
+CORO__HIDDEN int coro__copy_init(coro__thread *t, coro *co);
+CORO__HIDDEN int coro__copy_reserve(coro__thread *t, coro *from, coro *to, void *value);
+CORO__HIDDEN void coro__copy_switch(coro *from, coro *to);
+CORO__HIDDEN void coro__copy_release(coro *co);
+CORO__HIDDEN void coro__copy_thread_exit(coro__thread *t);
+CORO__HIDDEN const coro__stack *coro__stack_of(const coro *co);
+
+/* 1 if switching to `to` needs its stack copied back first. */
+static inline int coro__copy_needed(const coro *to)
+{
+    return (to->flags & CORO__F_COPY) && to->thread->owner != to;
+}
+
+/* A switch: the backend's, with the copier in between when `to` is a
+ * copy-mode coroutine whose frames are not on the shared stack. Without
+ * ASan it is inlined into resume and yield. */
+CORO__HIDDEN void coro__switch_plain(coro *from, coro *to);
 #ifdef CORO__ASAN
 CORO__HIDDEN void coro__switch(coro *from, coro *to);
 #else
 static inline void coro__switch(coro *from, coro *to)
 {
-    coro__ctx_switch(&from->ctx, &to->ctx);
+    if (CORO__UNLIKELY(coro__copy_needed(to)))
+        coro__copy_switch(from, to);
+    else
+        coro__ctx_switch(&from->ctx, &to->ctx);
 }
 #endif
 CORO__HIDDEN CORO__NORETURN void coro__switch_final(coro *from, coro *to);
@@ -180,6 +208,7 @@ CORO__HIDDEN void coro__switch_started(coro *co);
 
 /* ---- the C halves of the x86-64 fast paths (coro.c) ---- */
 
+CORO__HIDDEN void coro__body(void *arg);
 CORO__HIDDEN CORO__NORETURN void coro__die(coro *co, int status, void *result);
 CORO__HIDDEN int coro__resume_dead(coro *co);
 CORO__HIDDEN int coro__call_dead(coro *gen);

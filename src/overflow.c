@@ -49,14 +49,15 @@ static uintptr_t fault_sp(void *uctx)
 
 static int is_overflow(const coro *co, uintptr_t addr, uintptr_t sp)
 {
-    uintptr_t map = (uintptr_t)co->stack.map;
-    uintptr_t lo = (uintptr_t)co->stack.lo;
+    const coro__stack *s = coro__stack_of(co);
+    uintptr_t map = (uintptr_t)s->map;
+    uintptr_t lo = (uintptr_t)s->lo;
 
-    if (co->stack.map == NULL)
+    if (s->map == NULL)
         return 0;
     if (addr >= map && addr < lo)
         return 1; /* in the guard page */
-    return sp != 0 && sp < lo && lo - sp <= co->stack.size;
+    return sp != 0 && sp < lo && lo - sp <= s->size;
 }
 
 static char *put_str(char *p, char *end, const char *s)
@@ -91,7 +92,7 @@ static void report(const coro *co)
     p = put_str(p, end, "\" (id ");
     p = put_num(p, end, co->id);
     p = put_str(p, end, ", stack ");
-    p = put_num(p, end, co->stack.size);
+    p = put_num(p, end, coro__stack_of(co)->size);
     p = put_str(p, end, " bytes)\n");
     r = write(STDERR_FILENO, buf, (size_t)(p - buf));
     (void)r;

@@ -145,6 +145,8 @@ void coro__stack_pool_drain(void)
 
     if (t == NULL)
         return;
+    if (t->copy_live == 0)
+        coro__copy_thread_exit(t); /* the shared stack and the copier */
     coro__block_drain(t);
     while (t->pool_len > 0)
         unmap(&t->pool[--t->pool_len]);

@@ -31,18 +31,36 @@ static void finish(coro *co, void *fake)
 }
 #endif
 
+/* A switch without the copier (see coro__switch in internal.h). */
+void coro__switch_plain(coro *from, coro *to)
+{
+#ifdef CORO__ASAN
+    __sanitizer_start_switch_fiber(&from->asan_fake, to->asan_lo, to->asan_size);
+#endif
+    coro__ctx_switch(&from->ctx, &to->ctx);
+#ifdef CORO__ASAN
+    finish(from, from->asan_fake);
+#endif
+}
+
 #ifdef CORO__ASAN
 void coro__switch(coro *from, coro *to)
 {
-    __sanitizer_start_switch_fiber(&from->asan_fake, to->asan_lo, to->asan_size);
-    coro__ctx_switch(&from->ctx, &to->ctx);
-    finish(from, from->asan_fake);
+    if (coro__copy_needed(to))
+        coro__copy_switch(from, to);
+    else
+        coro__switch_plain(from, to);
 }
 #endif
 
 /* The last switch away from a dying coroutine: ASan frees its fake stack. */
 void coro__switch_final(coro *from, coro *to)
 {
+    if (coro__copy_needed(to)) {
+        to->thread->copy_to = to;
+        to->thread->copier->resumer = from;
+        to = to->thread->copier;
+    }
 #ifdef CORO__ASAN
     __sanitizer_start_switch_fiber(NULL, to->asan_lo, to->asan_size);
 #endif

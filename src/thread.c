@@ -66,6 +66,7 @@ static void thread_exit(void *arg)
 {
     coro__thread *t = arg;
 
+    coro__copy_thread_exit(t);
     coro__stack_pool_drain();
     coro__overflow_thread_exit(t);
     coro__error_clear(&t->main);

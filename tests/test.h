@@ -29,6 +29,18 @@ void test_fail(const char *file, int line, const char *fmt, ...) CORO_PRINTF(3, 
 /* 1 when the tests run under valgrind or qemu, which are much slower. */
 int test_slow_env(void);
 
+/* Tests of a coroutine's own stack (its guard page, the pool, stack_size)
+ * do not apply when the build makes every coroutine copy-stack (make
+ * STACK=copy); they start with this. */
+#ifdef CORO_DEFAULT_COPY_STACK
+#define SKIP_IN_COPY_MODE()                                                                        \
+    do {                                                                                           \
+        return;                                                                                    \
+    } while (0)
+#else
+#define SKIP_IN_COPY_MODE() ((void)0)
+#endif
+
 #define TEST(name)                                                                                 \
     static void test_##name(void);                                                                 \
     __attribute__((constructor)) static void register_##name(void)                                 \

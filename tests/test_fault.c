@@ -135,7 +135,7 @@ static void *defer_yield_error(void *arg)
  * the error again and destroy frees everything. */
 static int scenario_error_in_coroutine(void)
 {
-    coro_options opt = {0, "faulty", NULL};
+    coro_options opt = {0, "faulty", NULL, 0};
     struct counts c = {0, 0, 0};
     coro *co = NULL;
     void *out = NULL;
@@ -388,6 +388,7 @@ TEST(pcall_on_main_fails_cleanly_at_each_allocation)
 
 TEST(wrap_error_fails_cleanly_at_each_allocation)
 {
+    SKIP_IN_COPY_MODE();
     CHECK(fail_each_in_turn(scenario_wrap_error_propagates) >= 8);
 }
 
@@ -402,7 +403,7 @@ static void *noop(void *arg)
  * (2), the stack mapping (3) and the guard page's mprotect (4). */
 TEST(create_fails_with_enomem_when_control_block_cannot_be_allocated)
 {
-    coro_options opt = {0, "named", NULL};
+    coro_options opt = {0, "named", NULL, 0};
     /* Any non-NULL value; cast through void *, as a coro may need more
      * alignment than the options (ucontext_t on riscv64). */
     coro *co = (coro *)(void *)&opt;
@@ -415,7 +416,7 @@ TEST(create_fails_with_enomem_when_control_block_cannot_be_allocated)
 
 TEST(create_fails_with_enomem_when_name_cannot_be_copied)
 {
-    coro_options opt = {0, "named", NULL};
+    coro_options opt = {0, "named", NULL, 0};
     coro *co = (coro *)(void *)&opt;
 
     coro__fail_after(2);
@@ -426,7 +427,7 @@ TEST(create_fails_with_enomem_when_name_cannot_be_copied)
 
 TEST(create_fails_with_enomem_when_stack_cannot_be_mapped)
 {
-    coro_options opt = {0, "named", NULL};
+    coro_options opt = {0, "named", NULL, 0};
     long maps;
     coro *co = (coro *)(void *)&opt;
 
@@ -441,7 +442,7 @@ TEST(create_fails_with_enomem_when_stack_cannot_be_mapped)
 
 TEST(create_fails_with_emaps_when_guard_page_cannot_be_split_off)
 {
-    coro_options opt = {0, "named", NULL};
+    coro_options opt = {0, "named", NULL, 0};
     long maps;
     coro *co = (coro *)(void *)&opt;
 
@@ -549,7 +550,7 @@ TEST(running_on_new_thread_without_memory_reports_null)
 static void create_under_rlimit_as(void)
 {
     struct rlimit lim = {(rlim_t)1 << 30, (rlim_t)1 << 30};
-    coro_options big = {(size_t)2 << 30, "big", NULL};
+    coro_options big = {(size_t)2 << 30, "big", NULL, 0};
     long maps = coro__live_maps(), allocs;
     coro *co = (coro *)(void *)&big;
 
@@ -571,6 +572,7 @@ TEST(create_beyond_address_space_limit_fails_with_enomem)
     int status;
     pid_t pid;
 
+    SKIP_IN_COPY_MODE();
 #ifdef CORO__ASAN
     return; /* ASan's shadow memory needs far more address space than that */
 #endif
@@ -606,7 +608,7 @@ static long max_map_count(void)
 
 static int exhaust_map_count(long limit)
 {
-    coro_options small = {CORO_STACK_MIN, NULL, NULL};
+    coro_options small = {CORO_STACK_MIN, NULL, NULL, 0};
     long cap = limit / 2 + 1000, n = 0, maps, allocs;
     coro **cos = malloc((size_t)cap * sizeof *cos);
     int r;
@@ -645,6 +647,7 @@ TEST(map_count_limit_gives_emaps_and_recovers)
     int status;
     pid_t pid;
 
+    SKIP_IN_COPY_MODE();
     /* valgrind's own table of mappings is smaller; a huge limit would take
      * too much memory (a page per stack is touched). */
     if (test_slow_env() || limit < 0 || limit > 300000)

@@ -165,7 +165,8 @@ static void expect_overflow_report(coro *co, size_t usable, const child_result *
 
 TEST(overflow_is_reported_with_name_id_and_size_then_aborts)
 {
-    coro_options opt = {20000, "deep", NULL};
+    SKIP_IN_COPY_MODE();
+    coro_options opt = {20000, "deep", NULL, 0};
     child_result r;
     coro *co;
 
@@ -181,6 +182,7 @@ TEST(overflow_of_unnamed_coroutine_reports_empty_name)
     child_result r;
     coro *co;
 
+    SKIP_IN_COPY_MODE();
     CHECK_ERR(coro_create(&co, deep_body, NULL), 0);
     run_child(resume_in_child, co, &r);
     expect_overflow_report(co, CORO_STACK_DEFAULT, &r);
@@ -231,7 +233,8 @@ static void resume_with_hole_below(void *arg)
 
 TEST(overflow_by_frame_larger_than_guard_is_reported)
 {
-    coro_options opt = {16 * 1024, "jumper", NULL};
+    SKIP_IN_COPY_MODE();
+    coro_options opt = {16 * 1024, "jumper", NULL, 0};
     coro *tries[8], *co = NULL;
     child_result r;
     int n;
@@ -257,7 +260,7 @@ TEST(overflow_by_frame_larger_than_guard_is_reported)
 
 static void *deep_in_thread(void *arg)
 {
-    coro_options opt = {CORO_STACK_MIN, "deep", NULL};
+    coro_options opt = {CORO_STACK_MIN, "deep", NULL, 0};
     coro *co;
     char *expected = arg;
 
@@ -293,6 +296,7 @@ TEST(overflow_in_second_thread_is_reported_on_its_signal_stack)
         mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     child_result r;
 
+    SKIP_IN_COPY_MODE();
     CHECK(t != MAP_FAILED);
     run_child(overflow_in_thread, t, &r);
     check_killed_by(&r, SIGABRT);
@@ -364,7 +368,7 @@ static void *write_bad_address_body(void *arg)
 
 static void write_bad_address_in_coroutine(void *arg)
 {
-    coro_options opt = {0, "stray", NULL};
+    coro_options opt = {0, "stray", NULL, 0};
     coro *co;
 
     CHECK_ERR(coro_create(&co, write_bad_address_body, &opt), 0);
@@ -459,6 +463,7 @@ TEST(stack_has_guard_page_below_and_is_writable_above)
     coro *co;
     char perms[5];
 
+    SKIP_IN_COPY_MODE();
     CHECK_ERR(coro_create(&co, touch_little, NULL), 0);
     CHECK_PTR((char *)co->stack.lo - page_size(), co->stack.map);
     perms_at((char *)co->stack.lo - 1, perms);
@@ -488,7 +493,8 @@ static size_t resident_pages(const void *p, size_t len)
 
 TEST(stack_is_committed_only_where_touched)
 {
-    coro_options opt = {8 << 20, NULL, NULL};
+    SKIP_IN_COPY_MODE();
+    coro_options opt = {8 << 20, NULL, NULL, 0};
     coro *co;
     size_t used;
 
@@ -506,7 +512,7 @@ TEST(stack_is_committed_only_where_touched)
 
 TEST(thousand_eight_mib_stacks_cost_little_resident_memory)
 {
-    coro_options opt = {8 << 20, NULL, NULL};
+    coro_options opt = {8 << 20, NULL, NULL, 0};
     int n = test_slow_env() ? 4 : 1000;
     coro **cos = calloc((size_t)n, sizeof *cos);
     long before, grown;
@@ -553,7 +559,7 @@ static void create_run_destroy(const coro_options *opt)
 TEST(pool_makes_no_mapping_in_steady_state)
 {
     coro_options opts[3] = {
-        {0, NULL, NULL}, {CORO_STACK_MIN, "small", NULL}, {1 << 20, NULL, NULL}};
+        {0, NULL, NULL, 0}, {CORO_STACK_MIN, "small", NULL, 0}, {1 << 20, NULL, NULL, 0}};
     long maps;
 
     for (int i = 0; i < 3; i++)
@@ -601,13 +607,15 @@ TEST(pool_is_bounded_by_count)
 {
     long pooled;
 
+    SKIP_IN_COPY_MODE();
     create_many_then_destroy(200, NULL, &pooled);
     CHECK_INT(pooled, CORO__POOL_MAX); /* 64 stacks of 256 KiB fit the byte bound */
 }
 
 TEST(pool_is_bounded_by_bytes)
 {
-    coro_options opt = {8 << 20, NULL, NULL};
+    SKIP_IN_COPY_MODE();
+    coro_options opt = {8 << 20, NULL, NULL, 0};
     long pooled;
 
     create_many_then_destroy(20, &opt, &pooled);
@@ -619,6 +627,7 @@ TEST(pool_drain_unmaps_everything)
     long before;
     long pooled;
 
+    SKIP_IN_COPY_MODE();
     coro__stack_pool_drain();
     before = coro__live_maps();
     create_many_then_destroy(10, NULL, &pooled);
@@ -643,7 +652,8 @@ static void *use_8k(void *arg)
 
 TEST(stack_size_of_one_byte_gives_the_minimum)
 {
-    coro_options opt = {1, NULL, NULL};
+    SKIP_IN_COPY_MODE();
+    coro_options opt = {1, NULL, NULL, 0};
     void *out = NULL;
     coro *co;
 
@@ -656,7 +666,8 @@ TEST(stack_size_of_one_byte_gives_the_minimum)
 
 TEST(stack_size_is_rounded_up_to_whole_pages)
 {
-    coro_options opt = {CORO_STACK_MIN + 1, NULL, NULL};
+    SKIP_IN_COPY_MODE();
+    coro_options opt = {CORO_STACK_MIN + 1, NULL, NULL, 0};
     coro *co;
 
     CHECK_ERR(coro_create(&co, use_8k, &opt), 0);
@@ -673,7 +684,7 @@ TEST(stack_size_is_rounded_up_to_whole_pages)
 
 static void check_huge_fails(size_t size)
 {
-    coro_options opt = {size, "huge", NULL};
+    coro_options opt = {size, "huge", NULL, 0};
     long allocs = coro__live_allocs(), maps = coro__live_maps();
     coro *co = (coro *)(void *)&opt;
     int err = coro_create(&co, use_8k, &opt);
@@ -688,6 +699,7 @@ static void check_huge_fails(size_t size)
 
 TEST(huge_stack_size_fails_cleanly)
 {
+    SKIP_IN_COPY_MODE();
     check_huge_fails(SIZE_MAX);
     check_huge_fails(SIZE_MAX - page_size() + 2); /* rounding up would wrap */
     check_huge_fails(SIZE_MAX / 2);
@@ -703,7 +715,7 @@ TEST(million_create_run_destroy_cycles_keep_memory_flat)
     long cycles = test_slow_env() ? 20000 : ASAN ? 100000 : 1000000;
     long mark = cycles / 10;
     long rss_mark = 0, maps_mark = 0, allocs_mark = 0;
-    coro_options named = {0, "cycle", NULL};
+    coro_options named = {0, "cycle", NULL, 0};
 
     for (long i = 0; i < cycles; i++) {
         create_run_destroy(i % 2 ? &named : NULL);
@@ -792,6 +804,7 @@ TEST(signal_handler_runs_on_coroutine_stack)
     coro *co;
     uintptr_t lo, hi;
 
+    SKIP_IN_COPY_MODE();
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_usr1;
     sigemptyset(&sa.sa_mask);

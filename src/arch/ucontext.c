@@ -9,6 +9,7 @@
  * argument, and the trampoline receives the context's address split into
  * two 32-bit halves.
  */
+#define _GNU_SOURCE 1 /* the register names of mcontext_t */
 #include "../ctx.h"
 
 #ifdef CORO_BACKEND_UCONTEXT
@@ -39,6 +40,30 @@ void coro__ctx_init(coro__ctx *c, void *stack_lo, size_t size, void (*entry)(voi
 void coro__ctx_switch(coro__ctx *from, coro__ctx *to)
 {
     swapcontext(&from->uc, &to->uc);
+}
+
+/* Where the saved context's stack pointer lives, per architecture. */
+void *coro__ctx_sp(const coro__ctx *c)
+{
+#if defined(__x86_64__)
+    return (void *)c->uc.uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (void *)c->uc.uc_mcontext.sp;
+#elif defined(__riscv)
+    return (void *)c->uc.uc_mcontext.__gregs[REG_SP];
+#else
+    (void)c;
+    return NULL;
+#endif
+}
+
+int coro__ctx_sp_known(void)
+{
+#if defined(__x86_64__) || defined(__aarch64__) || defined(__riscv)
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 #else

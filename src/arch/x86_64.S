@@ -263,6 +263,8 @@ coro__ctx_entry:
     jne \slow
     cmpl $CORO__S_SUSPENDED, CORO__OFF_STATUS(%rdi)
     jne \slow
+    testl $CORO__F_COPY, CORO__OFF_FLAGS(%rdi) /* copy mode: see copystack.c */
+    jnz \slow
     movq %rsi, CORO__OFF_TRANSFER(%rdi)       /* co->transfer = in */
     movq CORO__OFF_CURRENT(%rax), %rcx        /* cur = t->current */
     movq %rcx, CORO__OFF_RESUMER(%rdi)        /* co->resumer = cur */
@@ -310,6 +312,8 @@ coro_yield:
     testl $(CORO__F_MAIN | CORO__F_NOYIELD), CORO__OFF_FLAGS(%rcx)
     jnz coro__yield_slow
     movq CORO__OFF_RESUMER(%rcx), %rdx        /* r */
+    testl $CORO__F_COPY, CORO__OFF_FLAGS(%rdx)
+    jnz coro__yield_slow
     movq %rdi, CORO__OFF_TRANSFER(%rcx)       /* cur->transfer = out */
     movl $CORO__S_SUSPENDED, CORO__OFF_STATUS(%rcx)
     movl $CORO__S_RUNNING, CORO__OFF_STATUS(%rdx)

@@ -1,0 +1,393 @@
+/*
+ * test_copystack.c - massive concurrency mode (CORO_COPY_STACK): coroutines
+ * sharing one stack per thread keep their locals across switches, nest,
+ * raise, close, overflow by name, and cost little memory when idle.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "test.h"
+
+static coro *copy_create(coro_fn fn, const char *name)
+{
+    coro_options opt = {0, name, NULL, CORO_COPY_STACK};
+    coro *co = NULL;
+
+    CHECK_ERR(coro_create(&co, fn, &opt), 0);
+    return co;
+}
+
+/* Fills a local array from its seed, yields, and checks it is intact. */
+static void *keeper(void *arg)
+{
+    volatile long local[64];
+    long seed = N(arg);
+
+    for (int round = 0; round < 5; round++) {
+        for (int i = 0; i < 64; i++)
+            local[i] = seed * 1000 + i + round;
+        CHECK_ERR(coro_yield(P(seed + round), NULL), 0);
+        for (int i = 0; i < 64; i++)
+            CHECK_INT(local[i], seed * 1000 + i + round);
+    }
+    return P(-seed);
+}
+
+TEST(copy_mode_coroutines_keep_their_locals_while_interleaved)
+{
+    coro *co[8];
+    void *out;
+
+    for (int i = 0; i < 8; i++)
+        co[i] = copy_create(keeper, "keeper");
+    for (int round = 0; round < 5; round++)
+        for (int i = 0; i < 8; i++) {
+            CHECK_INT(coro_resume(co[i], P(i + 1), &out), 1);
+            CHECK_INT(N(out), i + 1 + round);
+        }
+    for (int i = 0; i < 8; i++) {
+        CHECK_INT(coro_resume(co[i], NULL, &out), 0);
+        CHECK_INT(N(out), -(i + 1));
+        CHECK_ERR(coro_destroy(co[i]), 0);
+    }
+}
+
+/* A copy-mode coroutine resuming another copy-mode coroutine: both share
+ * the stack, so each switch copies the other out. */
+static void *inner(void *arg)
+{
+    volatile long mark = N(arg) * 7;
+
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(coro_status(coro_running(NULL)), CORO_RUNNING);
+        CHECK_ERR(coro_yield(P(mark + i), NULL), 0);
+    }
+    return P(mark);
+}
+
+static void *outer(void *arg)
+{
+    volatile long mine[16];
+    coro *in = copy_create(inner, "inner");
+    void *out;
+
+    (void)arg;
+    for (int i = 0; i < 16; i++)
+        mine[i] = i * i;
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(coro_resume(in, P(3), &out), 1);
+        CHECK_INT(N(out), 21 + i);
+        for (int j = 0; j < 16; j++)
+            CHECK_INT(mine[j], j * j);
+        CHECK_ERR(coro_yield(P(i), NULL), 0);
+    }
+    CHECK_INT(coro_resume(in, NULL, &out), 0);
+    CHECK_INT(N(out), 21);
+    CHECK_ERR(coro_destroy(in), 0);
+    return P(99);
+}
+
+TEST(copy_mode_coroutine_resumes_another_copy_mode_coroutine)
+{
+    coro *co = copy_create(outer, "outer");
+    void *out;
+
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(coro_resume(co, NULL, &out), 1);
+        CHECK_INT(N(out), i);
+    }
+    CHECK_INT(coro_resume(co, NULL, &out), 0);
+    CHECK_INT(N(out), 99);
+    CHECK_ERR(coro_destroy(co), 0);
+}
+
+static void *counter(void *arg)
+{
+    for (long i = 0; i < N(arg); i++)
+        CHECK_ERR(coro_yield(P(i), NULL), 0);
+    return NULL;
+}
+
+TEST(copy_mode_generator_with_wrap)
+{
+    coro_options opt = {0, "gen", NULL, CORO_COPY_STACK};
+    coro *gen;
+    void *v;
+    long n = 0;
+
+    CHECK_ERR(coro_wrap(&gen, counter, &opt), 0);
+    while (coro_call(gen, P(100), &v) > 0)
+        CHECK_INT(N(v), n++);
+    CHECK_INT(n, 100);
+    CHECK_ERR(coro_destroy(gen), 0);
+}
+
+static void add_to(void *arg)
+{
+    *(long *)arg += 1;
+}
+
+static void *fails_after_yield(void *arg)
+{
+    long local = 41;
+
+    (void)arg;
+    CHECK_ERR(coro_defer(add_to, &local), 0);
+    CHECK_ERR(coro_yield(NULL, NULL), 0);
+    coro_error("copy mode error %ld", local);
+    return NULL;
+}
+
+TEST(copy_mode_error_is_caught_by_resume)
+{
+    coro *a = copy_create(fails_after_yield, "a");
+    coro *b = copy_create(keeper, "b");
+
+    CHECK_INT(coro_resume(a, NULL, NULL), 1);
+    CHECK_INT(coro_resume(b, P(5), NULL), 1); /* a's frames are copied out */
+    CHECK_ERR(coro_resume(a, NULL, NULL), CORO_EERROR);
+    CHECK_STR(coro_errmsg(a), "copy mode error 41");
+    CHECK_ERR(coro_destroy(a), 0);
+    CHECK_ERR(coro_destroy(b), 0);
+}
+
+static long closed_value;
+
+static void record(void *arg)
+{
+    closed_value = *(long *)arg;
+}
+
+static void *suspended_with_cleanup(void *arg)
+{
+    long local = N(arg);
+
+    CHECK_ERR(coro_defer(record, &local), 0);
+    for (;;)
+        CHECK_ERR(coro_yield(NULL, NULL), 0);
+    return NULL;
+}
+
+TEST(copy_mode_close_runs_cleanups_that_read_locals)
+{
+    coro *a = copy_create(suspended_with_cleanup, "a");
+    coro *b = copy_create(suspended_with_cleanup, "b");
+
+    CHECK_INT(coro_resume(a, P(111), NULL), 1);
+    CHECK_INT(coro_resume(b, P(222), NULL), 1); /* a is copied out */
+    CHECK_ERR(coro_close(a), 0);                /* a is copied back in */
+    CHECK_INT(closed_value, 111);
+    CHECK_ERR(coro_close(b), 0);
+    CHECK_INT(closed_value, 222);
+    CHECK_ERR(coro_destroy(a), 0);
+    CHECK_ERR(coro_destroy(b), 0);
+}
+
+TEST(copy_mode_and_own_stack_coroutines_mix)
+{
+    coro *c = copy_create(keeper, "copy");
+    coro *o;
+    void *out;
+
+    CHECK_ERR(coro_create(&o, keeper, NULL), 0);
+    for (int round = 0; round < 5; round++) {
+        CHECK_INT(coro_resume(c, P(1), &out), 1);
+        CHECK_INT(N(out), 1 + round);
+        CHECK_INT(coro_resume(o, P(2), &out), 1);
+        CHECK_INT(N(out), 2 + round);
+    }
+    CHECK_INT(coro_resume(c, NULL, NULL), 0);
+    CHECK_INT(coro_resume(o, NULL, NULL), 0);
+    CHECK_ERR(coro_destroy(c), 0);
+    CHECK_ERR(coro_destroy(o), 0);
+}
+
+static void *yield_twice(void *arg)
+{
+    CHECK_ERR(coro_yield(arg, NULL), 0);
+    CHECK_ERR(coro_yield(arg, NULL), 0);
+    return arg;
+}
+
+TEST(copy_mode_ten_thousand_alive_each_yield_twice)
+{
+    enum { N_CO = 10000 };
+    coro **co = malloc(N_CO * sizeof *co);
+    void *out;
+
+    CHECK(co != NULL);
+    for (int i = 0; i < N_CO; i++)
+        co[i] = copy_create(yield_twice, NULL);
+    for (int r = 0; r < 3; r++)
+        for (int i = 0; i < N_CO; i++) {
+            CHECK_INT(coro_resume(co[i], P(i), &out), r < 2 ? 1 : 0);
+            CHECK_INT(N(out), i);
+        }
+    for (int i = 0; i < N_CO; i++)
+        CHECK_ERR(coro_destroy(co[i]), 0);
+    free(co);
+}
+
+static long rss_kib(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+        resident = -1;
+    fclose(f);
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+TEST(copy_mode_suspended_coroutine_costs_its_live_stack_only)
+{
+    enum { N_CO = 100000 };
+    coro **co = malloc(N_CO * sizeof *co);
+    long before, after;
+
+#if defined(CORO__ASAN) || defined(CORO_BACKEND_UCONTEXT)
+    /* ASan's shadow and quarantine distort resident memory; a ucontext_t
+     * alone makes a control block about 1 KiB. */
+    free(co);
+    return;
+#endif
+    if (test_slow_env()) {
+        free(co);
+        return;
+    }
+    CHECK(co != NULL);
+    before = rss_kib();
+    for (int i = 0; i < N_CO; i++) {
+        co[i] = copy_create(yield_twice, NULL);
+        CHECK_INT(coro_resume(co[i], NULL, NULL), 1);
+    }
+    after = rss_kib();
+    /* Control block plus a few hundred live bytes: far below a page. */
+    CHECK((after - before) * 1024 / N_CO < 1024);
+    for (int i = 0; i < N_CO; i++)
+        CHECK_ERR(coro_destroy(co[i]), 0);
+    free(co);
+}
+
+static volatile unsigned long recurse_stop = ~0UL;
+
+__attribute__((noinline)) static unsigned long recurse(unsigned long depth)
+{
+    volatile char frame[512];
+
+    frame[0] = (char)depth;
+    frame[511] = 1;
+    if (depth == recurse_stop)
+        return 0;
+    return recurse(depth + 1) + (unsigned long)frame[0] + (unsigned long)frame[511];
+}
+
+static void *recurse_forever(void *arg)
+{
+    return P(recurse(N(arg)));
+}
+
+/* Runs fn in a child with stderr on a pipe; returns what it printed and
+ * stores how it ended. */
+static void run_child(void (*fn)(void), char *buf, size_t size, int *status)
+{
+    int fds[2];
+    pid_t pid;
+    ssize_t n, got = 0;
+
+    CHECK(pipe(fds) == 0);
+    fflush(NULL);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    while ((n = read(fds[0], buf + got, size - 1 - (size_t)got)) > 0)
+        got += n;
+    buf[got] = '\0';
+    close(fds[0]);
+    CHECK_INT(waitpid(pid, status, 0), pid);
+}
+
+static void overflow_child(void)
+{
+    coro *co = copy_create(recurse_forever, "copydeep");
+
+    coro_resume(co, NULL, NULL);
+}
+
+TEST(copy_mode_overflow_is_reported_by_name)
+{
+    char buf[1024], want[200];
+    int status;
+
+    run_child(overflow_child, buf, sizeof buf, &status);
+    CHECK(WIFSIGNALED(status));
+    CHECK_INT(WTERMSIG(status), SIGABRT);
+    snprintf(want, sizeof want, "coro: stack overflow in coroutine \"copydeep\" (id ");
+    CHECK(strstr(buf, want) != NULL);
+    snprintf(want, sizeof want, ", stack %zu bytes)", (size_t)CORO_SHARED_STACK_SIZE);
+    CHECK(strstr(buf, want) != NULL);
+}
+
+static void *pass_local(void *arg)
+{
+    long local = 5;
+    coro *other = arg;
+
+    coro_resume(other, &local, NULL); /* the rule broken: other overwrites local */
+    return NULL;
+}
+
+static void misuse_child(void)
+{
+    coro *victim = copy_create(yield_twice, "victim");
+    coro *culprit = copy_create(pass_local, "culprit");
+
+    CHECK_INT(coro_resume(victim, NULL, NULL), 1);
+    coro_resume(culprit, victim, NULL);
+}
+
+TEST(copy_mode_pointer_into_shared_stack_passed_on_is_detected)
+{
+    char buf[1024];
+    int status;
+
+    run_child(misuse_child, buf, sizeof buf, &status);
+#ifdef CORO__ASAN
+    /* With detect_stack_use_after_return, locals live on ASan's fake stack,
+     * off the shared stack: nothing to detect, and nothing overwritten. */
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return;
+#endif
+    CHECK(WIFSIGNALED(status));
+    CHECK_INT(WTERMSIG(status), SIGABRT);
+    CHECK(strstr(buf, "pointer into the shared stack") != NULL);
+    CHECK(strstr(buf, "\"victim\"") != NULL);
+}
+
+TEST(copy_mode_resume_fails_cleanly_when_the_save_buffer_cannot_grow)
+{
+    coro *a = copy_create(keeper, "a");
+    coro *b = copy_create(keeper, "b");
+
+    CHECK_INT(coro_resume(a, P(1), NULL), 1);
+    coro__fail_after(1); /* a's save buffer */
+    CHECK_ERR(coro_resume(b, P(2), NULL), CORO_ENOMEM);
+    CHECK_INT(coro_status(b), CORO_SUSPENDED);
+    CHECK_INT(coro_status(a), CORO_SUSPENDED);
+    coro__fail_after(0);
+    CHECK_INT(coro_resume(b, P(2), NULL), 1);
+    CHECK_INT(coro_resume(a, P(1), NULL), 1); /* a's locals came back intact */
+    CHECK_ERR(coro_destroy(a), 0);
+    CHECK_ERR(coro_destroy(b), 0);
+}
