@@ -231,6 +231,8 @@ static void check_value(const coro__thread *t, const coro *to, const void *value
 {
     const char *p = value;
 
+    if (t->shared.map == NULL)
+        return; /* no copy-mode coroutine on this thread yet */
     if (p >= (const char *)t->shared.lo && p < top_of(t) && (to->flags & CORO__F_COPY) &&
         t->owner != to) {
         fprintf(stderr,
