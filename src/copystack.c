@@ -80,12 +80,12 @@ static void save(coro__thread *t, coro *owner)
 
     if (n > owner->saved_cap) {
         /* The reserve guarantees room; this would be a bug in coro. */
-        fprintf(stderr, "coro: copy-stack save of %zu bytes exceeds its reserve of %zu\n", n,
+        fprintf(stderr, "coro: copy-stack save of %zu bytes exceeds its reserve of %u\n", n,
                 owner->saved_cap);
         abort();
     }
     copy_bytes(owner->saved, sp, n);
-    owner->saved_len = n;
+    owner->saved_len = (unsigned)n;
 }
 
 /* The shared stack changes hands: the tools' view of it must not carry
@@ -187,8 +187,8 @@ static int first_frame(coro__thread *t, coro *co)
     if (co->saved == NULL)
         return CORO_ENOMEM;
     memcpy(co->saved, co->ctx.sp, n);
-    co->saved_len = n;
-    co->saved_cap = n;
+    co->saved_len = (unsigned)n;
+    co->saved_cap = (unsigned)n;
     co->ctx.sp = top_of(t) - n;
     return 0;
 #endif
@@ -267,7 +267,7 @@ int coro__copy_reserve(coro__thread *t, coro *from, coro *to, void *value)
         return CORO_ENOMEM;
     coro__free(owner->saved);
     owner->saved = buf;
-    owner->saved_cap = need;
+    owner->saved_cap = (unsigned)need;
     return 0;
 }
 

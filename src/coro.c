@@ -195,7 +195,8 @@ typedef char coro__layout_check
 /* After a resume: co died (returned or raised). Releases its stack. */
 int coro__resume_dead(coro *co)
 {
-    coro__stack_put(&co->stack);
+    if (!(co->flags & CORO__F_COPY))
+        coro__stack_put(&co->stack);
     coro__copy_release(co);
     return (co->flags & CORO__F_ERRORED) ? CORO_EERROR : 0;
 }
@@ -331,7 +332,8 @@ int coro_close(coro *co)
         }
         co->status = CORO_DEAD;
     }
-    coro__stack_put(&co->stack);
+    if (!(co->flags & CORO__F_COPY))
+        coro__stack_put(&co->stack);
     coro__copy_release(co);
     co->flags |= CORO__F_CLOSED;
     return (co->flags & CORO__F_ERRORED) ? CORO_EERROR : 0;
@@ -354,7 +356,8 @@ int coro_destroy(coro *co)
         return err;
     if (err == 0 && co->status == CORO_SUSPENDED)
         (void)coro_close(co);
-    coro__stack_put(&co->stack);
+    if (!(co->flags & CORO__F_COPY))
+        coro__stack_put(&co->stack);
     coro__defer_free_all(co);
     coro__error_clear(co);
     coro__free(co->name);

@@ -87,11 +87,12 @@ typedef struct coro__defer {
 /* A landing place for errors: a coro_pcall, or the base of a body.
  * Frames are linked on the coroutine's own stack, innermost first. */
 typedef struct coro__frame {
-    jmp_buf jb;
+    jmp_buf *jb; /* where a pcall's frame lands; NULL for a base frame, */
+                 /*   which keeps a copy-mode coroutine's live stack small */
     struct coro__frame *prev;
     coro__defer *defers; /* the cleanup list's head when the frame began */
     int status;          /* 0, CORO_EERROR or CORO__UNWIND_CLOSE */
-    int base;            /* a body's outermost frame: jb is unused */
+    int base;            /* a body's outermost frame: dies, never jumps */
     coro__err err;       /* the error in flight to this frame (owned) */
     coro__err saved;     /* the coroutine's error when the frame began */
 } coro__frame;
@@ -122,10 +123,14 @@ struct coro {
     char *name;                  /* malloc'd copy, or NULL for "" */
     void *user_data;
     unsigned long long id;
-    coro__stack stack; /* map == NULL when it has none (main, dead, copy) */
-    void *saved;       /* copy mode: its live stack while another uses the */
-    size_t saved_len;  /*   shared stack (saved_len bytes below the top) */
-    size_t saved_cap;
+    union {
+        coro__stack stack;      /* own stack; map == NULL when none (main, dead) */
+        struct {                /* copy mode (CORO__F_COPY): its live stack while */
+            void *saved;        /*   another uses the shared stack: saved_len */
+            unsigned saved_len; /* bytes below the top, in a buffer of */
+            unsigned saved_cap; /* saved_cap bytes */
+        };
+    };
 #ifdef CORO__ASAN
     void *asan_fake;     /* ASan's fake stack while switched out */
     const void *asan_lo; /* the stack bounds ASan is told about; for */

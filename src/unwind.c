@@ -76,6 +76,7 @@ void coro__scope_begin(coro *co, coro__frame *f, int base)
     f->defers = co->defers;
     f->status = 0;
     f->base = base;
+    f->jb = NULL;
     f->err.msg = NULL;
     f->err.value = NULL;
     f->err.owned = 0;
@@ -145,7 +146,7 @@ void coro__throw(coro *co, int status)
     run_cleanups(co, f);
     if (f->base)
         coro__die(co, coro__scope_end(co, f), NULL);
-    longjmp(f->jb, 1);
+    longjmp(*f->jb, 1);
 }
 
 /* Runs fn(arg) as a protected scope of co: returns 0 with *out = the
@@ -155,10 +156,12 @@ void coro__throw(coro *co, int status)
 static int protect(coro *co, coro_fn fn, void *arg, void **out)
 {
     coro__frame f;
+    jmp_buf jb;
     int st;
 
     coro__scope_begin(co, &f, 0);
-    if (setjmp(f.jb) == 0) {
+    f.jb = &jb;
+    if (setjmp(jb) == 0) {
         void *r = fn(arg);
         if (out != NULL)
             *out = r;
