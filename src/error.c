@@ -46,7 +46,7 @@ const char *coro_errname(int err)
     }
 }
 
-void coro__err_drop(coro__err *e)
+void coro__err_free(coro__err *e)
 {
     if (e->owned)
         coro__free(e->msg);
@@ -63,11 +63,6 @@ static void set_owned(coro *co, void *value, char *msg, int is_static)
     co->err.msg = msg;
     co->err.value = value;
     co->err.owned = !is_static;
-}
-
-void coro__error_clear(coro *co)
-{
-    coro__err_drop(&co->err);
 }
 
 /* Sets co's error to a copy of msg (NULL: "not a string"). */

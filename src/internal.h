@@ -67,9 +67,16 @@ typedef struct coro__err {
     int owned;
 } coro__err;
 
-CORO__HIDDEN void coro__err_drop(coro__err *e);
+CORO__HIDDEN void coro__err_free(coro__err *e);
+
+/* Forgets e, freeing its message if e owns it. Inline: most scopes end with
+ * no error at all. */
+static inline void coro__err_drop(coro__err *e)
+{
+    if (e->msg != NULL || e->value != NULL)
+        coro__err_free(e);
+}
 CORO__HIDDEN void coro__error_set(coro *co, void *value, const char *msg);
-CORO__HIDDEN void coro__error_clear(coro *co);
 
 /* ---- protected scopes and cleanups (unwind.c) ---- */
 
@@ -137,6 +144,12 @@ struct coro {
     size_t asan_size;    /*   a main coroutine learned on first switch */
 #endif
 };
+
+/* Forgets co's error (see coro__err_drop). */
+static inline void coro__error_clear(coro *co)
+{
+    coro__err_drop(&co->err);
+}
 
 /* ---- per-thread state (thread.c) ---- */
 

@@ -52,10 +52,11 @@ size_t coro__page_size(void)
  * up to whole pages. 0 if the request overflows. */
 size_t coro__stack_round(size_t size)
 {
-    size_t page = coro__page_size();
+    size_t page;
 
     if (size == 0)
-        size = CORO_STACK_DEFAULT;
+        return CORO_STACK_DEFAULT; /* a whole number of pages everywhere */
+    page = coro__page_size();
     if (size < CORO_STACK_MIN)
         size = CORO_STACK_MIN;
     if (size > ((size_t)-1 >> 1))
@@ -67,6 +68,11 @@ static int from_pool(coro__thread *t, coro__stack *s, size_t size)
 {
     size_t i = t->pool_len;
 
+    if (i > 0 && t->pool[i - 1].size == size) { /* the usual case: LIFO */
+        *s = t->pool[--t->pool_len];
+        t->pool_bytes -= s->map_size;
+        return 1;
+    }
     while (i-- > 0) {
         if (t->pool[i].size != size)
             continue;
