@@ -51,5 +51,6 @@
 #define CORO__OFF_THREAD 24   /* coro__thread *thread */
 #define CORO__OFF_TRANSFER 32 /* void *transfer */
 #define CORO__OFF_CURRENT 0   /* coro__thread: coro *current */
+#define CORO__OFF_OWNER 8     /* coro__thread: coro *owner */
 
 #endif /* CORO_CONFIG_H */

@@ -63,8 +63,9 @@ const coro__stack *coro__stack_of(const coro *co)
     return (co->flags & CORO__F_COPY) ? &co->thread->shared : &co->stack;
 }
 
-/* Stack memory may hold ASan's redzones of frames that are not live: copy
- * it without instrumentation. */
+/* Stack memory may hold ASan's redzones of frames that are not live: under
+ * ASan copy it without instrumentation; elsewhere memcpy is the fastest. */
+#ifdef CORO__ASAN
 NO_ASAN static void copy_bytes(char *dst, const char *src, size_t n)
 {
     volatile char *d = dst;
@@ -72,6 +73,12 @@ NO_ASAN static void copy_bytes(char *dst, const char *src, size_t n)
     while (n-- > 0)
         *d++ = *src++;
 }
+#else
+static void copy_bytes(char *dst, const char *src, size_t n)
+{
+    memcpy(dst, src, n);
+}
+#endif
 
 static void save(coro__thread *t, coro *owner)
 {

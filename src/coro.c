@@ -186,7 +186,8 @@ typedef char coro__layout_check
       offsetof(coro, flags) == CORO__OFF_FLAGS && offsetof(coro, resumer) == CORO__OFF_RESUMER &&
       offsetof(coro, thread) == CORO__OFF_THREAD &&
       offsetof(coro, transfer) == CORO__OFF_TRANSFER &&
-      offsetof(coro__thread, current) == CORO__OFF_CURRENT && CORO_SUSPENDED == CORO__S_SUSPENDED &&
+      offsetof(coro__thread, current) == CORO__OFF_CURRENT &&
+      offsetof(coro__thread, owner) == CORO__OFF_OWNER && CORO_SUSPENDED == CORO__S_SUSPENDED &&
       CORO_RUNNING == CORO__S_RUNNING && CORO_NORMAL == CORO__S_NORMAL)
          ? 1
          : -1];

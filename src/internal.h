@@ -159,11 +159,12 @@ static inline void coro__error_clear(coro *co)
 
 typedef struct coro__thread {
     coro *current;  /* the running coroutine; &main when none */
+    coro *owner;    /* the copy-mode coroutine whose frames are on the shared
+                     * stack (copystack.c); beside current for the fast path */
     coro main;      /* this thread's main coroutine */
     void *altstack; /* signal stack for overflow reports; NULL if not ours */
     size_t altstack_size;
     coro__stack shared; /* the copy-mode stack; map NULL until needed */
-    coro *owner;        /* the copy-mode coroutine whose frames are on it */
     coro *copier;       /* runs the copies, on a stack of its own */
     coro *copy_to;      /* what the copier is to switch to */
     size_t copy_live;   /* copy-mode coroutines not yet destroyed */

@@ -263,8 +263,11 @@ coro__ctx_entry:
     jne \slow
     cmpl $CORO__S_SUSPENDED, CORO__OFF_STATUS(%rdi)
     jne \slow
-    testl $CORO__F_COPY, CORO__OFF_FLAGS(%rdi) /* copy mode: see copystack.c */
-    jnz \slow
+    testl $CORO__F_COPY, CORO__OFF_FLAGS(%rdi) /* copy mode: its frames must */
+    jz 3f                                     /* be on the shared stack, or */
+    cmpq %rdi, CORO__OFF_OWNER(%rax)          /* the C path copies them back */
+    jne \slow
+3:
     movq %rsi, CORO__OFF_TRANSFER(%rdi)       /* co->transfer = in */
     movq CORO__OFF_CURRENT(%rax), %rcx        /* cur = t->current */
     movq %rcx, CORO__OFF_RESUMER(%rdi)        /* co->resumer = cur */
@@ -313,7 +316,10 @@ coro_yield:
     jnz coro__yield_slow
     movq CORO__OFF_RESUMER(%rcx), %rdx        /* r */
     testl $CORO__F_COPY, CORO__OFF_FLAGS(%rdx)
-    jnz coro__yield_slow
+    jz 4f
+    cmpq %rdx, CORO__OFF_OWNER(%rax)
+    jne coro__yield_slow
+4:
     movq %rdi, CORO__OFF_TRANSFER(%rcx)       /* cur->transfer = out */
     movl $CORO__S_SUSPENDED, CORO__OFF_STATUS(%rcx)
     movl $CORO__S_RUNNING, CORO__OFF_STATUS(%rdx)
