@@ -3,7 +3,8 @@
 #   make              the static and shared libraries and coro.pc, in build/
 #   make test         build and run every test (unit, examples, C++, install)
 #   make demo         build and run the examples, showing their output
-#   make bench        build and run the benchmarks (bench/)
+#   make bench        install the peers if missing, run the benchmark suite
+#                     (bench/); make bench-json also writes JSON and a chart
 #   make install      install header, libraries and pkg-config file
 #                     (PREFIX=/usr/local, DESTDIR= for staging)
 #   make format       reformat the sources; make format-check checks only

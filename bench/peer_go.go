@@ -1,0 +1,165 @@
+// peer_go.go - the Go reference of the benchmark suite (golang-go, run with
+// GOMAXPROCS=1): goroutines handing values over unbuffered channels, the
+// nearest Go has to a resume / yield. Standard library only.
+//
+//	peer_go OP N         OP: roundtrip lifecycle wrap value; prints ns/op
+//	peer_go mem N PAGE   prints the resident bytes one more parked goroutine
+//	                     costs, from N/2 to N
+//	peer_go version      prints the Go version
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Two switches per round trip: main -> echo -> main.
+func roundtrip(n int) time.Duration {
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for v := range ping {
+			pong <- v
+		}
+	}()
+	ping <- 0
+	<-pong
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		ping <- i
+		<-pong
+	}
+	d := time.Since(t0)
+	close(ping)
+	return d
+}
+
+// Start a goroutine, let it run to its end, wait for it.
+func lifecycle(n int) time.Duration {
+	done := make(chan int)
+	bad := false
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		go func(x int) { done <- x }(i)
+		bad = bad || <-done != i
+	}
+	d := time.Since(t0)
+	if bad {
+		panic("lifecycle: wrong value")
+	}
+	return d
+}
+
+// A generator: a goroutine sending 1, 2, 3, ... on an unbuffered channel.
+func wrap(n int) time.Duration {
+	gen := make(chan int)
+	go func() {
+		for i := 1; ; i++ {
+			gen <- i
+		}
+	}()
+	bad := false
+	t0 := time.Now()
+	for i := 1; i <= n; i++ {
+		bad = bad || <-gen != i
+	}
+	d := time.Since(t0)
+	if bad {
+		panic("wrap: wrong value")
+	}
+	return d
+}
+
+// Send v, receive v + 1, checked.
+func value(n int) time.Duration {
+	in, out := make(chan int), make(chan int)
+	go func() {
+		for v := range in {
+			out <- v + 1
+		}
+	}()
+	bad := false
+	t0 := time.Now()
+	for i := 1; i <= n; i++ {
+		in <- i
+		bad = bad || <-out != i+1
+	}
+	d := time.Since(t0)
+	close(in)
+	if bad {
+		panic("value: wrong value")
+	}
+	return d
+}
+
+func residentPages() int {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		panic(err)
+	}
+	var size, resident int
+	fmt.Sscan(string(b), &size, &resident)
+	return resident
+}
+
+// The cost of one more goroutine parked on a channel receive: the growth
+// from n/2 to n of them.
+func memory(n, page int) float64 {
+	block := make(chan int)
+	var wg sync.WaitGroup
+	spawn := func(k int) {
+		wg.Add(k)
+		for i := 0; i < k; i++ {
+			go func() {
+				wg.Done()
+				<-block
+			}()
+		}
+		wg.Wait()
+		runtime.GC()
+	}
+	half := n / 2
+	spawn(half)
+	r0 := residentPages()
+	spawn(n - half)
+	r1 := residentPages()
+	runtime.KeepAlive(block)
+	return float64(r1-r0) * float64(page) / float64(n-half)
+}
+
+func main() {
+	runtime.GOMAXPROCS(1)
+	if len(os.Args) >= 2 && os.Args[1] == "version" {
+		fmt.Println(runtime.Version())
+		return
+	}
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: peer_go roundtrip|lifecycle|wrap|value|mem N [PAGE] | version")
+		os.Exit(2)
+	}
+	n, err := strconv.Atoi(os.Args[2])
+	if err != nil || n <= 0 {
+		fmt.Fprintln(os.Stderr, "peer_go: bad N")
+		os.Exit(2)
+	}
+	ops := map[string]func(int) time.Duration{
+		"roundtrip": roundtrip, "lifecycle": lifecycle, "wrap": wrap, "value": value,
+	}
+	if os.Args[1] == "mem" {
+		page := 4096
+		if len(os.Args) > 3 {
+			page, _ = strconv.Atoi(os.Args[3])
+		}
+		fmt.Printf("%.1f\n", memory(n, page))
+		return
+	}
+	op, ok := ops[os.Args[1]]
+	if !ok {
+		fmt.Fprintln(os.Stderr, "peer_go: unknown operation", os.Args[1])
+		os.Exit(2)
+	}
+	fmt.Printf("%.4f\n", float64(op(n).Nanoseconds())/float64(n))
+}
