@@ -47,6 +47,11 @@ const figure figures[NFIGS] = {
 static row rows[] = {
     {.fig = FIG_ROUNDTRIP, .key = "coro", .label = "coro", .src = SRC_CORO, .subject = 1},
     {.fig = FIG_ROUNDTRIP,
+     .key = "copy1",
+     .label = "coro, CORO_COPY_STACK, one",
+     .src = SRC_CORO,
+     .optional = 1},
+    {.fig = FIG_ROUNDTRIP,
      .key = "copy",
      .label = "coro, CORO_COPY_STACK, 2 in turn",
      .src = SRC_CORO,

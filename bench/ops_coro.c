@@ -195,6 +195,26 @@ static double roundtrip_copy(long n)
     return t1 - t0;
 }
 
+/* One copy-stack coroutine and the main coroutine: its frames stay on the
+ * shared stack, so nothing is copied (the lazy copy's best case, and the
+ * usual one for a generator). */
+static double roundtrip_copy1(long n)
+{
+    coro_options opt = {0};
+    coro *co;
+    double t0, t1;
+
+    opt.flags = CORO_COPY_STACK;
+    if (coro_create(&co, pingpong, &opt) != 0 || coro_resume(co, NULL, NULL) != 1)
+        return -1;
+    t0 = bench_now_ns();
+    for (long i = 0; i < n; i++)
+        coro_resume(co, NULL, NULL);
+    t1 = bench_now_ns();
+    coro_destroy(co);
+    return t1 - t0;
+}
+
 static double lifecycle_copy(long n)
 {
     coro_options opt = {0};
@@ -222,6 +242,7 @@ const bench_op bench_coro_ops[] = {
     {BENCH_FIG_WRAP, "resume", wrap_resume},
     {BENCH_FIG_VALUE, "coro", value},
 #ifdef CORO_COPY_STACK
+    {BENCH_FIG_ROUNDTRIP, "copy1", roundtrip_copy1},
     {BENCH_FIG_ROUNDTRIP, "copy", roundtrip_copy},
     {BENCH_FIG_LIFECYCLE, "copy", lifecycle_copy},
 #endif

@@ -124,7 +124,7 @@ typedef struct goal {
     char by[32]; /* how much it is missed by */
 } goal;
 
-#define NGOALS 10
+#define NGOALS 12
 
 static const row *find(const row *rows, int nrows, int fig, const char *key)
 {
@@ -161,6 +161,7 @@ static int goals(const config *cf, const row *rows, int nrows, const mem_row *me
     const row *lc = find(rows, nrows, FIG_LIFECYCLE, "pooled");
     const row *lfp = find(rows, nrows, FIG_LIFECYCLE, "floor-fp");
     const row *rcopy = find(rows, nrows, FIG_ROUNDTRIP, "copy");
+    const row *rcopy1 = find(rows, nrows, FIG_ROUNDTRIP, "copy1");
     const mem_row *big = NULL, *copy = NULL;
     int n = 0;
 
@@ -229,6 +230,11 @@ static int goals(const config *cf, const row *rows, int nrows, const mem_row *me
                      copy->err == BENCH_MEMORY_CAP ? "the memory cap" : coro_errname(copy->err));
         }
         n++;
+    }
+    if (rcopy1 != NULL) {
+        g[n].what = "CORO_COPY_STACK round trip (one, with main) ÷ default round trip";
+        snprintf(g[n].target, sizeof g[n].target, "≤ 2.00x");
+        check(&g[n++], 1 / rcopy1->rmed, 2.00, "%.2fx");
     }
     if (rcopy != NULL) {
         g[n].what = "CORO_COPY_STACK round trip (2 in turn) ÷ default round trip";
