@@ -44,14 +44,15 @@
 
     .text
 
-/* void coro__ctx_switch(coro__ctx *from (rdi), coro__ctx *to (rsi)) */
-    .globl coro__ctx_switch
-    .hidden coro__ctx_switch
-    .type coro__ctx_switch, @function
-    .p2align 4
-coro__ctx_switch:
-    .cfi_startproc
-    CORO_ENDBR
+/*
+ * Saves the callee-saved registers and the floating-point control state on
+ * the current stack and its stack pointer in \from's coro__ctx, then loads
+ * \to's and pops the same layout (see the top of this file). What is left
+ * on the stack is the continuation address, which the user of the macro
+ * pops and jumps to. \from and \to point at a coro__ctx (or at a coro,
+ * whose ctx comes first: CORO__OFF_SP is 0).
+ */
+.macro CORO_SWAP from, to
     pushq %rbp
     .cfi_adjust_cfa_offset 8
     .cfi_rel_offset %rbp, 0
@@ -74,10 +75,8 @@ coro__ctx_switch:
     .cfi_adjust_cfa_offset 8
     stmxcsr (%rsp)
     fnstcw 4(%rsp)
-
-    movq %rsp, (%rdi)          /* from->sp = rsp */
-    movq (%rsi), %rsp          /* rsp = to->sp: now on the other stack */
-
+    movq %rsp, (\from)         /* from->sp = rsp */
+    movq (\to), %rsp           /* rsp = to->sp: now on the other stack */
     ldmxcsr (%rsp)
     fldcw 4(%rsp)
     addq $8, %rsp
@@ -100,6 +99,17 @@ coro__ctx_switch:
     popq %rbp
     .cfi_adjust_cfa_offset -8
     .cfi_restore %rbp
+.endm
+
+/* void coro__ctx_switch(coro__ctx *from (rdi), coro__ctx *to (rsi)) */
+    .globl coro__ctx_switch
+    .hidden coro__ctx_switch
+    .type coro__ctx_switch, @function
+    .p2align 4
+coro__ctx_switch:
+    .cfi_startproc
+    CORO_ENDBR
+    CORO_SWAP %rdi, %rsi
     popq %rcx                  /* the return address, see "Returning" */
     .cfi_adjust_cfa_offset -8
     .cfi_register %rip, %rcx
@@ -185,52 +195,7 @@ coro__ctx_entry:
     leaq 1f(%rip), %r8
     pushq %r8
     .cfi_adjust_cfa_offset 8
-    pushq %rbp
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %rbp, 0
-    pushq %rbx
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %rbx, 0
-    pushq %r12
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %r12, 0
-    pushq %r13
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %r13, 0
-    pushq %r14
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %r14, 0
-    pushq %r15
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset %r15, 0
-    subq $8, %rsp
-    .cfi_adjust_cfa_offset 8
-    stmxcsr (%rsp)
-    fnstcw 4(%rsp)
-    movq %rsp, CORO__OFF_SP(\from)
-    movq CORO__OFF_SP(\to), %rsp
-    ldmxcsr (%rsp)
-    fldcw 4(%rsp)
-    addq $8, %rsp
-    .cfi_adjust_cfa_offset -8
-    popq %r15
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %r15
-    popq %r14
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %r14
-    popq %r13
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %r13
-    popq %r12
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %r12
-    popq %rbx
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %rbx
-    popq %rbp
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore %rbp
+    CORO_SWAP \from, \to
     popq %r8
     .cfi_adjust_cfa_offset -8
     jmpq *%r8
