@@ -175,7 +175,7 @@ examples: $(EXAMPLE_BIN)
 # against their expected output, the C++ header check and the install check,
 # and ends with one "N passed, N failed" line.
 test: tests examples
-	@BUILD=$(BUILD) EMU="$(EMU)" CC="$(CC)" CXX="$(CXX)" CROSS="$(CROSS)" SANITIZE="$(SANITIZE)" \
+	@BUILD=$(BUILD) EMU="$(EMU)" CC="$(CC)" CXX="$(CXX)" CROSS="$(CROSS)" SANITIZE="$(SANITIZE)" BACKEND="$(BACKEND)" \
 	    sh tests/run.sh $(TESTS)
 
 demo: examples

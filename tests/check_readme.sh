@@ -6,7 +6,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 sed -n '/^```c$/,/^```$/p' README.md | sed '1d;$d' > "$dir/example.c"
 san=""
-case "$BUILD" in *-san*) san="-fsanitize=address,undefined" ;; esac
+[ -n "${SANITIZE:-}" ] && san="-fsanitize=address,undefined"
 $CC -std=c99 -Wall -Wextra -Werror $san -Iinclude "$dir/example.c" "$BUILD/libcoro.a" \
     -pthread -o "$dir/example"
 "$dir/example" > "$dir/out"

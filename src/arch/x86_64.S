@@ -77,6 +77,16 @@
     fnstcw 4(%rsp)
     movq %rsp, (\from)         /* from->sp = rsp */
     movq (\to), %rsp           /* rsp = to->sp: now on the other stack */
+    /* The frame is now the saved context's, which has this layout whoever
+     * saved it, with its continuation as the return address. */
+    .cfi_def_cfa_offset 64
+    .cfi_offset %rip, -8
+    .cfi_offset %rbp, -16
+    .cfi_offset %rbx, -24
+    .cfi_offset %r12, -32
+    .cfi_offset %r13, -40
+    .cfi_offset %r14, -48
+    .cfi_offset %r15, -56
     ldmxcsr (%rsp)
     fldcw 4(%rsp)
     addq $8, %rsp
@@ -144,7 +154,7 @@ coro__ctx_init:
     movq %r8, 32(%rax)         /* r12 = arg */
     movq $0, 40(%rax)          /* rbx */
     movq $0, 48(%rax)          /* rbp */
-    leaq coro__ctx_entry(%rip), %rdx
+    leaq coro__ctx_start(%rip), %rdx
     movq %rdx, 56(%rax)        /* where the first switch "returns" */
     movq %rax, (%rdi)
     ret
@@ -153,13 +163,18 @@ coro__ctx_init:
 
 /*
  * The first frame of every coroutine. Entered by the first switch's jump
- * with rsp 16-byte aligned; calls entry(arg), which never returns.
+ * (at coro__ctx_start) with rsp 16-byte aligned; calls entry(arg), which
+ * never returns. The nop before the start is for debuggers: they look up
+ * the function of a return address by the byte before it, which must be in
+ * this function, not in the one above.
  */
     .type coro__ctx_entry, @function
     .p2align 4
 coro__ctx_entry:
     .cfi_startproc
     .cfi_undefined %rip        /* outermost frame: backtraces stop here */
+    nop
+coro__ctx_start:
     CORO_ENDBR
     movq %r12, %rdi
     callq *%r13
@@ -190,15 +205,21 @@ coro__ctx_entry:
  */
 
 /* Saves the running context into the coroutine at \from and continues at
- * \to's; execution comes back at label 1 when \from is switched to. */
+ * \to's; execution comes back at label 1 when \from is switched to. The
+ * unwind rules from the swap to the jump describe the other side's frame
+ * (see CORO_SWAP); label 1 is back in this function's. */
 .macro CORO_SWITCH from, to
+    .cfi_remember_state
     leaq 1f(%rip), %r8
     pushq %r8
     .cfi_adjust_cfa_offset 8
     CORO_SWAP \from, \to
     popq %r8
     .cfi_adjust_cfa_offset -8
+    .cfi_register %rip, %r8
     jmpq *%r8
+    .cfi_restore_state
+    nop                        /* never run: for debuggers, see coro__ctx_entry */
 1:
 .endm
 
