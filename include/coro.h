@@ -115,7 +115,10 @@ typedef struct coro_options {
  * shared stack, the live bytes of the one using it (from its stack pointer
  * to the top) are copied to a right-sized buffer and copied back when it
  * runs again. A suspended coroutine then costs its control block plus its
- * live stack. stack_size is ignored. Switching between a copy-mode
+ * live stack (a buffer that never shrinks; one that a copy-stack coroutine
+ * needed when it itself resumed or yielded to another copy-stack coroutine
+ * has 4 KiB of headroom, as its exact depth at the switch is not known
+ * beforehand). stack_size is ignored. Switching between a copy-mode
  * coroutine and one with its own stack (the main coroutine, say) copies
  * nothing; switching between two copy-mode coroutines copies both ways.
  *
@@ -128,8 +131,13 @@ typedef struct coro_options {
  * points into the shared stack and is handed to a copy-mode coroutine that
  * will run over those bytes.
  *
- * Resume and yield may return CORO_ENOMEM in this mode (a buffer for the
- * outgoing coroutine's stack cannot be grown); nothing changes then.
+ * Resume, yield, close and destroy may return CORO_ENOMEM in this mode (a
+ * buffer for the outgoing coroutine's stack cannot be grown); nothing
+ * changes then. One switch cannot be refused: when a coroutine ends and its
+ * resumer's frames must be copied back over those of a copy-stack coroutine
+ * that switched to an own-stack one, and there is no memory for the latter's
+ * bytes, coro prints which coroutines were involved and aborts rather than
+ * lose them.
  * Not available with the ucontext backend on architectures coro has no
  * register map for: coro_create returns CORO_EINVAL.
  */
@@ -227,7 +235,8 @@ CORO_API int coro_isyieldable(const coro *co);
  * CORO_ECLOSENORM for a running / normal coroutine, CORO_ECLOSED if co was
  * already closed (unlike Lua, whose close of a closed coroutine returns true
  * again: in C a second close usually means a handle used after its owner
- * was done with it, which deserves an error), CORO_ETHREAD, CORO_EINVAL.
+ * was done with it, which deserves an error), CORO_ETHREAD, CORO_EINVAL,
+ * or CORO_ENOMEM (copy-stack mode, see CORO_COPY_STACK; nothing changed).
  * May run cleanups on co's stack; never suspends the caller.
  */
 CORO_API int coro_close(coro *co);
@@ -235,11 +244,18 @@ CORO_API int coro_close(coro *co);
 /*
  * Closes co if it is not closed yet (see coro_close(), whose result is not
  * reported) and frees it; the handle is invalid afterwards. Returns 0, or
- * CORO_ECLOSERUN / CORO_ECLOSENORM / CORO_EMAINCO / CORO_EINVAL, and then
- * frees nothing. Another thread may destroy a coroutine that is dead or was
- * never started; one suspended mid-body has cleanups that must run on its
- * own thread, so that is refused with CORO_ETHREAD, as is any copy-stack
- * coroutine (CORO_COPY_STACK) of another thread.
+ * CORO_ECLOSERUN / CORO_ECLOSENORM / CORO_EMAINCO / CORO_EINVAL, or
+ * CORO_ENOMEM when the close needed memory it could not get (copy-stack
+ * mode only); then it frees nothing and co keeps its pending cleanups.
+ *
+ * From another thread: while co's thread lives, a coroutine that is dead or
+ * was never started may be destroyed; one suspended mid-body has cleanups
+ * that must run on its own thread, so that is refused with CORO_ETHREAD, as
+ * is any copy-stack coroutine (CORO_COPY_STACK) and one that is running or
+ * normal. Once co's thread has exited, any coroutine it left suspended may
+ * be destroyed from any thread; its pending cleanups do not run (there is
+ * no thread left to run them). A thread's coro state stays allocated until
+ * the last coroutine it created is destroyed.
  */
 CORO_API int coro_destroy(coro *co);
 

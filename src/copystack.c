@@ -257,14 +257,15 @@ int coro__copy_reserve(coro__thread *t, coro *from, coro *to, void *value)
 {
     coro *owner = t->owner;
     size_t need;
-    char here;
     void *buf;
 
     check_value(t, to, value);
     if (!coro__copy_needed(to) || owner == NULL)
         return 0;
     if (owner == from)
-        need = (size_t)(top_of(t) - &here) + SWITCH_SLACK;
+        /* The frame address, not a local's: under ASan's use-after-return
+         * detection locals live on a fake stack elsewhere. */
+        need = (size_t)(top_of(t) - (char *)__builtin_frame_address(0)) + SWITCH_SLACK;
     else
         need = (size_t)(top_of(t) - (char *)coro__ctx_sp(&owner->ctx));
     if (need <= owner->saved_cap)
@@ -276,6 +277,23 @@ int coro__copy_reserve(coro__thread *t, coro *from, coro *to, void *value)
     owner->saved = buf;
     owner->saved_cap = (unsigned)need;
     return 0;
+}
+
+/* A coroutine ends and switches for good to `to`, which needs the copier:
+ * the owner (not the dying one, which gave up the shared stack) may have
+ * switched to an own-stack coroutine without a reserve, since that switch
+ * copies nothing. Its saved stack pointer is final, so the size is exact.
+ * A death cannot be refused: without memory for the bytes, coro stops the
+ * process with a message rather than lose the owner's frames. */
+void coro__copy_reserve_final(coro__thread *t, coro *dying, coro *to)
+{
+    if (coro__copy_reserve(t, dying, to, NULL) == 0)
+        return;
+    fprintf(stderr,
+            "coro: out of memory saving the stack of copy-stack coroutine \"%s\" (id %llu) "
+            "while coroutine \"%s\" (id %llu) ends\n",
+            coro_name(t->owner), t->owner->id, coro_name(dying), dying->id);
+    abort();
 }
 
 /* Switches from `from` to `to` through the copier. */

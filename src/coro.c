@@ -30,7 +30,12 @@
 void coro__die(coro *co, int status, void *result)
 {
     coro *r = co->resumer;
+    coro__thread *t = co->thread;
 
+    if (t->owner == co)
+        t->owner = NULL; /* nothing on the shared stack to keep */
+    else if (t->owner != NULL && coro__copy_needed(r))
+        coro__copy_reserve_final(t, co, r);
     co->status = CORO_DEAD;
     co->transfer = NULL;
     if (status == CORO_EERROR) {
@@ -40,9 +45,7 @@ void coro__die(coro *co, int status, void *result)
         co->transfer = result;
     }
     r->status = CORO_RUNNING;
-    co->thread->current = r;
-    if (co->thread->owner == co)
-        co->thread->owner = NULL; /* nothing on the shared stack to keep */
+    t->current = r;
     coro__switch_final(co, r);
 }
 
@@ -115,6 +118,7 @@ static int make(coro **out, coro_fn fn, const coro_options *opt)
     co->fn = fn;
     co->user_data = opt != NULL ? opt->user_data : NULL;
     co->id = coro__next_id();
+    t->live++;
     if (co->flags & CORO__F_COPY) {
         t->copy_live++;
         *out = co;
@@ -340,33 +344,71 @@ int coro_close(coro *co)
     return (co->flags & CORO__F_ERRORED) ? CORO_EERROR : 0;
 }
 
+/* Frees what co holds and co itself; the caller's thread keeps the
+ * control block and the stack for reuse. */
+static void release(coro *co)
+{
+    if (co->flags & CORO__F_COPY) {
+        coro__free(co->saved);
+    } else {
+        coro__stack_put(&co->stack);
+    }
+    coro__defer_free_all(co);
+    coro__error_clear(co);
+    coro__free(co->name);
+    coro__block_put(coro__tls, co);
+}
+
+/*
+ * coro_destroy from a thread that is not co's. While co's thread lives,
+ * only what that thread no longer looks at may go: a dead or never-started
+ * coroutine with its own stack (a copy-mode one is in the thread's
+ * shared-stack books). Once the thread has exited nothing can run co any
+ * more, and a coroutine suspended mid-body is freed without its cleanups:
+ * the alternative is a leak that nothing could ever end.
+ */
+static int destroy_foreign(coro *co)
+{
+    coro__thread *owner = co->thread;
+
+    if (co->status == CORO_RUNNING || co->status == CORO_NORMAL)
+        return CORO_ETHREAD;
+    if (!coro__thread_exited(owner)) {
+        if (co->flags & CORO__F_COPY)
+            return CORO_ETHREAD;
+        if (co->status == CORO_SUSPENDED && (co->flags & CORO__F_STARTED))
+            return CORO_ETHREAD; /* its cleanups must run on its own thread */
+    }
+    release(co);
+    coro__thread_unref(owner);
+    return 0;
+}
+
 int coro_destroy(coro *co)
 {
+    coro__thread *t = coro__tls;
     int err;
 
     if (co == NULL)
         return CORO_EINVAL;
     if (co->flags & CORO__F_MAIN)
         return CORO_EMAINCO;
-    err = check_close(co, coro__tls);
-    if (err == CORO_ETHREAD && co->status == CORO_SUSPENDED && (co->flags & CORO__F_STARTED))
-        return err; /* its cleanups must run on its own thread */
-    if (err == CORO_ETHREAD && (co->flags & CORO__F_COPY))
-        return err; /* its thread's shared-stack books are not ours */
-    if (err == CORO_ECLOSERUN || err == CORO_ECLOSENORM || err == CORO_EINVAL)
+    if (co->thread != t)
+        return destroy_foreign(co);
+    err = check_close(co, t);
+    if (err == CORO_ECLOSERUN || err == CORO_ECLOSENORM)
         return err;
-    if (err == 0 && co->status == CORO_SUSPENDED)
-        (void)coro_close(co);
-    if (!(co->flags & CORO__F_COPY))
-        coro__stack_put(&co->stack);
-    coro__defer_free_all(co);
-    coro__error_clear(co);
-    coro__free(co->name);
+    if (err == 0 && co->status == CORO_SUSPENDED) {
+        err = coro_close(co);
+        if (err == CORO_ENOMEM)
+            return err; /* still suspended, with its cleanups pending */
+    }
     if (co->flags & CORO__F_COPY) {
         coro__copy_release(co);
-        co->thread->copy_live--;
+        t->copy_live--;
     }
-    coro__block_put(coro__tls, co);
+    release(co);
+    t->live--;
     return 0;
 }
 

@@ -168,7 +168,14 @@ typedef struct coro__thread {
     coro *copier;       /* runs the copies, on a stack of its own */
     coro *copy_to;      /* what the copier is to switch to */
     size_t copy_live;   /* copy-mode coroutines not yet destroyed */
-    coro *spare;        /* freed control blocks, linked by resumer, for reuse */
+    /* The state outlives its thread while coroutines refer to it, so that
+     * its address is not reused by a new thread while a foreign coroutine
+     * could still be taken for one of that thread's (see thread.c). */
+    long live;    /* created minus destroyed by this thread */
+    long foreign; /* destroyed by other threads (atomic) */
+    int exited;   /* the thread is gone (atomic) */
+    int freed;    /* claimed by whoever frees the state (atomic) */
+    coro *spare;  /* freed control blocks, linked by resumer, for reuse */
     size_t spare_len;
     coro__stack pool[CORO__POOL_MAX]; /* freed stacks, newest last */
     size_t pool_len;
@@ -185,6 +192,8 @@ static inline coro__thread *coro__thread_get(void)
     return CORO__LIKELY(t != NULL) ? t : coro__thread_init();
 }
 
+CORO__HIDDEN int coro__thread_exited(coro__thread *t);
+CORO__HIDDEN void coro__thread_unref(coro__thread *t);
 CORO__HIDDEN unsigned long long coro__next_id(void);
 CORO__HIDDEN coro *coro__block_get(coro__thread *t);
 CORO__HIDDEN void coro__block_put(coro__thread *t, coro *co);
@@ -196,6 +205,7 @@ CORO__HIDDEN void coro__block_drain(coro__thread *t);
 
 CORO__HIDDEN int coro__copy_init(coro__thread *t, coro *co);
 CORO__HIDDEN int coro__copy_reserve(coro__thread *t, coro *from, coro *to, void *value);
+CORO__HIDDEN void coro__copy_reserve_final(coro__thread *t, coro *dying, coro *to);
 CORO__HIDDEN void coro__copy_switch(coro *from, coro *to);
 CORO__HIDDEN void coro__copy_release(coro *co);
 CORO__HIDDEN void coro__copy_thread_exit(coro__thread *t);

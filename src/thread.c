@@ -71,9 +71,37 @@ void coro__block_drain(coro__thread *t)
     t->spare_len = 0;
 }
 
+/*
+ * The state's lifetime. Its own thread counts coroutines in `live` with
+ * plain arithmetic (the common case costs nothing); other threads count the
+ * ones they destroy in `foreign`, atomically. The state is freed when the
+ * thread has exited and the two counts meet. The exiting thread and a
+ * foreign destroyer each publish their write before reading the other's
+ * (sequentially consistent), so at least one of them sees both; `freed`
+ * makes sure only one frees.
+ */
+int coro__thread_exited(coro__thread *t)
+{
+    return __atomic_load_n(&t->exited, __ATOMIC_SEQ_CST);
+}
+
+static void maybe_free(coro__thread *t)
+{
+    if (coro__thread_exited(t) && t->live == __atomic_load_n(&t->foreign, __ATOMIC_SEQ_CST) &&
+        __atomic_exchange_n(&t->freed, 1, __ATOMIC_SEQ_CST) == 0)
+        coro__free(t);
+}
+
+/* Another thread destroyed one of t's coroutines. */
+void coro__thread_unref(coro__thread *t)
+{
+    __atomic_add_fetch(&t->foreign, 1, __ATOMIC_SEQ_CST);
+    maybe_free(t);
+}
+
 /* Thread exit: release what the thread's state owns. Coroutines still alive
- * on this thread cannot run any more; their control blocks are the owner's
- * to destroy (coro_destroy accepts dead and unstarted ones from any thread). */
+ * on this thread cannot run any more; any thread may destroy them (see
+ * coro_destroy), and the last destroy frees the state. */
 static void thread_exit(void *arg)
 {
     coro__thread *t = arg;
@@ -83,7 +111,8 @@ static void thread_exit(void *arg)
     coro__overflow_thread_exit(t);
     coro__error_clear(&t->main);
     coro__tls = NULL;
-    coro__free(t);
+    __atomic_store_n(&t->exited, 1, __ATOMIC_SEQ_CST);
+    maybe_free(t);
 }
 
 static void make_exit_key(void)

@@ -4,7 +4,9 @@
  * raise, close, overflow by name, and cost little memory when idle.
  */
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -390,4 +392,118 @@ TEST(copy_mode_resume_fails_cleanly_when_the_save_buffer_cannot_grow)
     CHECK_INT(coro_resume(a, P(1), NULL), 1); /* a's locals came back intact */
     CHECK_ERR(coro_destroy(a), 0);
     CHECK_ERR(coro_destroy(b), 0);
+}
+
+/* ---- a reserve is needed where nothing else would take it ---- */
+
+static int cleanup_ran;
+
+static void note_cleanup(void *arg)
+{
+    (void)arg;
+    cleanup_ran++;
+}
+
+static void *defer_and_yield(void *arg)
+{
+    CHECK_ERR(coro_defer(note_cleanup, NULL), 0);
+    CHECK_ERR(coro_yield(arg, NULL), 0);
+    return NULL;
+}
+
+static void *deep_yield(void *arg)
+{
+    volatile char big[4096];
+
+    memset((char *)big, 7, sizeof big);
+    CHECK_ERR(coro_yield(arg, NULL), 0);
+    CHECK_INT(big[0] + big[sizeof big - 1], 14); /* came back intact */
+    return NULL;
+}
+
+TEST(copy_mode_destroy_refuses_when_the_close_cannot_reserve)
+{
+    coro *a = copy_create(defer_and_yield, "a");
+    coro *b = copy_create(deep_yield, "b");
+
+    cleanup_ran = 0;
+    CHECK_INT(coro_resume(a, NULL, NULL), 1);
+    CHECK_INT(coro_resume(b, NULL, NULL), 1); /* b owns the shared stack, 4 KiB deep */
+    coro__fail_after(1);                      /* the buffer for b's bytes */
+    CHECK_ERR(coro_destroy(a), CORO_ENOMEM);  /* nothing freed, nothing run */
+    coro__fail_after(0);
+    CHECK_INT(cleanup_ran, 0);
+    CHECK_INT(coro_status(a), CORO_SUSPENDED);
+    CHECK_ERR(coro_destroy(a), 0);
+    CHECK_INT(cleanup_ran, 1);
+    CHECK_INT(coro_resume(b, NULL, NULL), 0);
+    CHECK_ERR(coro_destroy(b), 0);
+}
+
+/* main -> y (copy) -> n (own stack) -> x (copy, deep): x yields to n, which
+ * copies nothing; n then ends and y needs the shared stack back, so x's
+ * bytes are saved although nobody reserved room for them at x's yield. */
+static coro *deep_x;
+
+static void start_deep_x(void *arg)
+{
+    (void)arg;
+    deep_x = copy_create(deep_yield, "x");
+    CHECK_INT(coro_resume(deep_x, NULL, NULL), 1);
+}
+
+static void *n_returns(void *arg)
+{
+    (void)arg;
+    start_deep_x(NULL);
+    return NULL;
+}
+
+static void *n_raises(void *arg)
+{
+    (void)arg;
+    start_deep_x(NULL);
+    coro_error("n fails");
+    return NULL;
+}
+
+static void *n_closed(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_defer(start_deep_x, NULL), 0);
+    CHECK_ERR(coro_yield(NULL, NULL), 0);
+    return NULL;
+}
+
+static const coro_fn n_bodies[] = {n_returns, n_raises, n_closed};
+
+static void *y_body(void *arg)
+{
+    coro_fn fn = n_bodies[(intptr_t)arg];
+    coro *n;
+    int rc;
+
+    CHECK_ERR(coro_create(&n, fn, NULL), 0); /* its own stack */
+    rc = coro_resume(n, NULL, NULL);
+    if (rc == 1)
+        rc = coro_close(n);
+    CHECK_ERR(coro_destroy(n), 0);
+    return P(rc);
+}
+
+TEST(copy_mode_end_of_an_own_stack_coroutine_saves_the_owner_it_interrupted)
+{
+    int want[] = {0, CORO_EERROR, 0};
+
+    for (int i = 0; i < 3; i++) {
+        coro *y = copy_create(y_body, "y");
+        void *out = NULL;
+
+        CHECK_INT(coro_resume(y, P(i), &out), 0);
+        CHECK_ERR((int)(intptr_t)out, want[i]);
+        CHECK_INT(coro_status(deep_x), CORO_SUSPENDED);
+        CHECK_INT(coro_resume(deep_x, NULL, NULL), 0); /* its 4 KiB came back */
+        CHECK_ERR(coro_destroy(deep_x), 0);
+        CHECK_ERR(coro_destroy(y), 0);
+    }
 }

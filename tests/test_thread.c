@@ -263,7 +263,7 @@ TEST(coroutine_used_from_thread_that_never_used_coro_is_refused)
 
 struct suspended_elsewhere {
     coro *co;
-    int resume_rc, close_rc;
+    int resume_rc, close_rc, destroy_rc, destroy_normal_rc;
 };
 
 static void *resume_foreign(void *arg)
@@ -272,6 +272,22 @@ static void *resume_foreign(void *arg)
 
     s->resume_rc = coro_resume(s->co, NULL, NULL);
     s->close_rc = coro_close(s->co);
+    s->destroy_rc = coro_destroy(s->co);
+    return NULL;
+}
+
+static void *destroy_foreign_normal(void *arg)
+{
+    struct suspended_elsewhere *s = arg;
+
+    s->destroy_normal_rc = coro_destroy(s->co);
+    return NULL;
+}
+
+/* Runs while s->co is normal (it resumed this one). */
+static void *intrude_on_resumer(void *arg)
+{
+    run_thread(destroy_foreign_normal, arg);
     return NULL;
 }
 
@@ -281,16 +297,22 @@ static void *resume_from_thread_inside(void *arg)
     coro *self = coro_running(NULL);
 
     /* While this coroutine runs, another thread tries to run it. */
+    coro *inner;
+
     s->co = self;
     run_thread(resume_foreign, s);
     CHECK_PTR(coro_running(NULL), self);
+    CHECK_INT(coro_status(self), CORO_RUNNING);
+    CHECK_ERR(coro_create(&inner, intrude_on_resumer, NULL), 0);
+    CHECK_INT(coro_resume(inner, s, NULL), 0);
+    CHECK_ERR(coro_destroy(inner), 0);
     CHECK_INT(coro_status(self), CORO_RUNNING);
     return s;
 }
 
 TEST(running_coroutine_cannot_be_resumed_from_another_thread)
 {
-    struct suspended_elsewhere s = {NULL, 0, 0};
+    struct suspended_elsewhere s = {NULL, 0, 0, 0, 0};
     void *out = NULL;
     coro *co;
 
@@ -299,6 +321,8 @@ TEST(running_coroutine_cannot_be_resumed_from_another_thread)
     CHECK_PTR(out, &s);
     CHECK_ERR(s.resume_rc, CORO_ETHREAD);
     CHECK_ERR(s.close_rc, CORO_ETHREAD);
+    CHECK_ERR(s.destroy_rc, CORO_ETHREAD);        /* running */
+    CHECK_ERR(s.destroy_normal_rc, CORO_ETHREAD); /* normal */
     CHECK_ERR(coro_destroy(co), 0);
 }
 
@@ -359,7 +383,6 @@ TEST(thread_exit_frees_its_state_and_pooled_stacks)
 
 TEST(coroutines_of_an_exited_thread_can_be_destroyed)
 {
-    SKIP_IN_COPY_MODE(); /* refused: CORO_ETHREAD, see coro_destroy */
     struct leftovers l = {0, 1, NULL, NULL, NULL};
     long allocs = coro__live_allocs();
 
@@ -439,4 +462,73 @@ TEST(unstarted_coroutine_can_be_destroyed_from_another_thread)
     CHECK_ERR(d.rc, 0);
     CHECK_INT(coro__live_allocs(), allocs);
     CHECK_INT(coro__live_maps(), maps);
+}
+
+/* ---- a thread's state outlives it while its coroutines do ---- */
+
+struct orphan {
+    coro *co;
+    int copy;
+    int resume_rc;
+    void *state;
+};
+
+static void note_cleanup(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+static int orphan_cleanups;
+
+static void *defer_and_yield(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_defer(note_cleanup, &orphan_cleanups), 0);
+    CHECK_ERR(coro_yield(NULL, NULL), 0);
+    return NULL;
+}
+
+static void *leave_orphan(void *arg)
+{
+    struct orphan *o = arg;
+    coro_options opt = {0, "orphan", NULL, o->copy ? CORO_COPY_STACK : 0};
+
+    CHECK_ERR(coro_create(&o->co, defer_and_yield, &opt), 0);
+    CHECK_INT(coro_resume(o->co, NULL, NULL), 1); /* suspended mid-body */
+    return NULL;
+}
+
+static void *try_orphan(void *arg)
+{
+    struct orphan *o = arg;
+
+    (void)coro_running(NULL); /* this thread's state exists */
+    o->state = coro__tls;
+    o->resume_rc = coro_resume(o->co, NULL, NULL);
+    return NULL;
+}
+
+TEST(coroutine_of_an_exited_thread_is_never_taken_for_a_new_threads)
+{
+    for (int copy = 0; copy < 2; copy++) {
+        struct orphan o = {NULL, copy, 0, NULL};
+        long allocs = coro__live_allocs();
+
+        orphan_cleanups = 0;
+        run_thread(leave_orphan, &o);
+        /* New threads allocate their state while the old one's is kept:
+         * never at its address, so the orphan is never theirs. */
+        for (int i = 0; i < 8; i++) {
+            o.resume_rc = 0;
+            run_thread(try_orphan, &o);
+            CHECK(o.state != (void *)o.co->thread);
+            CHECK_ERR(o.resume_rc, CORO_ETHREAD);
+        }
+        CHECK_INT(coro_status(o.co), CORO_SUSPENDED);
+        /* Its thread is gone: freed, without cleanups that cannot run. */
+        CHECK_ERR(coro_destroy(o.co), 0);
+        CHECK_INT(orphan_cleanups, 0);
+        coro__stack_pool_drain();
+        CHECK_INT(coro__live_allocs(), allocs); /* the old state went too */
+    }
 }
