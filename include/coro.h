@@ -61,7 +61,16 @@ extern "C" {
     X(EMAINCO, -1010, "cannot destroy the main coroutine")                                         \
     X(EMAPS, -1011,                                                                                \
       "too many memory mappings for guarded stacks: raise vm.max_map_count "                       \
-      "(sysctl -w vm.max_map_count=N)")
+      "(sysctl -w vm.max_map_count=N)")                                                            \
+    X(ETIMEDOUT, -110, "timed out")                                                                \
+    X(ECANCELED, -125, "canceled")                                                                 \
+    X(EAGAIN, -11, "would block")                                                                  \
+    X(EPERM, -1, "operation not permitted")                                                        \
+    X(EBUSY, -16, "busy")                                                                          \
+    X(EDEADLK, -35, "deadlock: every task is blocked and nothing can wake one")                    \
+    X(ECHCLOSED, -1012, "channel is closed")                                                       \
+    X(ENOLOOP, -1013, "not called from a task of a running loop")                                  \
+    X(ESELF, -1014, "a task cannot await itself")
 
 /* The error codes: CORO_EINVAL, CORO_ENOMEM, CORO_EDEAD, ... */
 enum coro_error_code {
@@ -348,6 +357,368 @@ CORO_API void *coro_userdata(const coro *co);
 
 /* Stores user_data in co. Returns 0 or CORO_EINVAL. */
 CORO_API int coro_set_userdata(coro *co, void *user_data);
+
+/* ======================================================================
+ * The runtime: an event loop running coroutines as tasks.
+ *
+ * coro_run() runs a main function as the first task of a loop on the
+ * calling thread and returns when it and every task it started are done.
+ * Tasks are coroutines the loop resumes; a task suspends in a blocking call
+ * (sleep, channel, lock, await, ...) and the loop runs another. One loop per
+ * thread; tasks, channels, groups and locks belong to the loop they were
+ * made on and are used from its tasks only.
+ *
+ * Blocking calls ("may suspend") have an _until form taking an absolute
+ * deadline on the loop's clock (coro_now); a deadline that has passed times
+ * out at once when the call cannot complete at once. They return
+ * CORO_ETIMEDOUT at the deadline, CORO_ECANCELED when the task is canceled
+ * (then every later blocking call of that task returns it too, so it can
+ * only wind down), CORO_ENOLOOP outside a task. coro_yield() inside a task
+ * lets the other ready tasks run and returns 0.
+ * ====================================================================== */
+
+/* A point in time or a duration, in nanoseconds of the loop's monotonic
+ * clock. */
+typedef long long coro_time;
+
+/* No deadline. */
+#define CORO_NEVER ((coro_time)0x7fffffffffffffffLL)
+#define CORO_USEC(n) ((coro_time)(n)*1000LL)
+#define CORO_MSEC(n) ((coro_time)(n)*1000000LL)
+#define CORO_SEC(n) ((coro_time)(n)*1000000000LL)
+
+/* The loop's clock: CLOCK_MONOTONIC, or the virtual clock (see
+ * CORO_RUN_VIRTUAL_CLOCK). Outside a loop, CLOCK_MONOTONIC. */
+CORO_API coro_time coro_now(void);
+
+/* coro_now() + d, saturating at CORO_NEVER: the deadline d from now. */
+CORO_API coro_time coro_after(coro_time d);
+
+/* A task. Its handle, from coro_spawn(), is valid until coro_await()
+ * returns its end (0 or an error other than CORO_ETIMEDOUT / CORO_ECANCELED
+ * / CORO_EBUSY) or until the task that spawned it finishes. */
+typedef struct coro_task coro_task;
+
+/* A task group (trio's nursery, Kotlin's coroutineScope): see
+ * coro_group_open(). */
+typedef struct coro_group coro_group;
+
+/* Options for coro_run(); NULL or zeroed gives the defaults. */
+typedef struct coro_run_options {
+    /* CORO_RUN_VIRTUAL_CLOCK and / or CORO_RUN_SEEDED. */
+    unsigned flags;
+    /* With CORO_RUN_SEEDED: the seed of the order among ready tasks. */
+    unsigned long long seed;
+    /* Above 0: report (stderr) a task that runs this long without
+     * suspending, by name; a watchdog thread watches. */
+    coro_time watchdog;
+} coro_run_options;
+
+/* Time does not pass while tasks run; when every task is blocked it jumps
+ * to the next deadline (trio's MockClock with autojump): an hour of sleeps
+ * takes no time. It starts at 0. */
+#define CORO_RUN_VIRTUAL_CLOCK 0x1u
+/* The next task to run is a pseudo-random choice among the ready ones,
+ * from `seed`: one seed gives one interleaving, to replay a failing one.
+ * Without it, ready tasks run in FIFO order. */
+#define CORO_RUN_SEEDED 0x2u
+
+/*
+ * Runs fn(arg) as the main task of a new loop on this thread and returns
+ * when it and every task it started are done (Python's asyncio.run). Stores
+ * fn's result in *result (may be NULL). Returns 0; CORO_EERROR when the
+ * main task failed (an error it raised, or one of a task it started that
+ * nobody awaited): the message is then coro_errmsg(coro_running(NULL)) and
+ * *result the error's value; CORO_EDEADLK when every task is blocked and
+ * nothing can wake one (each is reported on stderr with its name and what
+ * it waits on, like Go's "all goroutines are asleep"); CORO_EBUSY when a
+ * loop already runs on this thread; CORO_EINVAL, CORO_ENOMEM. Tasks that
+ * never finished (a deadlock) are reported, closed (their cleanups run)
+ * and freed before it returns.
+ */
+CORO_API int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt);
+
+/* Options for coro_spawn(); NULL or zeroed gives the defaults. */
+typedef struct coro_task_options {
+    const char *name;  /* for reports and dumps; copied */
+    size_t stack_size; /* as coro_options.stack_size */
+    coro_group *group; /* the group to join; NULL: the spawning task's own */
+} coro_task_options;
+
+/*
+ * Starts fn(arg) as a new task (it runs when the caller next suspends).
+ * Every task is owned: by the group in opt->group, else by the task that
+ * spawned it, which does not finish before it (no orphans) and whose
+ * cancellation cancels it. With t non-NULL the handle goes to *t, and
+ * coro_await(*t) gets the task's end; without (t NULL) the task is
+ * detached, and an error it dies with fails its owner: the owner is
+ * canceled and finishes with that error (as does a task awaited by nobody
+ * before its owner ended). Returns 0, CORO_ENOLOOP, CORO_EINVAL (fn NULL,
+ * a group of another loop or already waited), CORO_ENOMEM, CORO_EMAPS.
+ * coro_spawn records the caller's file and line for dumps.
+ */
+CORO_API int coro_spawn_at(coro_task **t, coro_fn fn, void *arg, const coro_task_options *opt,
+                           const char *file, int line);
+/* coro_spawn(t, fn, arg, opt): variadic so that a compound literal with
+ * commas can be the options. */
+#define coro_spawn(...) coro_spawn_at(__VA_ARGS__, __FILE__, __LINE__)
+
+/*
+ * Waits for task t to end and stores its result in *result (may be NULL).
+ * Returns 0; CORO_EERROR when t died by an error (its message is then
+ * coro_errmsg(coro_running(NULL)), its value in *result); CORO_ECANCELED
+ * when t was canceled (*result still gets what it returned). These end the
+ * handle. Also CORO_ETIMEDOUT (the _until form), CORO_ECANCELED for the
+ * caller's own cancellation (t still runs; the handle stays), CORO_ESELF,
+ * CORO_EBUSY (another task awaits t), CORO_EINVAL, CORO_ENOLOOP.
+ * May suspend.
+ */
+CORO_API int coro_await(coro_task *t, void **result);
+CORO_API int coro_await_until(coro_task *t, void **result, coro_time deadline);
+
+/* Cancels t and every task it owns (its groups' too): their current or
+ * next blocking call returns CORO_ECANCELED. Returns 0, CORO_EINVAL,
+ * CORO_ENOLOOP. Never suspends. */
+CORO_API int coro_cancel(coro_task *t);
+
+/* The running task, or NULL outside one. */
+CORO_API coro_task *coro_task_self(void);
+
+/* t's name ("" if none), NULL if t is NULL; its id (that of its
+ * coroutine), 0 if t is NULL. */
+CORO_API const char *coro_task_name(const coro_task *t);
+CORO_API unsigned long long coro_task_id(const coro_task *t);
+
+/* Suspends the running task for d nanoseconds / until the deadline.
+ * Returns 0, CORO_ECANCELED, CORO_ENOLOOP, CORO_ENOMEM. May suspend. */
+CORO_API int coro_sleep(coro_time d);
+CORO_API int coro_sleep_until(coro_time deadline);
+
+/*
+ * Writes a line per task of this thread's loop to f: id, name, state,
+ * what it waits on, and where it was spawned. Returns the number of tasks,
+ * or CORO_ENOLOOP.
+ */
+CORO_API int coro_dump(void *f /* FILE * */);
+
+/* ---- task groups ---- */
+
+/*
+ * Opens a group owned by the running task. Tasks join it with
+ * coro_task_options.group. The first of them to fail cancels the others,
+ * and coro_group_wait() reports that error. Canceling the owner cancels
+ * the group. A group the owner never waits for is waited for when the
+ * owner's body ends. Returns 0, CORO_ENOLOOP, CORO_ENOMEM.
+ */
+CORO_API int coro_group_open(coro_group **g);
+
+/* Sets (or moves) g's deadline: at it, g is canceled and coro_group_wait
+ * returns CORO_ETIMEDOUT. Nested deadlines: the earlier one wins. Returns
+ * 0, CORO_EINVAL, CORO_ENOMEM. */
+CORO_API int coro_group_deadline(coro_group *g, coro_time deadline);
+
+/* Cancels every task of g, and those it spawns later (they start and see
+ * the cancellation at their first blocking call). Returns 0, CORO_EINVAL. */
+CORO_API int coro_group_cancel(coro_group *g);
+
+/*
+ * Waits until every task of g has finished, then frees g (and the handles
+ * of its tasks nobody awaited). Returns 0; CORO_EERROR with the first
+ * failure's message in coro_errmsg(coro_running(NULL)); CORO_ETIMEDOUT
+ * when its deadline passed; CORO_ECANCELED when it was canceled otherwise.
+ * Only the owner may wait (CORO_EPERM). It waits even when the caller is
+ * canceled: no task outlives its group. May suspend.
+ */
+CORO_API int coro_group_wait(coro_group *g);
+
+/* ---- channels ---- */
+
+/* A channel of fixed-size elements, copied in and out (Go's chan). */
+typedef struct coro_chan coro_chan;
+
+/* Opens a channel of elements of elem_size bytes (1 or more) with a buffer
+ * of capacity elements; 0 makes it unbuffered: a send waits for a receiver
+ * (rendezvous). Returns 0, CORO_EINVAL, CORO_ENOMEM, CORO_ENOLOOP. */
+CORO_API int coro_chan_open(coro_chan **ch, size_t elem_size, size_t capacity);
+
+/*
+ * Sends a copy of *elem: into the buffer, or straight to a waiting
+ * receiver; waits (backpressure) while the buffer is full. Waiters are
+ * served first come, first served. Returns 0, CORO_ECHCLOSED (closed
+ * before or while waiting; nothing sent), CORO_ETIMEDOUT, CORO_ECANCELED,
+ * CORO_EAGAIN (try form: would wait), CORO_EINVAL, CORO_ENOLOOP.
+ * May suspend.
+ */
+CORO_API int coro_chan_send(coro_chan *ch, const void *elem);
+CORO_API int coro_chan_send_until(coro_chan *ch, const void *elem, coro_time deadline);
+CORO_API int coro_chan_try_send(coro_chan *ch, const void *elem);
+
+/* Receives the oldest element into *elem, waiting while there is none.
+ * After close, receivers drain what is buffered and then get
+ * CORO_ECHCLOSED. Other results as coro_chan_send. May suspend. */
+CORO_API int coro_chan_recv(coro_chan *ch, void *elem);
+CORO_API int coro_chan_recv_until(coro_chan *ch, void *elem, coro_time deadline);
+CORO_API int coro_chan_try_recv(coro_chan *ch, void *elem);
+
+/* Closes ch: waiting senders and receivers wake with CORO_ECHCLOSED
+ * (receivers after the buffer is drained). Returns 0, or CORO_ECHCLOSED
+ * when already closed, CORO_EINVAL. Never suspends. */
+CORO_API int coro_chan_close(coro_chan *ch);
+
+/* Frees ch. Returns 0, or CORO_EBUSY while tasks wait on it (nothing is
+ * freed), CORO_EINVAL. */
+CORO_API int coro_chan_free(coro_chan *ch);
+
+/* Elements buffered now; the capacity. 0 for NULL. */
+CORO_API size_t coro_chan_len(const coro_chan *ch);
+CORO_API size_t coro_chan_cap(const coro_chan *ch);
+
+/* ---- select ---- */
+
+#define CORO_SEND 1
+#define CORO_RECV 2
+
+/* One case of a select: send *data on chan, or receive into *data. */
+typedef struct coro_case {
+    coro_chan *chan;
+    int op;     /* CORO_SEND or CORO_RECV */
+    void *data; /* the element to send / where to receive */
+    int result; /* set for the chosen case: 0, or CORO_ECHCLOSED */
+} coro_case;
+
+#define CORO_CASE_SEND(ch, p)                                                                      \
+    {                                                                                              \
+        (ch), CORO_SEND, (void *)(p), 0                                                            \
+    }
+#define CORO_CASE_RECV(ch, p)                                                                      \
+    {                                                                                              \
+        (ch), CORO_RECV, (void *)(p), 0                                                            \
+    }
+
+/*
+ * Waits until one of the n cases can proceed, does it, and returns its
+ * index (Go's select). Among cases ready at once the choice is uniformly
+ * random; one channel may appear in several cases. A case on a closed
+ * channel is ready: it is chosen with result CORO_ECHCLOSED. Returns the
+ * index, CORO_ETIMEDOUT, CORO_ECANCELED, CORO_EINVAL, CORO_ENOMEM,
+ * CORO_ENOLOOP. May suspend.
+ */
+CORO_API int coro_select(coro_case *cases, int n);
+CORO_API int coro_select_until(coro_case *cases, int n, coro_time deadline);
+
+/* The select with a default case: the index of a ready case, or CORO_EAGAIN
+ * when none is ready. Never suspends. */
+CORO_API int coro_try_select(coro_case *cases, int n);
+
+/* ---- synchronisation: values in caller storage, statically initialisable ---- */
+
+/* A FIFO queue of waiting tasks (internal; zero is empty). */
+typedef struct coro_waitq {
+    struct coro__waiter *first, *last;
+} coro_waitq;
+
+/* A mutex: at most one task holds it; waiters get it in FIFO order. */
+typedef struct coro_mutex {
+    coro_task *holder;
+    coro_waitq q;
+} coro_mutex;
+#define CORO_MUTEX_INIT                                                                            \
+    {                                                                                              \
+        NULL,                                                                                      \
+        {                                                                                          \
+            NULL, NULL                                                                             \
+        }                                                                                          \
+    }
+
+/* Initialises m (the same as CORO_MUTEX_INIT). */
+CORO_API void coro_mutex_init(coro_mutex *m);
+
+/* Locks m, waiting while another task holds it. Returns 0, CORO_EBUSY
+ * (try form, or the caller already holds it: not recursive),
+ * CORO_ETIMEDOUT, CORO_ECANCELED, CORO_EINVAL, CORO_ENOLOOP. May suspend. */
+CORO_API int coro_mutex_lock(coro_mutex *m);
+CORO_API int coro_mutex_lock_until(coro_mutex *m, coro_time deadline);
+CORO_API int coro_mutex_trylock(coro_mutex *m);
+
+/* Unlocks m, handing it to the first waiter. CORO_EPERM if the caller does
+ * not hold it. Never suspends. */
+CORO_API int coro_mutex_unlock(coro_mutex *m);
+
+/* A counting semaphore. */
+typedef struct coro_sem {
+    long count;
+    coro_waitq q;
+} coro_sem;
+#define CORO_SEM_INIT(n)                                                                           \
+    {                                                                                              \
+        (n),                                                                                       \
+        {                                                                                          \
+            NULL, NULL                                                                             \
+        }                                                                                          \
+    }
+
+/* Initialises s with count permits (>= 0). 0 or CORO_EINVAL. */
+CORO_API int coro_sem_init(coro_sem *s, long count);
+
+/* Takes a permit, waiting while there is none. Results as the mutex's,
+ * with CORO_EAGAIN for the try form. May suspend. */
+CORO_API int coro_sem_acquire(coro_sem *s);
+CORO_API int coro_sem_acquire_until(coro_sem *s, coro_time deadline);
+CORO_API int coro_sem_tryacquire(coro_sem *s);
+
+/* Gives a permit back (to the first waiter if any). Never suspends. */
+CORO_API int coro_sem_release(coro_sem *s);
+
+/* A wait group (Go's sync.WaitGroup): wait until a count drops to 0. */
+typedef struct coro_wg {
+    long count;
+    coro_waitq q;
+} coro_wg;
+#define CORO_WG_INIT                                                                               \
+    {                                                                                              \
+        0,                                                                                         \
+        {                                                                                          \
+            NULL, NULL                                                                             \
+        }                                                                                          \
+    }
+
+CORO_API void coro_wg_init(coro_wg *wg);
+
+/* Adds n (may be negative) to the count; at 0 the waiters wake. CORO_EINVAL
+ * if the count would drop below 0 (nothing changes). Never suspends. */
+CORO_API int coro_wg_add(coro_wg *wg, long n);
+
+/* coro_wg_add(wg, -1). */
+CORO_API int coro_wg_done(coro_wg *wg);
+
+/* Waits until the count is 0. Results as the mutex's. May suspend. */
+CORO_API int coro_wg_wait(coro_wg *wg);
+CORO_API int coro_wg_wait_until(coro_wg *wg, coro_time deadline);
+
+/* An event: a flag tasks wait on (Python's asyncio.Event). */
+typedef struct coro_event {
+    int set;
+    coro_waitq q;
+} coro_event;
+#define CORO_EVENT_INIT                                                                            \
+    {                                                                                              \
+        0,                                                                                         \
+        {                                                                                          \
+            NULL, NULL                                                                             \
+        }                                                                                          \
+    }
+
+CORO_API void coro_event_init(coro_event *e);
+
+/* Sets the flag and wakes every waiter; clears it; reads it. */
+CORO_API int coro_event_set(coro_event *e);
+CORO_API int coro_event_clear(coro_event *e);
+CORO_API int coro_event_is_set(const coro_event *e);
+
+/* Waits until the flag is set (returns at once if it is). Results as the
+ * mutex's. May suspend. */
+CORO_API int coro_event_wait(coro_event *e);
+CORO_API int coro_event_wait_until(coro_event *e, coro_time deadline);
 
 #ifdef __cplusplus
 }

@@ -329,3 +329,18 @@ void coro__copy_thread_exit(coro__thread *t)
     coro__stack_put(&t->shared);
     t->owner = NULL;
 }
+
+/* Where the byte at p of co's stack is now: p itself, unless co is a
+ * copy-mode coroutine switched out, whose live bytes are in its buffer. */
+void *coro__copy_addr(const coro *co, void *p)
+{
+    const coro__thread *t = co->thread;
+    char *top, *c = p;
+
+    if (!(co->flags & CORO__F_COPY) || t->owner == co || co->saved_len == 0)
+        return p;
+    top = top_of(t);
+    if (c < top - co->saved_len || c >= top)
+        return p; /* not on its stack */
+    return (char *)co->saved + (c - (top - co->saved_len));
+}

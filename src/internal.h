@@ -208,6 +208,7 @@ CORO__HIDDEN int coro__copy_reserve(coro__thread *t, coro *from, coro *to, void 
 CORO__HIDDEN void coro__copy_reserve_final(coro__thread *t, coro *dying, coro *to);
 CORO__HIDDEN void coro__copy_switch(coro *from, coro *to);
 CORO__HIDDEN void coro__copy_release(coro *co);
+CORO__HIDDEN void *coro__copy_addr(const coro *co, void *p);
 CORO__HIDDEN void coro__copy_thread_exit(coro__thread *t);
 CORO__HIDDEN const coro__stack *coro__stack_of(const coro *co);
 

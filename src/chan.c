@@ -1,0 +1,230 @@
+/*
+ * chan.c - channels: Go's semantics in C, with error codes for Go's panics.
+ *
+ * Design. A ring buffer of `cap` elements and two FIFO queues of parked
+ * tasks (senders with the element they offer, receivers with where to put
+ * one). At most one queue is non-empty: a sender parks only when the buffer
+ * is full and no receiver waits, a receiver only when the buffer is empty
+ * and no sender waits. A value goes straight from the sender to a parked
+ * receiver (no trip through the buffer); when a receiver frees a slot of a
+ * full buffer it moves the first parked sender's element in, so the order
+ * of values is the order of sends. Closing wakes every waiter with
+ * CORO_ECHCLOSED; receivers drain the buffer first.
+ *
+ * The operations come in a "now" form that never parks (chan_now, used by
+ * the try forms and by select) and the blocking wrapper around it.
+ */
+#include <string.h>
+
+#include "sched.h"
+
+struct coro_chan {
+    coro__loop *loop;
+    size_t elem_size;
+    size_t cap;
+    size_t len;  /* elements in the buffer */
+    size_t head; /* the oldest one */
+    char *buf;
+    int closed;
+    coro_waitq sendq; /* waiters' data: the element they send */
+    coro_waitq recvq; /* waiters' data: where to receive */
+};
+
+int coro_chan_open(coro_chan **out, size_t elem_size, size_t capacity)
+{
+    coro__loop *l = coro__loop_tls;
+    coro_chan *ch;
+
+    if (out == NULL)
+        return CORO_EINVAL;
+    *out = NULL;
+    if (elem_size == 0 || (capacity > 0 && elem_size > (size_t)-1 / capacity))
+        return CORO_EINVAL;
+    if (l == NULL)
+        return CORO_ENOLOOP;
+    ch = coro__malloc(sizeof *ch);
+    if (ch == NULL)
+        return CORO_ENOMEM;
+    memset(ch, 0, sizeof *ch);
+    if (capacity > 0 && (ch->buf = coro__malloc(elem_size * capacity)) == NULL) {
+        coro__free(ch);
+        return CORO_ENOMEM;
+    }
+    ch->loop = l;
+    ch->elem_size = elem_size;
+    ch->cap = capacity;
+    *out = ch;
+    return 0;
+}
+
+static char *slot(const coro_chan *ch, size_t i)
+{
+    return ch->buf + ((ch->head + i) % ch->cap) * ch->elem_size;
+}
+
+/* Copies from a parked task's memory or into it. */
+static void *at(const coro__waiter *w)
+{
+    return coro__task_mem(w->task, w->data);
+}
+
+static int send_now(coro_chan *ch, const void *elem)
+{
+    coro__waiter *w;
+
+    if (ch->closed)
+        return CORO_ECHCLOSED;
+    if ((w = coro__waitq_peek(&ch->recvq)) != NULL) {
+        memcpy(at(w), elem, ch->elem_size);
+        coro__waiter_fire(w, 0);
+        return 0;
+    }
+    if (ch->len < ch->cap) {
+        memcpy(slot(ch, ch->len), elem, ch->elem_size);
+        ch->len++;
+        return 0;
+    }
+    return CORO_EAGAIN;
+}
+
+static int recv_now(coro_chan *ch, void *elem)
+{
+    coro__waiter *w = coro__waitq_peek(&ch->sendq);
+
+    if (ch->len > 0) {
+        memcpy(elem, slot(ch, 0), ch->elem_size);
+        ch->head = (ch->head + 1) % ch->cap;
+        ch->len--;
+        if (w != NULL) { /* the buffer was full: the first sender's turn */
+            memcpy(slot(ch, ch->len), at(w), ch->elem_size);
+            ch->len++;
+            coro__waiter_fire(w, 0);
+        }
+        return 0;
+    }
+    if (w != NULL) { /* unbuffered: straight from the sender */
+        memcpy(elem, at(w), ch->elem_size);
+        coro__waiter_fire(w, 0);
+        return 0;
+    }
+    return ch->closed ? CORO_ECHCLOSED : CORO_EAGAIN;
+}
+
+/* The operation op (CORO_SEND / CORO_RECV) on ch now: 0, CORO_ECHCLOSED,
+ * or CORO_EAGAIN when it would have to wait. */
+int coro__chan_now(coro_chan *ch, int op, void *data)
+{
+    return op == CORO_SEND ? send_now(ch, data) : recv_now(ch, data);
+}
+
+/* Whether op on ch would complete (or fail with CORO_ECHCLOSED) now. */
+int coro__chan_ready(coro_chan *ch, int op)
+{
+    if (ch->closed)
+        return 1;
+    if (op == CORO_SEND)
+        return ch->len < ch->cap || coro__waitq_peek(&ch->recvq) != NULL;
+    return ch->len > 0 || coro__waitq_peek(&ch->sendq) != NULL;
+}
+
+coro_waitq *coro__chan_queue(coro_chan *ch, int op)
+{
+    return op == CORO_SEND ? &ch->sendq : &ch->recvq;
+}
+
+int coro__chan_valid(const coro_chan *ch)
+{
+    return ch != NULL && ch->loop == coro__loop_tls;
+}
+
+static int valid(const coro_chan *ch, const void *elem)
+{
+    return coro__chan_valid(ch) && elem != NULL;
+}
+
+static int op_until(coro_chan *ch, int op, void *data, coro_time deadline)
+{
+    int err, rc;
+    coro_task *self = coro__blocking_begin(&err);
+    coro__waiter *w;
+
+    if (!valid(ch, data))
+        return self == NULL ? err : CORO_EINVAL;
+    if (self == NULL || err != 0)
+        return err;
+    rc = coro__chan_now(ch, op, data);
+    if (rc != CORO_EAGAIN)
+        return rc;
+    w = &self->w[0];
+    coro__waiter_wait(w, self, coro__chan_queue(ch, op), data, -1);
+    rc = coro__park(self, op == CORO_SEND ? "chan send" : "chan recv", ch, deadline, 1);
+    coro__waitq_remove(w);
+    return w->fired ? w->result : rc;
+}
+
+int coro_chan_send_until(coro_chan *ch, const void *elem, coro_time deadline)
+{
+    return op_until(ch, CORO_SEND, (void *)elem, deadline);
+}
+
+int coro_chan_send(coro_chan *ch, const void *elem)
+{
+    return op_until(ch, CORO_SEND, (void *)elem, CORO_NEVER);
+}
+
+int coro_chan_try_send(coro_chan *ch, const void *elem)
+{
+    if (!valid(ch, elem))
+        return coro__loop_tls == NULL ? CORO_ENOLOOP : CORO_EINVAL;
+    return send_now(ch, elem);
+}
+
+int coro_chan_recv_until(coro_chan *ch, void *elem, coro_time deadline)
+{
+    return op_until(ch, CORO_RECV, elem, deadline);
+}
+
+int coro_chan_recv(coro_chan *ch, void *elem)
+{
+    return op_until(ch, CORO_RECV, elem, CORO_NEVER);
+}
+
+int coro_chan_try_recv(coro_chan *ch, void *elem)
+{
+    if (!valid(ch, elem))
+        return coro__loop_tls == NULL ? CORO_ENOLOOP : CORO_EINVAL;
+    return recv_now(ch, elem);
+}
+
+int coro_chan_close(coro_chan *ch)
+{
+    if (ch == NULL)
+        return CORO_EINVAL;
+    if (ch->closed)
+        return CORO_ECHCLOSED;
+    ch->closed = 1;
+    coro__waitq_fire_all(&ch->recvq, CORO_ECHCLOSED);
+    coro__waitq_fire_all(&ch->sendq, CORO_ECHCLOSED);
+    return 0;
+}
+
+int coro_chan_free(coro_chan *ch)
+{
+    if (ch == NULL)
+        return CORO_EINVAL;
+    if (coro__waitq_peek(&ch->recvq) != NULL || coro__waitq_peek(&ch->sendq) != NULL)
+        return CORO_EBUSY;
+    coro__free(ch->buf);
+    coro__free(ch);
+    return 0;
+}
+
+size_t coro_chan_len(const coro_chan *ch)
+{
+    return ch != NULL ? ch->len : 0;
+}
+
+size_t coro_chan_cap(const coro_chan *ch)
+{
+    return ch != NULL ? ch->cap : 0;
+}

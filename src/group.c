@@ -1,0 +1,102 @@
+/*
+ * group.c - task groups (trio's nurseries): open, deadline, cancel, wait.
+ *
+ * A group is owned by the task that opened it and listed in that task's
+ * `groups` until waited; sched.c's completion rules (a task is done only
+ * when every group it owns has no live member) make any group its owner
+ * forgot be waited for at the owner's end. A deadline is a timer whose
+ * firing cancels the group and marks it timed out; nested groups each have
+ * their own, and canceling an outer group cancels the inner ones through
+ * their owners, so the earlier deadline wins.
+ */
+#include <string.h>
+
+#include "sched.h"
+
+int coro_group_open(coro_group **out)
+{
+    coro__loop *l = coro__loop_tls;
+    coro_task *cur = l != NULL ? l->current : NULL;
+    coro_group *g;
+
+    if (out == NULL)
+        return CORO_EINVAL;
+    *out = NULL;
+    if (cur == NULL)
+        return CORO_ENOLOOP;
+    g = coro__malloc(sizeof *g);
+    if (g == NULL)
+        return CORO_ENOMEM;
+    coro__group_init(g, cur, 0);
+    g->next = cur->groups;
+    cur->groups = g;
+    *out = g;
+    return 0;
+}
+
+static void deadline_passed(coro__timer *tm)
+{
+    coro_group *g = coro__container_of(tm, coro_group, deadline);
+
+    if (!g->canceled)
+        g->timed_out = 1;
+    coro__cancel_group(g);
+}
+
+int coro_group_deadline(coro_group *g, coro_time deadline)
+{
+    coro__loop *l = coro__loop_tls;
+
+    if (g == NULL || l == NULL || g->owner->loop != l)
+        return CORO_EINVAL;
+    g->deadline.fire = deadline_passed;
+    if (deadline == CORO_NEVER) {
+        coro__timer_del(l, &g->deadline);
+        return 0;
+    }
+    if (deadline <= coro__clock(l)) {
+        coro__timer_del(l, &g->deadline);
+        deadline_passed(&g->deadline);
+        return 0;
+    }
+    return coro__timer_add(l, &g->deadline, deadline);
+}
+
+int coro_group_cancel(coro_group *g)
+{
+    coro__loop *l = coro__loop_tls;
+
+    if (g == NULL || l == NULL || g->owner->loop != l)
+        return CORO_EINVAL;
+    coro__cancel_group(g);
+    return 0;
+}
+
+int coro_group_wait(coro_group *g)
+{
+    int err, rc;
+    coro_task *self = coro__blocking_begin(&err);
+
+    if (self == NULL)
+        return err;
+    if (g == NULL || g->implicit)
+        return CORO_EINVAL;
+    if (g->owner != self)
+        return CORO_EPERM;
+    g->waited = 1;
+    while (g->live > 0) { /* not cancelable: no member outlives the group */
+        coro__waiter_wait(&self->w[0], self, &g->waiters, NULL, -1);
+        rc = coro__park(self, "group wait", g, CORO_NEVER, 0);
+        coro__waitq_remove(&self->w[0]);
+        if (rc != 0)
+            return rc; /* cannot suspend here; the owner's end waits */
+    }
+    rc = g->err != 0    ? CORO_EERROR
+         : g->timed_out ? CORO_ETIMEDOUT
+         : g->canceled  ? CORO_ECANCELED
+                        : 0;
+    if (rc == CORO_EERROR)
+        coro__error_set(self->co, g->errvalue, g->errmsg != NULL ? g->errmsg : "not enough memory");
+    coro__group_free(g);
+    return rc;
+}

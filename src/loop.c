@@ -1,0 +1,436 @@
+/*
+ * loop.c - the event loop: coro_run, the scheduler's phases (run the ready
+ * tasks, compute how long nothing can happen, wait, fire the due timers),
+ * park / ready, the clocks, the deadlock report and the watchdog.
+ *
+ * Design. The loop runs on the coroutine that called coro_run (usually the
+ * thread's main one) and resumes tasks, which are coroutines: a task that
+ * blocks parks (coro__park: state PARKED, a yield back to the loop) and a
+ * waker readies it (coro__ready: state READY, into the run queue, with a
+ * code the park returns). A task that calls coro_yield() stays RUNNING
+ * across the yield and the loop puts it back at the end of the queue.
+ * Each round runs only the tasks ready when it began, so timers are looked
+ * at between rounds even while tasks keep yielding.
+ *
+ * When nothing is ready the loop waits for the first timer: in real time
+ * (clock_nanosleep), or on the virtual clock by jumping to it. Nothing
+ * ready, no timer and the main task not done is a deadlock: nothing can
+ * ever wake a task. The loop then reports every task and returns.
+ *
+ * Alternatives rejected: a scheduler coroutine of its own (one more switch
+ * per wake for nothing, the caller's coroutine is free while the loop
+ * runs); symmetric transfers from task to task (faster by one switch, but
+ * a task's end, an error in it, and the deadlock check all need a place
+ * that is not a task).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "sched.h"
+
+__thread coro__loop *coro__loop_tls;
+
+static coro_time mono(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (coro_time)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+coro_time coro__clock(const coro__loop *l)
+{
+    return (l != NULL && (l->flags & CORO_RUN_VIRTUAL_CLOCK)) ? l->vnow : mono();
+}
+
+coro_time coro_now(void)
+{
+    return coro__clock(coro__loop_tls);
+}
+
+coro_time coro_after(coro_time d)
+{
+    coro_time now = coro_now();
+
+    if (d <= 0)
+        return now;
+    return d > CORO_NEVER - now ? CORO_NEVER : now + d;
+}
+
+/* xorshift64*: fast, and a seed gives one sequence on every machine. */
+unsigned long long coro__random(coro__loop *l)
+{
+    unsigned long long x = l->rng;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    l->rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* ---- the run queue ---- */
+
+static void rq_push(coro__loop *l, coro_task *t)
+{
+    t->rq_next = NULL;
+    if (l->rq_last != NULL)
+        l->rq_last->rq_next = t;
+    else
+        l->rq_first = t;
+    l->rq_last = t;
+    l->rq_len++;
+}
+
+/* The next task to run: the oldest, or with CORO_RUN_SEEDED a seeded
+ * random one (O(n), a testing mode). */
+static coro_task *rq_pop(coro__loop *l)
+{
+    coro_task *t = l->rq_first, *prev = NULL;
+
+    if (t == NULL)
+        return NULL;
+    if (l->flags & CORO_RUN_SEEDED) {
+        for (size_t r = coro__random(l) % l->rq_len; r > 0; r--) {
+            prev = t;
+            t = t->rq_next;
+        }
+    }
+    if (prev != NULL)
+        prev->rq_next = t->rq_next;
+    else
+        l->rq_first = t->rq_next;
+    if (l->rq_last == t)
+        l->rq_last = prev;
+    l->rq_len--;
+    return t;
+}
+
+/* ---- park / ready ---- */
+
+void coro__ready(coro_task *t, int wake)
+{
+    coro__loop *l = t->loop;
+
+    if (t->state != CORO__T_PARKED || l->stopping)
+        return;
+    t->wake = wake;
+    t->state = CORO__T_READY;
+    coro__timer_del(l, &t->timer);
+    rq_push(l, t);
+}
+
+static void park_timeout(coro__timer *tm)
+{
+    coro__ready(coro__container_of(tm, coro_task, timer), CORO_ETIMEDOUT);
+}
+
+int coro__park(coro_task *t, const char *what, const void *obj, coro_time deadline, int cancelable)
+{
+    coro__loop *l = t->loop;
+    int rc;
+
+    if (deadline != CORO_NEVER) {
+        if (deadline <= coro__clock(l))
+            return CORO_ETIMEDOUT;
+        t->timer.fire = park_timeout;
+        if (coro__timer_add(l, &t->timer, deadline) != 0)
+            return CORO_ENOMEM;
+    }
+    t->state = CORO__T_PARKED;
+    t->what = what;
+    t->obj = obj;
+    t->cancelable = cancelable;
+    t->wake = 0;
+    rc = coro_yield(NULL, NULL);
+    t->what = NULL;
+    t->obj = NULL;
+    if (rc != 0) { /* cannot suspend here: nothing parked */
+        coro__timer_del(l, &t->timer);
+        t->state = CORO__T_RUNNING;
+        return rc;
+    }
+    return t->wake;
+}
+
+coro_task *coro__blocking_begin(int *err)
+{
+    coro__loop *l = coro__loop_tls;
+    coro_task *t = l != NULL ? l->current : NULL;
+
+    if (t == NULL || coro_running(NULL) != t->co) {
+        *err = CORO_ENOLOOP; /* no loop, or inside a coroutine of a task */
+        return NULL;
+    }
+    *err = t->canceled ? CORO_ECANCELED : 0;
+    return t;
+}
+
+/* ---- the scheduler ---- */
+
+static void run_task(coro__loop *l, coro_task *t)
+{
+    void *out = NULL;
+    int rc;
+
+    l->current = t;
+    t->state = CORO__T_RUNNING;
+    if (l->watchdog != NULL) {
+        __atomic_store_n(&l->running, coro_id(t->co), __ATOMIC_RELAXED);
+        __atomic_add_fetch(&l->switches, 1, __ATOMIC_RELEASE);
+    }
+    rc = coro_resume(t->co, t, &out);
+    l->current = NULL;
+    if (l->watchdog != NULL) {
+        __atomic_store_n(&l->running, 0, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&l->switches, 1, __ATOMIC_RELEASE);
+    }
+    if (rc == 1) {
+        if (t->state == CORO__T_RUNNING) { /* coro_yield(): let others run */
+            t->state = CORO__T_READY;
+            rq_push(l, t);
+        }
+        return;
+    }
+    coro__task_ended(t, rc, out);
+}
+
+/* One round: the tasks that are ready now, not those they make ready. */
+static void run_ready(coro__loop *l)
+{
+    size_t n = l->rq_len;
+    coro_task *t;
+
+    while (n-- > 0 && (t = rq_pop(l)) != NULL)
+        run_task(l, t);
+}
+
+/* Nothing is ready: let time pass until `when`. */
+static void wait_until(coro__loop *l, coro_time when)
+{
+    struct timespec ts;
+
+    if (l->flags & CORO_RUN_VIRTUAL_CLOCK) {
+        if (when > l->vnow)
+            l->vnow = when;
+        return;
+    }
+    ts.tv_sec = (time_t)(when / 1000000000LL);
+    ts.tv_nsec = (long)(when % 1000000000LL);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+        ; /* EINTR: sleep on */
+}
+
+static int schedule(coro__loop *l)
+{
+    for (;;) {
+        coro__timer *first;
+
+        run_ready(l);
+        if (l->main->state == CORO__T_DONE)
+            return 0;
+        first = coro__timer_first(l);
+        if (l->rq_len == 0) {
+            if (first == NULL)
+                return CORO_EDEADLK;
+            wait_until(l, first->when);
+        }
+        coro__timer_fire_due(l, coro__clock(l));
+    }
+}
+
+/* ---- reports ---- */
+
+static const char *state_name(const coro_task *t)
+{
+    switch (t->state) {
+    case CORO__T_READY:
+        return "ready";
+    case CORO__T_RUNNING:
+        return "running";
+    case CORO__T_PARKED:
+        return "blocked";
+    case CORO__T_JOINING:
+        return "waiting for the tasks it started";
+    default:
+        return "done";
+    }
+}
+
+static void dump_task(FILE *f, const coro__loop *l, const coro_task *t)
+{
+    fprintf(f, "coro:   task %llu \"%s\": %s", coro_task_id(t), coro_task_name(t), state_name(t));
+    if (t->state == CORO__T_PARKED && t->what != NULL)
+        fprintf(f, " on %s %p", t->what, t->obj);
+    if (t->state == CORO__T_PARKED && t->timer.index != 0)
+        fprintf(f, " (deadline in %.3f s)", (double)(t->timer.when - coro__clock(l)) / 1e9);
+    if (t->canceled)
+        fprintf(f, ", canceled");
+    if (t->file != NULL)
+        fprintf(f, "; spawned at %s:%d", t->file, t->line);
+    else
+        fprintf(f, "; the main task of coro_run");
+    fputc('\n', f);
+}
+
+int coro_dump(void *f)
+{
+    coro__loop *l = coro__loop_tls;
+    int n = 0;
+
+    if (l == NULL)
+        return CORO_ENOLOOP;
+    for (coro_task *t = l->all; t != NULL; t = t->all_next, n++)
+        dump_task(f != NULL ? f : stderr, l, t);
+    return n;
+}
+
+static void report_deadlock(coro__loop *l)
+{
+    fprintf(stderr, "coro: all tasks are asleep - deadlock! (%zu tasks)\n", l->ntasks);
+    for (coro_task *t = l->all; t != NULL; t = t->all_next)
+        dump_task(stderr, l, t);
+}
+
+/* ---- the watchdog ---- */
+
+struct coro__watchdog {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    coro__loop *loop;
+    coro_time limit;
+};
+
+/* Looks at the loop every quarter of the limit: a switch count that has
+ * not moved for the limit while a task runs is a task that does not yield. */
+static void *watch(void *arg)
+{
+    struct coro__watchdog *w = arg;
+    unsigned long seen = (unsigned long)-1, reported = (unsigned long)-1;
+    coro_time since = 0;
+
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        coro_time now = mono(), next = now + w->limit / 4;
+        unsigned long s = __atomic_load_n(&w->loop->switches, __ATOMIC_ACQUIRE);
+        unsigned long long id = __atomic_load_n(&w->loop->running, __ATOMIC_RELAXED);
+        struct timespec ts;
+
+        if (s != seen) {
+            seen = s;
+            since = now;
+        } else if (id != 0 && s != reported && now - since >= w->limit) {
+            fprintf(stderr, "coro: watchdog: task %llu has run for %.0f ms without yielding\n", id,
+                    (double)(now - since) / 1e6);
+            reported = s;
+        }
+        ts.tv_sec = (time_t)(next / 1000000000LL);
+        ts.tv_nsec = (long)(next % 1000000000LL);
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static int watchdog_start(coro__loop *l, coro_time limit)
+{
+    struct coro__watchdog *w = coro__malloc(sizeof *w);
+    pthread_condattr_t ca;
+
+    if (w == NULL)
+        return CORO_ENOMEM;
+    memset(w, 0, sizeof *w);
+    w->loop = l;
+    w->limit = limit;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&w->thread, NULL, watch, w) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        coro__free(w);
+        return CORO_ENOMEM;
+    }
+    l->watchdog = w;
+    return 0;
+}
+
+static void watchdog_stop(coro__loop *l)
+{
+    struct coro__watchdog *w = l->watchdog;
+
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    coro__free(w);
+    l->watchdog = NULL;
+}
+
+/* ---- coro_run ---- */
+
+/* The main task's end becomes coro_run's result. */
+static int finish(coro__loop *l, void **result)
+{
+    coro_task *m = l->main;
+    int rc = m->status;
+
+    if (result != NULL)
+        *result = rc == CORO_EERROR ? m->errvalue : m->result;
+    if (rc == CORO_EERROR)
+        coro__error_set(coro_running(NULL), m->errvalue, m->errmsg);
+    if (rc == CORO_ECANCELED)
+        rc = 0; /* the main task can only be canceled by itself */
+    coro__task_free(m);
+    return rc;
+}
+
+int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt)
+{
+    coro_task_options mo = {"main", 0, NULL};
+    coro__loop *l;
+    int rc;
+
+    if (fn == NULL)
+        return CORO_EINVAL;
+    if (coro__loop_tls != NULL)
+        return CORO_EBUSY;
+    if (coro__thread_get() == NULL || (l = coro__malloc(sizeof *l)) == NULL)
+        return CORO_ENOMEM;
+    memset(l, 0, sizeof *l);
+    l->flags = opt != NULL ? opt->flags : 0;
+    l->rng = (opt != NULL && opt->seed != 0) ? opt->seed : 0x9E3779B97F4A7C15ULL;
+    coro__loop_tls = l;
+    rc = coro__spawn(l, &l->main, fn, arg, &mo, NULL, NULL, 0);
+    if (rc == 0 && opt != NULL && opt->watchdog > 0)
+        rc = watchdog_start(l, opt->watchdog);
+    if (rc == 0) {
+        rc = schedule(l);
+        if (rc == CORO_EDEADLK) {
+            report_deadlock(l);
+            coro__shutdown(l);
+        }
+    }
+    watchdog_stop(l);
+    if (l->main != NULL) {
+        if (rc == 0)
+            rc = finish(l, result);
+        else
+            coro__task_free(l->main);
+    }
+    coro__timer_free_all(l);
+    coro__loop_tls = NULL;
+    coro__free(l);
+    return rc;
+}

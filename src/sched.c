@@ -1,0 +1,551 @@
+/*
+ * sched.c - tasks: spawn, await, cancellation, the end of a task and the
+ * ownership that keeps tasks from outliving their owners; wait queues.
+ *
+ * Design. Every task but the main one belongs to a group: the spawning
+ * task's own (embedded in it) or an explicit one (group.c). A group counts
+ * its members that have not finished (live). A task whose body has ended
+ * is JOINING until every group it owns has no live member; only then is it
+ * DONE: it wakes its awaiter and counts down its own group, which may in
+ * turn complete its owner. So completion runs bottom-up and no task ends
+ * before what it started.
+ *
+ * Errors flow up the same way. A failed member of an explicit group fails
+ * the group (first error wins) and cancels its other members. A failed
+ * detached task (no handle) fails its owner: the owner is canceled and ends
+ * with that error, as does an owner whose failed member nobody awaited.
+ *
+ * Cancellation is level-triggered: a canceled task's blocking calls all
+ * fail with CORO_ECANCELED, so it can only wind down; canceling a task
+ * cancels the groups it owns and their members, recursively, and a task
+ * spawned into a canceled group starts canceled.
+ *
+ * Handles: a DONE task with a handle is kept until coro_await takes its
+ * end or its owner completes; an await in progress keeps it alive past the
+ * owner (the awaiter frees it).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "sched.h"
+
+/* ---- wait queues ---- */
+
+void coro__waitq_push(coro_waitq *q, coro__waiter *w)
+{
+    w->q = q;
+    w->next = NULL;
+    w->prev = q->last;
+    if (q->last != NULL)
+        q->last->next = w;
+    else
+        q->first = w;
+    q->last = w;
+}
+
+void coro__waitq_remove(coro__waiter *w)
+{
+    coro_waitq *q = w->q;
+
+    if (q == NULL)
+        return;
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        q->first = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    else
+        q->last = w->prev;
+    w->q = NULL;
+    w->prev = w->next = NULL;
+}
+
+coro__waiter *coro__waitq_peek(coro_waitq *q)
+{
+    coro__waiter *w;
+
+    while ((w = q->first) != NULL) {
+        if (w->task->state == CORO__T_PARKED)
+            return w;
+        coro__waitq_remove(w); /* its task woke by another case or a deadline */
+    }
+    return NULL;
+}
+
+void coro__waiter_fire(coro__waiter *w, int result)
+{
+    w->fired = 1;
+    w->result = result;
+    coro__waitq_remove(w);
+    coro__ready(w->task, 0);
+}
+
+void coro__waitq_fire_all(coro_waitq *q, int result)
+{
+    coro__waiter *w;
+
+    while ((w = coro__waitq_peek(q)) != NULL)
+        coro__waiter_fire(w, result);
+}
+
+void coro__waiter_wait(coro__waiter *w, coro_task *t, coro_waitq *q, void *data, int index)
+{
+    w->task = t;
+    w->data = data;
+    w->index = index;
+    w->fired = 0;
+    w->result = 0;
+    coro__waitq_push(q, w);
+}
+
+void *coro__task_mem(const coro_task *t, void *p)
+{
+    return coro__copy_addr(t->co, p);
+}
+
+/* ---- groups: the parts tasks need ---- */
+
+void coro__group_init(coro_group *g, coro_task *owner, int implicit)
+{
+    memset(g, 0, sizeof *g);
+    g->owner = owner;
+    g->implicit = implicit;
+    g->canceled = owner != NULL && owner->canceled;
+}
+
+static void member_add(coro_group *g, coro_task *t)
+{
+    t->group = g;
+    t->mem_next = NULL;
+    t->mem_prev = g->last;
+    if (g->last != NULL)
+        g->last->mem_next = t;
+    else
+        g->first = t;
+    g->last = t;
+    g->live++;
+}
+
+static void member_remove(coro_task *t)
+{
+    coro_group *g = t->group;
+
+    if (g == NULL)
+        return;
+    if (t->mem_prev != NULL)
+        t->mem_prev->mem_next = t->mem_next;
+    else
+        g->first = t->mem_next;
+    if (t->mem_next != NULL)
+        t->mem_next->mem_prev = t->mem_prev;
+    else
+        g->last = t->mem_prev;
+    t->group = NULL;
+}
+
+size_t coro__owned_live(const coro_task *t)
+{
+    size_t n = t->own.live;
+
+    for (const coro_group *g = t->groups; g != NULL; g = g->next)
+        n += g->live;
+    return n;
+}
+
+void coro__cancel_group(coro_group *g)
+{
+    if (g->canceled)
+        return;
+    g->canceled = 1;
+    for (coro_task *m = g->first; m != NULL; m = m->mem_next)
+        if (m->state != CORO__T_DONE)
+            coro__cancel_task(m);
+}
+
+void coro__cancel_task(coro_task *t)
+{
+    if (t->canceled)
+        return;
+    t->canceled = 1;
+    coro__cancel_group(&t->own);
+    for (coro_group *g = t->groups; g != NULL; g = g->next)
+        coro__cancel_group(g);
+    if (t->state == CORO__T_PARKED && t->cancelable)
+        coro__ready(t, CORO_ECANCELED);
+}
+
+/* ---- errors ---- */
+
+static void set_error(int *status, char **msg, void **value, const char *m, void *v)
+{
+    *status = CORO_EERROR;
+    *msg = m != NULL ? coro__strdup(m) : NULL;
+    *value = v;
+}
+
+static const char *msg_of(const char *m)
+{
+    return m != NULL ? m : "not enough memory for the error message";
+}
+
+/* t has no error of its own yet: it takes this one. */
+static void inherit(coro_task *t, const char *msg, void *value)
+{
+    if (t->status != CORO_EERROR)
+        set_error(&t->status, &t->errmsg, &t->errvalue, msg_of(msg), value);
+}
+
+/* A member of g failed: the group's first error, and its siblings (and,
+ * for a task's own group, the task) are canceled. */
+static void group_fail(coro_group *g, coro_task *m)
+{
+    if (g->err == 0)
+        set_error(&g->err, &g->errmsg, &g->errvalue, msg_of(m->errmsg), m->errvalue);
+    coro__cancel_group(g);
+    if (g->implicit)
+        coro__cancel_task(g->owner);
+}
+
+/* ---- the end of a task ---- */
+
+/* g's members are all done: frees the ones nobody will await (a failed one
+ * fails `heir`, if given), and lets go of those being awaited. */
+static void group_release(coro_group *g, coro_task *heir)
+{
+    coro_task *m;
+
+    coro__timer_del(g->owner->loop, &g->deadline);
+    while ((m = g->first) != NULL) {
+        member_remove(m);
+        if (m->awaited)
+            continue; /* its awaiter frees it */
+        if (heir != NULL && m->status == CORO_EERROR)
+            inherit(heir, m->errmsg, m->errvalue);
+        coro__task_free(m);
+    }
+    coro__free(g->errmsg);
+    g->errmsg = NULL;
+}
+
+void coro__group_free(coro_group *g)
+{
+    coro_task *o = g->owner;
+    coro_group **pp = &o->groups;
+
+    while (*pp != NULL && *pp != g)
+        pp = &(*pp)->next;
+    if (*pp == g)
+        *pp = g->next;
+    group_release(g, NULL);
+    coro__free(g);
+}
+
+static void unlink_all(coro_task *t)
+{
+    coro__loop *l = t->loop;
+
+    if (t->all_prev != NULL)
+        t->all_prev->all_next = t->all_next;
+    else if (l->all == t)
+        l->all = t->all_next;
+    if (t->all_next != NULL)
+        t->all_next->all_prev = t->all_prev;
+    t->all_prev = t->all_next = NULL;
+    l->ntasks--;
+}
+
+/* t's body has ended and nothing it owns is live: it is done. */
+static void complete(coro_task *t)
+{
+    coro_group *g = t->group;
+
+    if (t->own.err != 0)
+        inherit(t, t->own.errmsg, t->own.errvalue);
+    group_release(&t->own, t);
+    while (t->groups != NULL) { /* opened and never waited */
+        coro_group *e = t->groups;
+        if (e->err != 0)
+            inherit(t, e->errmsg, e->errvalue);
+        coro__group_free(e);
+    }
+    if (t->status == 0 && t->canceled)
+        t->status = CORO_ECANCELED;
+    t->state = CORO__T_DONE;
+    unlink_all(t);
+    coro__waitq_fire_all(&t->awaiter, 0);
+    if (g == NULL)
+        return; /* the main task: coro_run takes it from here */
+    g->live--;
+    if (t->status == CORO_EERROR && (t->detached || !g->implicit))
+        group_fail(g, t);
+    if (t->detached)
+        coro__task_free(t);
+    if (g->live == 0) {
+        coro__waitq_fire_all(&g->waiters, 0);
+        coro__task_maybe_complete(g->owner);
+    }
+}
+
+void coro__task_maybe_complete(coro_task *t)
+{
+    if (t->state == CORO__T_JOINING && coro__owned_live(t) == 0)
+        complete(t);
+}
+
+/* The loop saw t's coroutine end: rc 0 (returned out) or CORO_EERROR. */
+void coro__task_ended(coro_task *t, int rc, void *out)
+{
+    if (rc == 0) {
+        t->result = out;
+    } else if (rc == CORO_EERROR) {
+        set_error(&t->status, &t->errmsg, &t->errvalue, msg_of(coro_errmsg(t->co)),
+                  coro_errvalue(t->co));
+    } else {
+        t->status = rc;
+    }
+    t->state = CORO__T_JOINING;
+    if (t->status == CORO_EERROR) {
+        coro__cancel_group(&t->own);
+        for (coro_group *g = t->groups; g != NULL; g = g->next)
+            coro__cancel_group(g);
+    }
+    coro__task_maybe_complete(t);
+}
+
+void coro__task_free(coro_task *t)
+{
+    member_remove(t);
+    if (t->state != CORO__T_DONE)
+        unlink_all(t);
+    coro__timer_del(t->loop, &t->timer);
+    if (t->co != NULL)
+        (void)coro_destroy(t->co);
+    coro__free(t->errmsg);
+    coro__free(t->wx);
+    coro__free(t);
+}
+
+/* ---- spawn ---- */
+
+static void *task_entry(void *arg)
+{
+    coro_task *t = arg;
+
+    return t->fn(t->arg);
+}
+
+int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg, const coro_task_options *opt,
+                coro_group *g, const char *file, int line)
+{
+    coro_options co = {0, NULL, NULL, 0};
+    coro_task *t = coro__malloc(sizeof *t);
+    int rc;
+
+    if (t == NULL)
+        return CORO_ENOMEM;
+    memset(t, 0, sizeof *t);
+    if (opt != NULL) {
+        co.stack_size = opt->stack_size;
+        co.name = opt->name;
+    }
+    rc = coro_create(&t->co, task_entry, &co);
+    if (rc != 0) {
+        coro__free(t);
+        return rc;
+    }
+    t->loop = l;
+    t->fn = fn;
+    t->arg = arg;
+    t->file = file;
+    t->line = line;
+    t->detached = out == NULL;
+    coro__group_init(&t->own, t, 1);
+    if (g != NULL) {
+        member_add(g, t);
+        t->canceled = g->canceled;
+        t->own.canceled = t->canceled;
+    }
+    t->all_next = l->all;
+    if (l->all != NULL)
+        l->all->all_prev = t;
+    l->all = t;
+    l->ntasks++;
+    t->state = CORO__T_PARKED;
+    coro__ready(t, 0);
+    if (out != NULL)
+        *out = t;
+    return 0;
+}
+
+int coro_spawn_at(coro_task **out, coro_fn fn, void *arg, const coro_task_options *opt,
+                  const char *file, int line)
+{
+    coro__loop *l = coro__loop_tls;
+    coro_task *cur = l != NULL ? l->current : NULL;
+    coro_group *g;
+
+    if (out != NULL)
+        *out = NULL;
+    if (cur == NULL)
+        return CORO_ENOLOOP;
+    if (fn == NULL)
+        return CORO_EINVAL;
+    g = (opt != NULL && opt->group != NULL) ? opt->group : &cur->own;
+    if (g->owner == NULL || g->owner->loop != l || g->owner->state == CORO__T_DONE)
+        return CORO_EINVAL;
+    if (l->stopping)
+        return CORO_ECANCELED;
+    return coro__spawn(l, out, fn, arg, opt, g, file, line);
+}
+
+/* ---- await, cancel, sleep, names ---- */
+
+/* t is done: hands its end to the awaiting task self and frees it. */
+static int take_end(coro_task *self, coro_task *t, void **result)
+{
+    int rc = t->status;
+
+    if (result != NULL)
+        *result = rc == CORO_EERROR ? t->errvalue : t->result;
+    if (rc == CORO_EERROR)
+        coro__error_set(self->co, t->errvalue, msg_of(t->errmsg));
+    coro__task_free(t);
+    return rc;
+}
+
+int coro_await_until(coro_task *t, void **result, coro_time deadline)
+{
+    int err, rc;
+    coro_task *self = coro__blocking_begin(&err);
+    coro__waiter *w;
+
+    if (self == NULL)
+        return err;
+    if (t == NULL || t->loop != self->loop || t->detached)
+        return CORO_EINVAL;
+    if (t == self)
+        return CORO_ESELF;
+    if (t->state == CORO__T_DONE)
+        return take_end(self, t, result);
+    if (err != 0)
+        return err;
+    if (t->awaited)
+        return CORO_EBUSY;
+    w = &self->w[0];
+    coro__waiter_wait(w, self, &t->awaiter, NULL, -1);
+    t->awaited = 1;
+    rc = coro__park(self, "await", t, deadline, 1);
+    coro__waitq_remove(w);
+    if (t->state == CORO__T_DONE)
+        return take_end(self, t, result);
+    t->awaited = 0;
+    return rc;
+}
+
+int coro_await(coro_task *t, void **result)
+{
+    return coro_await_until(t, result, CORO_NEVER);
+}
+
+int coro_cancel(coro_task *t)
+{
+    coro__loop *l = coro__loop_tls;
+
+    if (l == NULL)
+        return CORO_ENOLOOP;
+    if (t == NULL || t->loop != l)
+        return CORO_EINVAL;
+    if (t->state != CORO__T_DONE)
+        coro__cancel_task(t);
+    return 0;
+}
+
+int coro_sleep_until(coro_time deadline)
+{
+    int err, rc;
+    coro_task *self = coro__blocking_begin(&err);
+
+    if (self == NULL || err != 0)
+        return err;
+    rc = coro__park(self, "sleep", NULL, deadline, 1);
+    return rc == CORO_ETIMEDOUT ? 0 : rc;
+}
+
+int coro_sleep(coro_time d)
+{
+    return coro_sleep_until(coro_after(d));
+}
+
+coro_task *coro_task_self(void)
+{
+    coro__loop *l = coro__loop_tls;
+
+    return l != NULL ? l->current : NULL;
+}
+
+const char *coro_task_name(const coro_task *t)
+{
+    return t != NULL ? coro_name(t->co) : NULL;
+}
+
+unsigned long long coro_task_id(const coro_task *t)
+{
+    return t != NULL ? coro_id(t->co) : 0;
+}
+
+/* ---- shutdown after a deadlock ---- */
+
+static void forget_waits(coro_task *t)
+{
+    for (int i = 0; i < CORO__SELECT_INLINE; i++)
+        coro__waitq_remove(&t->w[i]);
+    for (int i = 0; i < t->nwx; i++)
+        coro__waitq_remove(&t->wx[i]);
+    coro__timer_del(t->loop, &t->timer);
+    coro__timer_del(t->loop, &t->own.deadline);
+    for (coro_group *g = t->groups; g != NULL; g = g->next)
+        coro__timer_del(t->loop, &g->deadline);
+}
+
+/* Frees g's finished members; the others are freed as tasks of the loop. */
+static void drop_members(coro_group *g)
+{
+    coro_task *m, *next;
+
+    for (m = g->first; m != NULL; m = next) {
+        next = m->mem_next;
+        member_remove(m);
+        if (m->state == CORO__T_DONE)
+            coro__task_free(m);
+    }
+}
+
+void coro__shutdown(coro__loop *l)
+{
+    coro_task *t;
+
+    l->stopping = 1;
+    for (t = l->all; t != NULL; t = t->all_next)
+        forget_waits(t);
+    for (t = l->all; t != NULL; t = t->all_next) {
+        fprintf(stderr, "coro: task %llu \"%s\" never finished; closing it\n", coro_task_id(t),
+                coro_task_name(t));
+        (void)coro_close(t->co); /* its cleanups run; they cannot block */
+    }
+    for (t = l->all; t != NULL; t = t->all_next) {
+        drop_members(&t->own);
+        while (t->groups != NULL) {
+            coro_group *g = t->groups;
+            t->groups = g->next;
+            drop_members(g);
+            coro__free(g->errmsg);
+            coro__free(g);
+        }
+    }
+    while ((t = l->all) != NULL) {
+        t->group = NULL;
+        coro__task_free(t);
+    }
+    l->main = NULL;
+}

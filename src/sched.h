@@ -1,0 +1,191 @@
+/*
+ * sched.h - the runtime's internal types: loop, task, group, waiter, timer,
+ * and the park / ready protocol every blocking call is built on.
+ *
+ * Everything here belongs to one thread's loop and is touched by that
+ * thread only (the watchdog thread reads two atomics), so nothing locks.
+ */
+#ifndef CORO_SCHED_H
+#define CORO_SCHED_H
+
+#include "internal.h"
+
+#define coro__container_of(p, type, field) ((type *)(void *)((char *)(p)-offsetof(type, field)))
+
+/* ---- timers (timer.c) ---- */
+
+/* A deadline in the loop's heap. Ties fire in the order they were set
+ * (seq). index is the heap slot + 1, 0 when not in the heap. */
+typedef struct coro__timer {
+    coro_time when;
+    unsigned long long seq;
+    size_t index;
+    void (*fire)(struct coro__timer *tm);
+} coro__timer;
+
+struct coro__loop;
+CORO__HIDDEN int coro__timer_add(struct coro__loop *l, coro__timer *tm, coro_time when);
+CORO__HIDDEN void coro__timer_del(struct coro__loop *l, coro__timer *tm);
+CORO__HIDDEN coro__timer *coro__timer_first(const struct coro__loop *l);
+CORO__HIDDEN void coro__timer_fire_due(struct coro__loop *l, coro_time now);
+CORO__HIDDEN void coro__timer_free_all(struct coro__loop *l);
+
+/* ---- waiters and wait queues (sched.c) ---- */
+
+/* A task's place in one wait queue. A task waits on one queue, or on
+ * several in a select (one waiter per case). The waker dequeues the
+ * waiter it serves; the task removes the others when it wakes. A waiter
+ * whose task is no longer parked (another case of its select fired) is
+ * skipped and dropped by wakers. */
+typedef struct coro__waiter {
+    struct coro__waiter *prev, *next;
+    coro_waitq *q; /* the queue it is in; NULL when in none */
+    coro_task *task;
+    void *data; /* channel: the element to send, or where to receive */
+    int index;  /* select: its case; -1 for a single wait */
+    int fired;  /* a waker served it (the select's chosen case) */
+    int result; /* set by the waker for the task: 0 or CORO_ECHCLOSED */
+} coro__waiter;
+
+CORO__HIDDEN void coro__waitq_push(coro_waitq *q, coro__waiter *w);
+CORO__HIDDEN void coro__waitq_remove(coro__waiter *w);
+/* The first waiter whose task is still parked (dropping stale ones), or
+ * NULL; it stays queued. */
+CORO__HIDDEN coro__waiter *coro__waitq_peek(coro_waitq *q);
+/* Serves w: marks it fired with result, dequeues it, readies its task. */
+CORO__HIDDEN void coro__waiter_fire(coro__waiter *w, int result);
+/* Fires every waiter of q whose task is parked, with result. */
+CORO__HIDDEN void coro__waitq_fire_all(coro_waitq *q, int result);
+/* Makes w the running task t's waiter for data, in q. */
+CORO__HIDDEN void coro__waiter_wait(coro__waiter *w, coro_task *t, coro_waitq *q, void *data,
+                                    int index);
+
+/* ---- groups and tasks (sched.c, group.c) ---- */
+
+struct coro_group {
+    coro_task *owner;               /* opened by; canceled with it */
+    struct coro_group *prev, *next; /* in the owner's list of groups */
+    coro_task *first, *last;        /* member tasks not yet freed */
+    size_t live;                    /* members not finished */
+    int implicit;                   /* a task's own group (no handle) */
+    int canceled;
+    int timed_out;
+    int waited; /* coro_group_wait has begun: no new members */
+    int err;    /* first failure: CORO_EERROR, or 0 */
+    char *errmsg;
+    void *errvalue;
+    coro__timer deadline;
+    coro_waitq waiters; /* the owner, in coro_group_wait */
+};
+
+/* Task states. */
+enum {
+    CORO__T_READY = 1, /* in the run queue */
+    CORO__T_RUNNING,
+    CORO__T_PARKED,  /* in a blocking call */
+    CORO__T_JOINING, /* body ended; waiting for the tasks it owns */
+    CORO__T_DONE
+};
+
+#define CORO__SELECT_INLINE 4
+
+struct coro_task {
+    coro *co;
+    struct coro__loop *loop;
+    coro_fn fn;
+    void *arg;
+    int state;
+    int wake;                       /* what the waker said: 0, CORO_ETIMEDOUT, ... */
+    int canceled;                   /* level-triggered: every blocking call fails */
+    int cancelable;                 /* the current park can be ended by cancellation */
+    int detached;                   /* no handle: freed when done, failure fails the owner */
+    int awaited;                    /* a coro_await is waiting for it */
+    coro_task *rq_next;             /* the run queue */
+    coro_task *all_prev, *all_next; /* every live task of the loop */
+    coro_task *mem_prev, *mem_next; /* in its group */
+    coro_group *group;              /* the group it belongs to; NULL for the main task */
+    coro_group own;                 /* the group of tasks it spawns without one */
+    coro_group *groups;             /* explicit groups it opened and has not waited */
+    coro__timer timer;              /* the deadline of the current park */
+    coro__waiter w[CORO__SELECT_INLINE];
+    coro__waiter *wx; /* a larger select's waiters (malloc'd), nwx of them */
+    int nwx;
+    coro_waitq awaiter; /* the task in coro_await(this) */
+    const char *what;   /* why it is parked ("chan recv"), for reports */
+    const void *obj;    /* on what */
+    void *result;
+    int status; /* at the end: 0, CORO_EERROR, CORO_ECANCELED */
+    char *errmsg;
+    void *errvalue;
+    const char *file; /* where it was spawned */
+    int line;
+};
+
+/* ---- the loop (loop.c) ---- */
+
+typedef struct coro__loop {
+    coro_task *current;            /* the running task, NULL in the scheduler */
+    coro_task *main;               /* the task of coro_run's function */
+    coro_task *rq_first, *rq_last; /* ready tasks, FIFO */
+    size_t rq_len;
+    coro_task *all; /* every task not yet done */
+    size_t ntasks;
+    coro__timer **heap; /* timers, a binary min-heap on (when, seq) */
+    size_t heap_len, heap_cap;
+    unsigned long long timer_seq;
+    unsigned flags; /* CORO_RUN_* */
+    unsigned long long rng;
+    coro_time vnow; /* the virtual clock */
+    int stopping;   /* shutting down: wakes are ignored */
+    struct coro__watchdog *watchdog;
+    unsigned long switches;     /* resumes of tasks (atomic, for the watchdog) */
+    unsigned long long running; /* id of the running task, 0 if none (atomic) */
+} coro__loop;
+
+CORO__HIDDEN extern __thread coro__loop *coro__loop_tls;
+
+CORO__HIDDEN void coro__ready(coro_task *t, int wake);
+CORO__HIDDEN unsigned long long coro__random(coro__loop *l);
+
+/*
+ * The one primitive under every blocking call: the running task t waits
+ * until coro__ready(t, code) (a waker, its deadline: CORO_ETIMEDOUT, or its
+ * cancellation: CORO_ECANCELED when cancelable), and gets code back. what
+ * and obj describe the wait for reports. Returns at once with
+ * CORO_ETIMEDOUT when the deadline has passed, with coro_yield's error when
+ * t cannot suspend (a cleanup run by coro_close), or CORO_ENOMEM.
+ */
+CORO__HIDDEN int coro__park(coro_task *t, const char *what, const void *obj, coro_time deadline,
+                            int cancelable);
+
+/* The running task of this thread's loop, or NULL with *err set to
+ * CORO_ENOLOOP; with *err CORO_ECANCELED when it is canceled. Every
+ * blocking call starts here. */
+CORO__HIDDEN coro_task *coro__blocking_begin(int *err);
+
+CORO__HIDDEN coro_time coro__clock(const coro__loop *l);
+
+/* sched.c */
+CORO__HIDDEN void coro__task_ended(coro_task *t, int rc, void *out);
+CORO__HIDDEN void coro__cancel_task(coro_task *t);
+CORO__HIDDEN void coro__cancel_group(coro_group *g);
+CORO__HIDDEN void coro__group_init(coro_group *g, coro_task *owner, int implicit);
+CORO__HIDDEN void coro__task_free(coro_task *t);
+CORO__HIDDEN void coro__group_free(coro_group *g);
+CORO__HIDDEN size_t coro__owned_live(const coro_task *t);
+CORO__HIDDEN void coro__task_maybe_complete(coro_task *t);
+CORO__HIDDEN void coro__shutdown(coro__loop *l);
+CORO__HIDDEN int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg,
+                             const coro_task_options *opt, coro_group *g, const char *file,
+                             int line);
+/* Where the bytes at p of task t's stack are now (copy-stack mode moves
+ * them while t is switched out). */
+CORO__HIDDEN void *coro__task_mem(const coro_task *t, void *p);
+
+/* chan.c, for select.c */
+CORO__HIDDEN int coro__chan_now(coro_chan *ch, int op, void *data);
+CORO__HIDDEN int coro__chan_ready(coro_chan *ch, int op);
+CORO__HIDDEN coro_waitq *coro__chan_queue(coro_chan *ch, int op);
+CORO__HIDDEN int coro__chan_valid(const coro_chan *ch);
+
+#endif /* CORO_SCHED_H */

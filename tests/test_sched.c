@@ -1,0 +1,624 @@
+/*
+ * test_sched.c - the loop and its tasks: run, spawn, yield, await, errors
+ * and who gets them, cancellation, no orphans, the deadlock report, seeded
+ * order, the virtual clock, the watchdog, dumps, and misuse.
+ */
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test.h"
+
+static coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0};
+
+static double real_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs fn with stderr going to a file; returns what was written. */
+static char captured[8192];
+
+static int run_capturing(coro_fn fn, void *arg, const coro_run_options *opt)
+{
+    FILE *tmp = tmpfile();
+    int saved = dup(2), rc;
+    size_t n;
+
+    CHECK(tmp != NULL && saved >= 0);
+    fflush(stderr);
+    dup2(fileno(tmp), 2);
+    rc = coro_run(fn, arg, NULL, opt);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    n = fread(captured, 1, sizeof captured - 1, tmp);
+    captured[n] = '\0';
+    fclose(tmp);
+    return rc;
+}
+
+/* ---- run, spawn, yield ---- */
+
+static void *step_twice(void *arg)
+{
+    const char *name = arg;
+    char s[8];
+
+    snprintf(s, sizeof s, "%s1 ", name);
+    log_add(s);
+    CHECK_ERR(coro_yield(NULL, NULL), 0);
+    snprintf(s, sizeof s, "%s2 ", name);
+    log_add(s);
+    return NULL;
+}
+
+static void *spawn_a_b(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_spawn(NULL, step_twice, "A", NULL), 0);
+    CHECK_ERR(coro_spawn(NULL, step_twice, "B", NULL), 0);
+    log_add("main ");
+    return P(7);
+}
+
+TEST(tasks_interleave_in_fifo_order_and_run_waits_for_all)
+{
+    void *out = NULL;
+
+    log_buf[0] = '\0';
+    CHECK_ERR(coro_run(spawn_a_b, NULL, &out, NULL), 0);
+    CHECK_INT(N(out), 7);
+    CHECK_STR(log_buf, "main A1 B1 A2 B2 ");
+}
+
+static void *nested_run(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_run(spawn_a_b, NULL, NULL, NULL), CORO_EBUSY);
+    return NULL;
+}
+
+TEST(run_refuses_bad_input_and_a_second_loop_on_the_thread)
+{
+    CHECK_ERR(coro_run(NULL, NULL, NULL, NULL), CORO_EINVAL);
+    CHECK_ERR(coro_run(nested_run, NULL, NULL, NULL), 0);
+}
+
+/* ---- await and errors ---- */
+
+static void *twice(void *arg)
+{
+    CHECK_ERR(coro_sleep(CORO_MSEC(5)), 0);
+    return P(N(arg) * 2);
+}
+
+static void *fail_later(void *arg)
+{
+    CHECK_ERR(coro_sleep(CORO_MSEC(1)), 0);
+    coro_error_value(arg, "failed with %d", 3);
+    return NULL;
+}
+
+static void *await_all(void *arg)
+{
+    coro_task *a, *b, *f;
+    void *out = NULL;
+    int token;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&a, twice, P(21), NULL), 0);
+    CHECK_ERR(coro_spawn(&b, twice, P(5), NULL), 0);
+    CHECK_ERR(coro_spawn(&f, fail_later, &token, NULL), 0);
+    CHECK_ERR(coro_await(b, &out), 0);
+    CHECK_INT(N(out), 10);
+    CHECK_ERR(coro_await(a, &out), 0);
+    CHECK_INT(N(out), 42);
+    CHECK_ERR(coro_await(f, &out), CORO_EERROR);
+    CHECK_PTR(out, &token);
+    CHECK_STR(coro_errmsg(coro_running(NULL)), "failed with 3");
+    return NULL;
+}
+
+TEST(await_returns_results_and_errors_with_their_message)
+{
+    CHECK_ERR(coro_run(await_all, NULL, NULL, &virt), 0);
+}
+
+static void *await_misuse(void *arg)
+{
+    coro_task *t, *other;
+    void *out = P(1);
+
+    (void)arg;
+    CHECK_ERR(coro_await(coro_task_self(), NULL), CORO_ESELF);
+    CHECK_ERR(coro_await(NULL, NULL), CORO_EINVAL);
+    CHECK_ERR(coro_spawn(&t, twice, P(1), NULL), 0);
+    CHECK_ERR(coro_await_until(t, &out, coro_after(CORO_MSEC(1))), CORO_ETIMEDOUT);
+    CHECK_INT(N(out), 1); /* untouched; the handle is still valid */
+    CHECK_ERR(coro_await_until(t, NULL, coro_now() - 1), CORO_ETIMEDOUT);
+    CHECK_ERR(coro_spawn(&other, twice, P(3), NULL), 0);
+    CHECK_ERR(coro_await(t, &out), 0);
+    CHECK_INT(N(out), 2);
+    return NULL; /* `other` is never awaited: freed when this task ends */
+}
+
+TEST(await_misuse_is_refused_and_a_timed_out_await_keeps_the_handle)
+{
+    CHECK_ERR(coro_run(await_misuse, NULL, NULL, &virt), 0);
+}
+
+static coro_task *awaited_twice;
+
+static void *await_it(void *arg)
+{
+    (void)arg;
+    return P(coro_await(awaited_twice, NULL));
+}
+
+static void *double_await(void *arg)
+{
+    coro_task *first;
+    void *out;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&awaited_twice, twice, P(1), NULL), 0);
+    CHECK_ERR(coro_spawn(&first, await_it, NULL, NULL), 0);
+    CHECK_ERR(coro_yield(NULL, NULL), 0); /* first is now waiting */
+    CHECK_ERR(coro_await(awaited_twice, NULL), CORO_EBUSY);
+    CHECK_ERR(coro_await(first, &out), 0);
+    CHECK_ERR((int)N(out), 0);
+    return NULL;
+}
+
+TEST(a_second_awaiter_of_one_task_is_refused)
+{
+    CHECK_ERR(coro_run(double_await, NULL, NULL, &virt), 0);
+}
+
+static void *raise_in_main(void *arg)
+{
+    (void)arg;
+    coro_error("main failed");
+    return NULL;
+}
+
+TEST(error_of_the_main_task_is_returned_by_run)
+{
+    CHECK_ERR(coro_run(raise_in_main, NULL, NULL, NULL), CORO_EERROR);
+    CHECK_STR(coro_errmsg(coro_running(NULL)), "main failed");
+}
+
+static int main_saw;
+
+static void *spawn_detached_failure(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_spawn(NULL, fail_later, NULL, NULL), 0);
+    main_saw = coro_sleep(CORO_SEC(10)); /* canceled by the child's failure */
+    return NULL;
+}
+
+TEST(failure_of_a_detached_task_cancels_and_fails_its_owner)
+{
+    main_saw = 0;
+    CHECK_ERR(coro_run(spawn_detached_failure, NULL, NULL, &virt), CORO_EERROR);
+    CHECK_ERR(main_saw, CORO_ECANCELED);
+    CHECK_STR(coro_errmsg(coro_running(NULL)), "failed with 3");
+}
+
+static void *spawn_unawaited_failure(void *arg)
+{
+    coro_task *t;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&t, fail_later, NULL, NULL), 0);
+    return NULL; /* never awaits t */
+}
+
+TEST(failure_of_a_task_nobody_awaited_fails_its_owner)
+{
+    CHECK_ERR(coro_run(spawn_unawaited_failure, NULL, NULL, &virt), CORO_EERROR);
+    CHECK_STR(coro_errmsg(coro_running(NULL)), "failed with 3");
+}
+
+/* ---- no orphans ---- */
+
+static void *sleep_log(void *arg)
+{
+    CHECK_ERR(coro_sleep(CORO_MSEC(N(arg))), 0);
+    log_add(N(arg) == 1 ? "grandchild " : "child ");
+    return NULL;
+}
+
+static void *spawn_grandchild(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_spawn(NULL, sleep_log, P(1), NULL), 0);
+    log_add("child-body-end ");
+    return NULL;
+}
+
+static void *owner(void *arg)
+{
+    coro_task *t;
+    void *out;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&t, spawn_grandchild, NULL, NULL), 0);
+    CHECK_ERR(coro_await(t, &out), 0); /* returns only after the grandchild */
+    log_add("awaited ");
+    CHECK_ERR(coro_spawn(NULL, sleep_log, P(2), NULL), 0);
+    return NULL; /* run returns only after that child */
+}
+
+TEST(a_task_ends_only_after_the_tasks_it_started)
+{
+    log_buf[0] = '\0';
+    CHECK_ERR(coro_run(owner, NULL, NULL, &virt), 0);
+    CHECK_STR(log_buf, "child-body-end grandchild awaited child ");
+}
+
+/* ---- cancellation ---- */
+
+struct cancel_probe {
+    int first, second, grandchild;
+    int cleaned;
+};
+
+static void note_clean(void *arg)
+{
+    ((struct cancel_probe *)arg)->cleaned++;
+}
+
+static void *sleep_probe_grandchild(void *arg)
+{
+    struct cancel_probe *p = arg;
+
+    p->grandchild = coro_sleep(CORO_SEC(100));
+    return NULL;
+}
+
+static void *cancel_target(void *arg)
+{
+    struct cancel_probe *p = arg;
+
+    CHECK_ERR(coro_defer(note_clean, p), 0);
+    CHECK_ERR(coro_spawn(NULL, sleep_probe_grandchild, p, NULL), 0);
+    p->first = coro_sleep(CORO_SEC(100));
+    p->second = coro_sleep(CORO_MSEC(1)); /* level-triggered: fails too */
+    return P(5);
+}
+
+static void *cancel_main(void *arg)
+{
+    struct cancel_probe *p = arg;
+    coro_task *t;
+    void *out = NULL;
+
+    CHECK_ERR(coro_spawn(&t, cancel_target, p, NULL), 0);
+    CHECK_ERR(coro_sleep(CORO_MSEC(10)), 0);
+    CHECK_ERR(coro_cancel(t), 0);
+    CHECK_ERR(coro_cancel(t), 0); /* again: nothing more */
+    CHECK_ERR(coro_await(t, &out), CORO_ECANCELED);
+    CHECK_INT(N(out), 5);
+    CHECK_ERR(coro_cancel(NULL), CORO_EINVAL);
+    return NULL;
+}
+
+TEST(cancel_fails_blocking_calls_runs_cleanups_and_reaches_owned_tasks)
+{
+    struct cancel_probe p = {0, 0, 0, 0};
+
+    CHECK_ERR(coro_run(cancel_main, &p, NULL, &virt), 0);
+    CHECK_ERR(p.first, CORO_ECANCELED);
+    CHECK_ERR(p.second, CORO_ECANCELED);
+    CHECK_ERR(p.grandchild, CORO_ECANCELED);
+    CHECK_INT(p.cleaned, 1);
+}
+
+static void *cancel_self(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_cancel(coro_task_self()), 0);
+    CHECK_ERR(coro_sleep(CORO_MSEC(1)), CORO_ECANCELED);
+    return NULL;
+}
+
+TEST(a_task_may_cancel_itself)
+{
+    CHECK_ERR(coro_run(cancel_self, NULL, NULL, &virt), 0);
+}
+
+/* ---- deadlock ---- */
+
+static coro_chan *stuck_chan;
+
+static void *stuck_recv(void *arg)
+{
+    int v;
+
+    CHECK_ERR(coro_defer(log_cleanup, "stuck-cleanup "), 0);
+    (void)arg;
+    return P(coro_chan_recv(stuck_chan, &v));
+}
+
+static void *deadlock_main(void *arg)
+{
+    coro_task *t;
+    coro_task_options named = {"forgotten consumer", 0, NULL};
+
+    (void)arg;
+    CHECK_ERR(coro_chan_open(&stuck_chan, sizeof(int), 0), 0);
+    CHECK_ERR(coro_spawn(&t, stuck_recv, NULL, &named), 0);
+    coro_await(t, NULL);
+    return NULL;
+}
+
+TEST(deadlock_is_reported_with_each_task_and_what_it_waits_on)
+{
+    log_buf[0] = '\0';
+    CHECK_ERR(run_capturing(deadlock_main, NULL, NULL), CORO_EDEADLK);
+    CHECK(strstr(captured, "all tasks are asleep - deadlock!") != NULL);
+    CHECK(strstr(captured, "\"forgotten consumer\": blocked on chan recv") != NULL);
+    CHECK(strstr(captured, "spawned at tests/test_sched.c:") != NULL);
+    CHECK(strstr(captured, "\"main\": blocked on await") != NULL);
+    CHECK(strstr(captured, "never finished") != NULL);
+    CHECK_STR(log_buf, "stuck-cleanup "); /* closed: its cleanup ran */
+    CHECK_ERR(coro_chan_free(stuck_chan), 0);
+}
+
+/* ---- seeded order ---- */
+
+static char trace[512];
+
+static void *tracer(void *arg)
+{
+    for (int i = 0; i < 4; i++) {
+        size_t n = strlen(trace);
+        snprintf(trace + n, sizeof trace - n, "%ld", N(arg));
+        CHECK_ERR(coro_yield(NULL, NULL), 0);
+    }
+    return NULL;
+}
+
+static void *spawn_tracers(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < 5; i++)
+        CHECK_ERR(coro_spawn(NULL, tracer, P(i), NULL), 0);
+    return NULL;
+}
+
+static void run_traced(unsigned long long seed, char *out)
+{
+    coro_run_options o = {CORO_RUN_SEEDED, seed, 0};
+
+    trace[0] = '\0';
+    CHECK_ERR(coro_run(spawn_tracers, NULL, NULL, seed != 0 ? &o : NULL), 0);
+    strcpy(out, trace);
+}
+
+TEST(seeded_runs_replay_and_different_seeds_interleave_differently)
+{
+    char fifo[512], a[512], b[512], c[512];
+    int differ = 0;
+
+    run_traced(0, fifo);
+    CHECK_STR(fifo, "01234012340123401234");
+    run_traced(42, a);
+    run_traced(42, b);
+    CHECK_STR(a, b);
+    CHECK_INT(strlen(a), 20);
+    for (unsigned long long s = 1; s <= 8; s++) {
+        run_traced(s, c);
+        differ += strcmp(c, a) != 0;
+    }
+    CHECK(differ >= 7);
+}
+
+/* ---- time ---- */
+
+static void *hour_of_sleeps(void *arg)
+{
+    coro_time t0 = coro_now();
+
+    (void)arg;
+    for (int i = 0; i < 3600; i++)
+        CHECK_ERR(coro_sleep(CORO_SEC(1)), 0);
+    CHECK_INT(coro_now() - t0, CORO_SEC(3600));
+    return NULL;
+}
+
+TEST(virtual_clock_runs_an_hour_of_sleeps_at_once)
+{
+    double t0 = real_seconds();
+
+    CHECK_ERR(coro_run(hour_of_sleeps, NULL, NULL, &virt), 0);
+    CHECK(real_seconds() - t0 < 5.0); /* well under; 5 s leaves room for valgrind */
+}
+
+static void *sleeper_order(void *arg)
+{
+    char s[8];
+
+    CHECK_ERR(coro_sleep_until(CORO_SEC(1)), 0);
+    snprintf(s, sizeof s, "%ld ", N(arg));
+    log_add(s);
+    return NULL;
+}
+
+static void *equal_deadlines(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < 6; i++)
+        CHECK_ERR(coro_spawn(NULL, sleeper_order, P(i), NULL), 0);
+    return NULL;
+}
+
+TEST(equal_deadlines_fire_in_the_order_they_were_set)
+{
+    log_buf[0] = '\0';
+    CHECK_ERR(coro_run(equal_deadlines, NULL, NULL, &virt), 0);
+    CHECK_STR(log_buf, "0 1 2 3 4 5 ");
+}
+
+static void *real_sleep(void *arg)
+{
+    coro_time t0 = coro_now();
+
+    (void)arg;
+    CHECK_ERR(coro_sleep(CORO_MSEC(20)), 0);
+    CHECK(coro_now() - t0 >= CORO_MSEC(20));
+    CHECK_ERR(coro_sleep(0), 0);
+    CHECK_ERR(coro_sleep(-5), 0);
+    CHECK_ERR(coro_sleep_until(0), 0);
+    return NULL;
+}
+
+TEST(sleep_on_the_real_clock_lasts_at_least_its_time)
+{
+    CHECK_ERR(coro_run(real_sleep, NULL, NULL, NULL), 0);
+    CHECK(coro_after(CORO_NEVER) == CORO_NEVER);
+    CHECK(coro_after(CORO_SEC(1)) > coro_now());
+}
+
+struct storm {
+    int canceled;
+};
+
+static void *sleep_count(void *arg)
+{
+    struct storm *s = arg;
+
+    s->canceled += coro_sleep(CORO_SEC(1 + coro_task_id(coro_task_self()) % 97)) == CORO_ECANCELED;
+    return NULL;
+}
+
+static void *cancel_storm(void *arg)
+{
+    coro_task *t[300];
+
+    for (int i = 0; i < 300; i++)
+        CHECK_ERR(coro_spawn(&t[i], sleep_count, arg, NULL), 0);
+    CHECK_ERR(coro_yield(NULL, NULL), 0); /* all asleep */
+    for (int i = 0; i < 300; i += 2)
+        CHECK_ERR(coro_cancel(t[i]), 0);
+    for (int i = 0; i < 300; i++)
+        coro_await(t[i], NULL);
+    return NULL;
+}
+
+TEST(a_cancel_storm_removes_half_the_timers_and_the_rest_fire)
+{
+    struct storm s = {0};
+
+    CHECK_ERR(coro_run(cancel_storm, &s, NULL, &virt), 0);
+    CHECK_INT(s.canceled, 150);
+}
+
+/* ---- watchdog and dump ---- */
+
+static void *spin(void *arg)
+{
+    double t0 = real_seconds();
+
+    (void)arg;
+    while (real_seconds() - t0 < 0.3)
+        ;
+    return NULL;
+}
+
+TEST(watchdog_reports_a_task_that_does_not_yield)
+{
+    coro_run_options o = {0, 0, CORO_MSEC(50)};
+
+    /* valgrind runs one thread at a time and need not let the watchdog's
+     * run while the spinning one holds the CPU; qemu is too slow to keep
+     * the timing. */
+    if (test_slow_env())
+        return;
+    CHECK_ERR(run_capturing(spin, NULL, &o), 0);
+    CHECK(strstr(captured, "coro: watchdog: task ") != NULL);
+    CHECK(strstr(captured, "without yielding") != NULL);
+}
+
+static void *dump_main(void *arg)
+{
+    coro_task_options named = {"napper", 0, NULL};
+    FILE *f = tmpfile();
+    char buf[2048];
+    size_t n;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(NULL, sleep_log, P(2), &named), 0);
+    CHECK_ERR(coro_yield(NULL, NULL), 0);
+    CHECK_INT(coro_dump(f), 2);
+    rewind(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    CHECK(strstr(buf, "\"napper\": blocked on sleep") != NULL);
+    CHECK(strstr(buf, "spawned at tests/test_sched.c:") != NULL);
+    CHECK(strstr(buf, "\"main\": running") != NULL);
+    return NULL;
+}
+
+TEST(dump_lists_every_task_with_its_state_and_spawn_site)
+{
+    CHECK_ERR(coro_dump(stderr), CORO_ENOLOOP);
+    CHECK_ERR(coro_run(dump_main, NULL, NULL, &virt), 0);
+}
+
+/* ---- misuse ---- */
+
+static void *blocking_in_generator(void *arg)
+{
+    (void)arg;
+    return P(coro_sleep(CORO_MSEC(1)));
+}
+
+static void *nested_coroutine_blocks(void *arg)
+{
+    coro *co;
+    void *out = NULL;
+
+    (void)arg;
+    CHECK_ERR(coro_create(&co, blocking_in_generator, NULL), 0);
+    CHECK_INT(coro_resume(co, NULL, &out), 0);
+    CHECK_ERR((int)N(out), CORO_ENOLOOP); /* not a task: cannot park one */
+    CHECK_ERR(coro_destroy(co), 0);
+    return NULL;
+}
+
+TEST(blocking_calls_outside_a_task_are_refused)
+{
+    coro_task *t = (coro_task *)1;
+
+    CHECK_ERR(coro_sleep(1), CORO_ENOLOOP);
+    CHECK_ERR(coro_await(NULL, NULL), CORO_ENOLOOP);
+    CHECK_ERR(coro_spawn(&t, twice, NULL, NULL), CORO_ENOLOOP);
+    CHECK_PTR(t, NULL);
+    CHECK_ERR(coro_cancel(NULL), CORO_ENOLOOP);
+    CHECK_PTR(coro_task_self(), NULL);
+    CHECK_PTR(coro_task_name(NULL), NULL);
+    CHECK_INT(coro_task_id(NULL), 0);
+    CHECK_ERR(coro_run(nested_coroutine_blocks, NULL, NULL, NULL), 0);
+}
+
+static void *spawn_null(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_spawn(NULL, NULL, NULL, NULL), CORO_EINVAL);
+    CHECK_STR(coro_task_name(coro_task_self()), "main");
+    return NULL;
+}
+
+TEST(spawn_of_nothing_is_refused)
+{
+    CHECK_ERR(coro_run(spawn_null, NULL, NULL, NULL), 0);
+}
