@@ -5,7 +5,9 @@
  * with the semantics of Lua 5.4's coroutine library: create, resume, yield,
  * status, running, isyieldable, wrap and close; errors raised inside a
  * coroutine are caught by resume and returned as values; cleanups run on
- * return, on error and on close.
+ * return, on error and on close. And a runtime over them (second half of
+ * this file): an event loop running coroutines as tasks, with timers,
+ * channels, select, locks, cancellation and task groups.
  *
  * Conventions used by every call:
  *   - Functions returning int return a value >= 0 on success and a negative
@@ -443,6 +445,10 @@ typedef struct coro_task_options {
     const char *name;  /* for reports and dumps; copied */
     size_t stack_size; /* as coro_options.stack_size */
     coro_group *group; /* the group to join; NULL: the spawning task's own */
+    unsigned flags;    /* CORO_COPY_STACK: for millions of mostly parked
+                        * tasks (see CORO_COPY_STACK); values passed by
+                        * channels to a parked copy-stack task are written
+                        * where its stack bytes are kept meanwhile */
 } coro_task_options;
 
 /*

@@ -398,7 +398,7 @@ static int finish(coro__loop *l, void **result)
 
 int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt)
 {
-    coro_task_options mo = {"main", 0, NULL};
+    coro_task_options mo = {"main", 0, NULL, 0};
     coro__loop *l;
     int rc;
 

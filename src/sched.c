@@ -348,6 +348,7 @@ int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg, const cor
     if (opt != NULL) {
         co.stack_size = opt->stack_size;
         co.name = opt->name;
+        co.flags = opt->flags & CORO_COPY_STACK;
     }
     rc = coro_create(&t->co, task_entry, &co);
     if (rc != 0) {

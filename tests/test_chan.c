@@ -507,3 +507,47 @@ TEST(channel_misuse_is_refused)
     CHECK_ERR(coro_chan_recv(ch, &v), CORO_ENOLOOP);
     CHECK_ERR(coro_run(chan_misuse, NULL, NULL, NULL), 0);
 }
+
+/* ---- copy-stack tasks ---- */
+
+static void *copy_receiver(void *arg)
+{
+    long mine[4] = {0, 0, 0, 0}; /* on the shared stack while it runs */
+    coro_case c[2] = {CORO_CASE_RECV(shared, &mine[1]), CORO_CASE_RECV(shared, &mine[2])};
+    int k;
+
+    (void)arg;
+    CHECK_ERR(coro_chan_recv(shared, &mine[0]), 0); /* delivered while switched out */
+    k = coro_select(c, 2);
+    CHECK(k == 0 || k == 1);
+    return P(mine[0] * 1000 + mine[1 + k]);
+}
+
+static void *feed_copy_tasks(void *arg)
+{
+    coro_task_options copy = {"copy receiver", 0, NULL, CORO_COPY_STACK};
+    coro_task *t[50];
+    void *out;
+
+    (void)arg;
+    CHECK_ERR(coro_chan_open(&shared, sizeof(long), 0), 0);
+    for (long i = 0; i < 50; i++)
+        CHECK_ERR(coro_spawn(&t[i], copy_receiver, NULL, &copy), 0);
+    CHECK_ERR(coro_yield(NULL, NULL), 0); /* all parked, their stacks copied out */
+    for (long round = 0; round < 2; round++)
+        for (long i = 0; i < 50; i++) {
+            long v = (round + 1) * 100 + i;
+            CHECK_ERR(coro_chan_send(shared, &v), 0);
+        }
+    for (long i = 0; i < 50; i++) {
+        CHECK_ERR(coro_await(t[i], &out), 0);
+        CHECK_INT(N(out), (100 + i) * 1000 + 200 + i);
+    }
+    CHECK_ERR(coro_chan_free(shared), 0);
+    return NULL;
+}
+
+TEST(values_reach_parked_copy_stack_tasks)
+{
+    CHECK_ERR(coro_run(feed_copy_tasks, NULL, NULL, NULL), 0);
+}

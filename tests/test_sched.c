@@ -350,7 +350,7 @@ static void *stuck_recv(void *arg)
 static void *deadlock_main(void *arg)
 {
     coro_task *t;
-    coro_task_options named = {"forgotten consumer", 0, NULL};
+    coro_task_options named = {"forgotten consumer", 0, NULL, 0};
 
     (void)arg;
     CHECK_ERR(coro_chan_open(&stuck_chan, sizeof(int), 0), 0);
@@ -549,7 +549,7 @@ TEST(watchdog_reports_a_task_that_does_not_yield)
 
 static void *dump_main(void *arg)
 {
-    coro_task_options named = {"napper", 0, NULL};
+    coro_task_options named = {"napper", 0, NULL, 0};
     FILE *f = tmpfile();
     char buf[2048];
     size_t n;
