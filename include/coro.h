@@ -537,6 +537,10 @@ CORO_API int coro_group_cancel(coro_group *g);
  */
 CORO_API int coro_group_wait(coro_group *g);
 
+/* coro_group_wait with a deadline: the group's deadline becomes the earlier
+ * of its own and this one, then it waits (for the canceled members too). */
+CORO_API int coro_group_wait_until(coro_group *g, coro_time deadline);
+
 /* ---- channels ---- */
 
 /* A channel of fixed-size elements, copied in and out (Go's chan). */

@@ -100,3 +100,15 @@ int coro_group_wait(coro_group *g)
     coro__group_free(g);
     return rc;
 }
+
+int coro_group_wait_until(coro_group *g, coro_time deadline)
+{
+    int rc;
+
+    if (g != NULL && !g->implicit && (g->deadline.index == 0 || deadline < g->deadline.when)) {
+        rc = coro_group_deadline(g, deadline);
+        if (rc != 0)
+            return rc;
+    }
+    return coro_group_wait(g);
+}

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "test.h"
 
 static coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0};
@@ -621,4 +622,110 @@ static void *spawn_null(void *arg)
 TEST(spawn_of_nothing_is_refused)
 {
     CHECK_ERR(coro_run(spawn_null, NULL, NULL, NULL), 0);
+}
+
+/* ---- every allocation failing in turn ---- */
+
+static coro_chan *fault_chan;
+
+static void *fault_producer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++)
+        if (coro_chan_send(fault_chan, &i) != 0)
+            break;
+    coro_chan_close(fault_chan);
+    return NULL;
+}
+
+static void *fault_sleeper(void *arg)
+{
+    (void)arg;
+    return P(coro_sleep(CORO_MSEC(3)));
+}
+
+static void *fault_scenario(void *arg)
+{
+    coro_task *t = NULL;
+    coro_group *g;
+    coro_chan *other;
+    int x, y, rc;
+
+    (void)arg;
+    if ((rc = coro_chan_open(&fault_chan, sizeof(int), 1)) != 0)
+        return P(rc);
+    if (coro_chan_open(&other, sizeof(int), 0) == 0) {
+        coro_case c[6] = {CORO_CASE_RECV(other, &y), CORO_CASE_RECV(other, &y),
+                          CORO_CASE_RECV(other, &y), CORO_CASE_RECV(other, &y),
+                          CORO_CASE_RECV(other, &y), CORO_CASE_RECV(fault_chan, &x)};
+        if (coro_spawn(NULL, fault_producer, NULL, NULL) == 0)
+            while (coro_select_until(c, 6, coro_after(CORO_MSEC(50))) == 5 && c[5].result == 0)
+                ;
+        coro_chan_free(other);
+    }
+    if (coro_group_open(&g) == 0) {
+        coro_task_options in_g = {"in group", 0, g, 0};
+        coro_spawn(NULL, fault_sleeper, NULL, &in_g);
+        coro_spawn(&t, fault_sleeper, NULL, &in_g);
+        coro_group_deadline(g, coro_after(CORO_MSEC(10)));
+        coro_group_wait(g);
+    }
+    if (coro_spawn(&t, fault_sleeper, NULL, NULL) == 0)
+        coro_await(t, NULL);
+    return NULL;
+}
+
+static void free_fault_chan(void)
+{
+    if (fault_chan != NULL)
+        CHECK_ERR(coro_chan_free(fault_chan), 0);
+    fault_chan = NULL;
+}
+
+TEST(every_allocation_failing_in_turn_gives_an_error_and_leaks_nothing)
+{
+    int clean = 0;
+
+    /* The scenario makes fewer than 150 allocations: the last runs are clean. */
+    for (long k = 1; k <= 150; k++) {
+        int rc;
+
+        fault_chan = NULL;
+        coro__fail_after(k);
+        rc = run_capturing(fault_scenario, NULL, &virt);
+        coro__fail_after(0);
+        free_fault_chan();
+        if (!(rc == 0 || rc == CORO_ENOMEM || rc == CORO_EERROR || rc == CORO_EDEADLK ||
+              rc == CORO_EMAPS))
+            fprintf(stderr, "k=%ld rc=%s\n%s", k, coro_errname(rc), captured);
+        CHECK(rc == 0 || rc == CORO_ENOMEM || rc == CORO_EERROR || rc == CORO_EDEADLK ||
+              rc == CORO_EMAPS);
+        clean = rc == 0 && strstr(captured, "deadlock") == NULL;
+    }
+    CHECK(clean);
+}
+
+static void *group_wait_until_main(void *arg)
+{
+    coro_group *g;
+    coro_task_options in_g = {"slow", 0, NULL, 0};
+    coro_time t0 = coro_now();
+
+    (void)arg;
+    CHECK_ERR(coro_group_open(&g), 0);
+    in_g.group = g;
+    CHECK_ERR(coro_spawn(NULL, fault_sleeper, NULL, &in_g), 0); /* 3 ms */
+    CHECK_ERR(coro_group_wait_until(g, coro_after(CORO_MSEC(1))), CORO_ETIMEDOUT);
+    CHECK_INT(coro_now() - t0, CORO_MSEC(1));
+    CHECK_ERR(coro_group_open(&g), 0);
+    in_g.group = g;
+    CHECK_ERR(coro_spawn(NULL, fault_sleeper, NULL, &in_g), 0);
+    CHECK_ERR(coro_group_wait_until(g, coro_after(CORO_MSEC(10))), 0);
+    CHECK_ERR(coro_group_wait_until(NULL, 0), CORO_EINVAL);
+    return NULL;
+}
+
+TEST(group_wait_until_cancels_the_group_at_its_deadline)
+{
+    CHECK_ERR(coro_run(group_wait_until_main, NULL, NULL, &virt), 0);
 }
