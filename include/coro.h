@@ -374,8 +374,10 @@ CORO_API int coro_set_userdata(coro *co, void *user_data);
  * deadline on the loop's clock (coro_now); a deadline that has passed times
  * out at once when the call cannot complete at once. They return
  * CORO_ETIMEDOUT at the deadline, CORO_ECANCELED when the task is canceled
- * (then every later blocking call of that task returns it too, so it can
- * only wind down), CORO_ENOLOOP outside a task. coro_yield() inside a task
+ * (then every later blocking call of that task returns it at once, even
+ * one that could complete, so that it can only wind down; try forms are
+ * not blocking calls and still work), CORO_ENOLOOP outside a task (or in a
+ * coroutine a task resumed: only the task itself can block). coro_yield() inside a task
  * lets the other ready tasks run and returns 0.
  * ====================================================================== */
 
@@ -445,10 +447,13 @@ typedef struct coro_task_options {
     const char *name;  /* for reports and dumps; copied */
     size_t stack_size; /* as coro_options.stack_size */
     coro_group *group; /* the group to join; NULL: the spawning task's own */
-    unsigned flags;    /* CORO_COPY_STACK: for millions of mostly parked
-                        * tasks (see CORO_COPY_STACK); values passed by
-                        * channels to a parked copy-stack task are written
-                        * where its stack bytes are kept meanwhile */
+    unsigned flags;    /* 0: the task has its own stack (in every build), so
+                        * tasks may share pointers to their locals, as
+                        * structured code does. CORO_COPY_STACK: for
+                        * millions of mostly parked tasks, with that
+                        * mode's rule (see CORO_COPY_STACK); values sent
+                        * by channels to a parked copy-stack task are
+                        * written where its stack bytes are kept meanwhile */
 } coro_task_options;
 
 /*
@@ -459,8 +464,10 @@ typedef struct coro_task_options {
  * coro_await(*t) gets the task's end; without (t NULL) the task is
  * detached, and an error it dies with fails its owner: the owner is
  * canceled and finishes with that error (as does a task awaited by nobody
- * before its owner ended). Returns 0, CORO_ENOLOOP, CORO_EINVAL (fn NULL,
- * a group of another loop or already waited), CORO_ENOMEM, CORO_EMAPS.
+ * before its owner ended). A group's members may spawn into it while its
+ * owner waits (the wait then covers them too). Returns 0, CORO_ENOLOOP,
+ * CORO_EINVAL (fn NULL, a group of another loop), CORO_ECANCELED (during
+ * a deadlock's shutdown), CORO_ENOMEM, CORO_EMAPS.
  * coro_spawn records the caller's file and line for dumps.
  */
 CORO_API int coro_spawn_at(coro_task **t, coro_fn fn, void *arg, const coro_task_options *opt,
@@ -695,7 +702,8 @@ typedef struct coro_wg {
 CORO_API void coro_wg_init(coro_wg *wg);
 
 /* Adds n (may be negative) to the count; at 0 the waiters wake. CORO_EINVAL
- * if the count would drop below 0 (nothing changes). Never suspends. */
+ * if the count would drop below 0 or overflow (nothing changes). Never
+ * suspends. */
 CORO_API int coro_wg_add(coro_wg *wg, long n);
 
 /* coro_wg_add(wg, -1). */

@@ -57,6 +57,24 @@ int coro_chan_open(coro_chan **out, size_t elem_size, size_t capacity)
     return 0;
 }
 
+/* memcpy of one element; the common sizes inline to a move or two. */
+static void copy(void *dst, const void *src, size_t n)
+{
+    switch (n) {
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    default:
+        memcpy(dst, src, n);
+    }
+}
+
 static char *slot(const coro_chan *ch, size_t i)
 {
     return ch->buf + ((ch->head + i) % ch->cap) * ch->elem_size;
@@ -75,12 +93,12 @@ static int send_now(coro_chan *ch, const void *elem)
     if (ch->closed)
         return CORO_ECHCLOSED;
     if ((w = coro__waitq_peek(&ch->recvq)) != NULL) {
-        memcpy(at(w), elem, ch->elem_size);
+        copy(at(w), elem, ch->elem_size);
         coro__waiter_fire(w, 0);
         return 0;
     }
     if (ch->len < ch->cap) {
-        memcpy(slot(ch, ch->len), elem, ch->elem_size);
+        copy(slot(ch, ch->len), elem, ch->elem_size);
         ch->len++;
         return 0;
     }
@@ -92,18 +110,18 @@ static int recv_now(coro_chan *ch, void *elem)
     coro__waiter *w = coro__waitq_peek(&ch->sendq);
 
     if (ch->len > 0) {
-        memcpy(elem, slot(ch, 0), ch->elem_size);
+        copy(elem, slot(ch, 0), ch->elem_size);
         ch->head = (ch->head + 1) % ch->cap;
         ch->len--;
         if (w != NULL) { /* the buffer was full: the first sender's turn */
-            memcpy(slot(ch, ch->len), at(w), ch->elem_size);
+            copy(slot(ch, ch->len), at(w), ch->elem_size);
             ch->len++;
             coro__waiter_fire(w, 0);
         }
         return 0;
     }
     if (w != NULL) { /* unbuffered: straight from the sender */
-        memcpy(elem, at(w), ch->elem_size);
+        copy(elem, at(w), ch->elem_size);
         coro__waiter_fire(w, 0);
         return 0;
     }

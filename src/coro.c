@@ -70,8 +70,7 @@ void coro__body(void *arg)
 static int copy_mode(const coro_options *opt)
 {
 #ifdef CORO_DEFAULT_COPY_STACK
-    (void)opt;
-    return 1;
+    return opt == NULL || !(opt->flags & CORO__OWN_STACK);
 #else
     return opt != NULL && (opt->flags & CORO_COPY_STACK);
 #endif
@@ -248,6 +247,40 @@ int yield_c(void *out, void **in)
     if (in != NULL)
         *in = cur->transfer;
     return 0;
+}
+
+/*
+ * A symmetric switch for the runtime: the running coroutine `from` is
+ * suspended and `to` (suspended, of this thread) runs in its place, with
+ * from's resumer as its own, as if from had yielded to its resumer and
+ * that had resumed `to`, in one switch. `value` reaches `to` as a resume's
+ * would. Returns 0 when from is switched to again, or CORO_ENOMEM (copy
+ * mode) with nothing changed.
+ */
+int coro__transfer(coro *from, coro *to, void *value)
+{
+    coro__thread *t = from->thread;
+
+    coro__assert(t->current == from && to->status == CORO_SUSPENDED && to->thread == t);
+    if ((t->owner != NULL || (to->flags & CORO__F_COPY)) &&
+        coro__copy_reserve(t, from, to, value) != 0)
+        return CORO_ENOMEM;
+    to->transfer = value;
+    to->resumer = from->resumer;
+    from->status = CORO_SUSPENDED;
+    to->status = CORO_RUNNING;
+    t->current = to;
+    coro__switch(from, to);
+    if (CORO__UNLIKELY(from->flags & CORO__F_CLOSING))
+        coro__throw(from, CORO__UNWIND_CLOSE);
+    return 0;
+}
+
+/* What co's last switch out carried: a yield's value, or at death its
+ * result (or error value). */
+void *coro__transfer_value(const coro *co)
+{
+    return co->transfer;
 }
 
 int coro_status(const coro *co)

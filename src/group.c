@@ -83,7 +83,6 @@ int coro_group_wait(coro_group *g)
         return CORO_EINVAL;
     if (g->owner != self)
         return CORO_EPERM;
-    g->waited = 1;
     while (g->live > 0) { /* not cancelable: no member outlives the group */
         coro__waiter_wait(&self->w[0], self, &g->waiters, NULL, -1);
         rc = coro__park(self, "group wait", g, CORO_NEVER, 0);

@@ -112,6 +112,11 @@ CORO__HIDDEN void coro__defer_free_all(coro *co);
 
 /* ---- the control block (coro.c) ---- */
 
+/* coro_options.flags bit for coro's own callers: an own stack even in a
+ * build whose default is copy-stack (make STACK=copy, which tests the core
+ * that way; the runtime's tasks keep the default of the API). */
+#define CORO__OWN_STACK 0x80000000u
+
 /* Flags: CORO__F_* in config.h. */
 
 struct coro__thread;
@@ -241,6 +246,8 @@ CORO__HIDDEN void coro__switch_started(coro *co);
 CORO__HIDDEN void coro__body(void *arg);
 CORO__HIDDEN CORO__NORETURN void coro__die(coro *co, int status, void *result);
 CORO__HIDDEN int coro__resume_dead(coro *co);
+CORO__HIDDEN int coro__transfer(coro *from, coro *to, void *value);
+CORO__HIDDEN void *coro__transfer_value(const coro *co);
 CORO__HIDDEN int coro__call_dead(coro *gen);
 #ifdef CORO__ASM_FASTPATH
 CORO__HIDDEN int coro__resume_slow(coro *co, void *in, void **out);

@@ -30,7 +30,7 @@
 
 #include "sched.h"
 
-__thread coro__loop *coro__loop_tls;
+__thread coro__loop *coro__loop_tls __attribute__((tls_model("initial-exec")));
 
 static coro_time mono(void)
 {
@@ -84,6 +84,15 @@ static void rq_push(coro__loop *l, coro_task *t)
     l->rq_len++;
 }
 
+static void rq_push_front(coro__loop *l, coro_task *t)
+{
+    t->rq_next = l->rq_first;
+    l->rq_first = t;
+    if (l->rq_last == NULL)
+        l->rq_last = t;
+    l->rq_len++;
+}
+
 /* The next task to run: the oldest, or with CORO_RUN_SEEDED a seeded
  * random one (O(n), a testing mode). */
 static coro_task *rq_pop(coro__loop *l)
@@ -118,8 +127,48 @@ void coro__ready(coro_task *t, int wake)
         return;
     t->wake = wake;
     t->state = CORO__T_READY;
-    coro__timer_del(l, &t->timer);
+    if (t->timer.index != 0)
+        coro__timer_del(l, &t->timer);
     rq_push(l, t);
+}
+
+static void note_switch(coro__loop *l, const coro_task *t)
+{
+    if (l->watchdog == NULL)
+        return;
+    __atomic_store_n(&l->running, t != NULL ? coro_id(t->co) : 0, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&l->switches, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * The parking task t hands the thread straight to the next ready task, in
+ * one switch instead of two through the loop (Go's runnext does the same
+ * for the task a wake readied). The loop sees the handoff when a task
+ * switches back to it: the one that does is l->current. A run of handoffs
+ * is bounded, so that the loop still looks at its timers. 1 if t was
+ * switched out and is back, 0 if t must yield to the loop instead.
+ */
+#define HANDOFF_MAX 64
+
+static int handoff(coro__loop *l, coro_task *t)
+{
+    coro_task *n;
+
+    if (l->rq_len == 0 || l->handoffs >= HANDOFF_MAX ||
+        (t->co->flags & (CORO__F_MAIN | CORO__F_NOYIELD)))
+        return 0; /* nothing to run, time to look at timers, or cannot suspend */
+    n = rq_pop(l);
+    l->handoffs++;
+    l->current = n;
+    n->state = CORO__T_RUNNING;
+    note_switch(l, n);
+    if (coro__transfer(t->co, n->co, n) != 0) { /* no memory to copy out t's stack */
+        n->state = CORO__T_READY;
+        rq_push_front(l, n);
+        l->current = t;
+        return 0;
+    }
+    return 1;
 }
 
 static void park_timeout(coro__timer *tm)
@@ -144,7 +193,7 @@ int coro__park(coro_task *t, const char *what, const void *obj, coro_time deadli
     t->obj = obj;
     t->cancelable = cancelable;
     t->wake = 0;
-    rc = coro_yield(NULL, NULL);
+    rc = handoff(l, t) ? 0 : coro_yield(NULL, NULL);
     t->what = NULL;
     t->obj = NULL;
     if (rc != 0) { /* cannot suspend here: nothing parked */
@@ -155,19 +204,6 @@ int coro__park(coro_task *t, const char *what, const void *obj, coro_time deadli
     return t->wake;
 }
 
-coro_task *coro__blocking_begin(int *err)
-{
-    coro__loop *l = coro__loop_tls;
-    coro_task *t = l != NULL ? l->current : NULL;
-
-    if (t == NULL || coro_running(NULL) != t->co) {
-        *err = CORO_ENOLOOP; /* no loop, or inside a coroutine of a task */
-        return NULL;
-    }
-    *err = t->canceled ? CORO_ECANCELED : 0;
-    return t;
-}
-
 /* ---- the scheduler ---- */
 
 static void run_task(coro__loop *l, coro_task *t)
@@ -176,17 +212,17 @@ static void run_task(coro__loop *l, coro_task *t)
     int rc;
 
     l->current = t;
+    l->handoffs = 0;
     t->state = CORO__T_RUNNING;
-    if (l->watchdog != NULL) {
-        __atomic_store_n(&l->running, coro_id(t->co), __ATOMIC_RELAXED);
-        __atomic_add_fetch(&l->switches, 1, __ATOMIC_RELEASE);
-    }
+    note_switch(l, t);
     rc = coro_resume(t->co, t, &out);
-    l->current = NULL;
-    if (l->watchdog != NULL) {
-        __atomic_store_n(&l->running, 0, __ATOMIC_RELAXED);
-        __atomic_add_fetch(&l->switches, 1, __ATOMIC_RELEASE);
+    if (l->current != t) { /* t handed off; this one came back */
+        t = l->current;
+        out = coro__transfer_value(t->co);
+        rc = coro_status(t->co) == CORO_DEAD ? coro__resume_dead(t->co) : 1;
     }
+    l->current = NULL;
+    note_switch(l, NULL);
     if (rc == 1) {
         if (t->state == CORO__T_RUNNING) { /* coro_yield(): let others run */
             t->state = CORO__T_READY;
@@ -232,11 +268,13 @@ static int schedule(coro__loop *l)
         if (l->main->state == CORO__T_DONE)
             return 0;
         first = coro__timer_first(l);
-        if (l->rq_len == 0) {
-            if (first == NULL)
+        if (first == NULL) {
+            if (l->rq_len == 0)
                 return CORO_EDEADLK;
-            wait_until(l, first->when);
+            continue; /* no clock to read */
         }
+        if (l->rq_len == 0)
+            wait_until(l, first->when);
         coro__timer_fire_due(l, coro__clock(l));
     }
 }
@@ -430,6 +468,7 @@ int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt)
             coro__task_free(l->main);
     }
     coro__timer_free_all(l);
+    coro__task_spares_free(l);
     coro__loop_tls = NULL;
     coro__free(l);
     return rc;

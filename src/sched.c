@@ -29,6 +29,9 @@
 
 #include "sched.h"
 
+/* Task records kept for reuse by a loop. */
+#define SPARE_MAX 64
+
 /* ---- wait queues ---- */
 
 void coro__waitq_push(coro_waitq *q, coro__waiter *w)
@@ -323,7 +326,40 @@ void coro__task_free(coro_task *t)
         (void)coro_destroy(t->co);
     coro__free(t->errmsg);
     coro__free(t->wx);
-    coro__free(t);
+    if (t->loop->nspare < SPARE_MAX) {
+        t->rq_next = t->loop->spare;
+        t->loop->spare = t;
+        t->loop->nspare++;
+    } else {
+        coro__free(t);
+    }
+}
+
+/* A cleared task record, from the loop's spares when it has one. */
+static coro_task *task_new(coro__loop *l)
+{
+    coro_task *t = l->spare;
+
+    if (t != NULL) {
+        l->spare = t->rq_next;
+        l->nspare--;
+    } else if ((t = coro__malloc(sizeof *t)) == NULL) {
+        return NULL;
+    }
+    memset(t, 0, offsetof(coro_task, w));
+    for (int i = 0; i < CORO__SELECT_INLINE; i++)
+        t->w[i].q = NULL;
+    return t;
+}
+
+void coro__task_spares_free(coro__loop *l)
+{
+    while (l->spare != NULL) {
+        coro_task *t = l->spare;
+        l->spare = t->rq_next;
+        coro__free(t);
+    }
+    l->nspare = 0;
 }
 
 /* ---- spawn ---- */
@@ -338,24 +374,23 @@ static void *task_entry(void *arg)
 int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg, const coro_task_options *opt,
                 coro_group *g, const char *file, int line)
 {
-    coro_options co = {0, NULL, NULL, 0};
-    coro_task *t = coro__malloc(sizeof *t);
+    coro_options co = {0, NULL, NULL, CORO__OWN_STACK};
+    coro_task *t = task_new(l);
     int rc;
 
     if (t == NULL)
         return CORO_ENOMEM;
-    memset(t, 0, sizeof *t);
     if (opt != NULL) {
         co.stack_size = opt->stack_size;
         co.name = opt->name;
-        co.flags = opt->flags & CORO_COPY_STACK;
+        co.flags = (opt->flags & CORO_COPY_STACK) ? CORO_COPY_STACK : CORO__OWN_STACK;
     }
+    t->loop = l;
     rc = coro_create(&t->co, task_entry, &co);
     if (rc != 0) {
         coro__free(t);
         return rc;
     }
-    t->loop = l;
     t->fn = fn;
     t->arg = arg;
     t->file = file;
@@ -427,10 +462,10 @@ int coro_await_until(coro_task *t, void **result, coro_time deadline)
         return CORO_EINVAL;
     if (t == self)
         return CORO_ESELF;
+    if (err != 0)
+        return err; /* canceled: even a finished t is left for the owner */
     if (t->state == CORO__T_DONE)
         return take_end(self, t, result);
-    if (err != 0)
-        return err;
     if (t->awaited)
         return CORO_EBUSY;
     w = &self->w[0];

@@ -70,8 +70,7 @@ struct coro_group {
     int implicit;                   /* a task's own group (no handle) */
     int canceled;
     int timed_out;
-    int waited; /* coro_group_wait has begun: no new members */
-    int err;    /* first failure: CORO_EERROR, or 0 */
+    int err; /* first failure: CORO_EERROR, or 0 */
     char *errmsg;
     void *errvalue;
     coro__timer deadline;
@@ -107,8 +106,7 @@ struct coro_task {
     coro_group own;                 /* the group of tasks it spawns without one */
     coro_group *groups;             /* explicit groups it opened and has not waited */
     coro__timer timer;              /* the deadline of the current park */
-    coro__waiter w[CORO__SELECT_INLINE];
-    coro__waiter *wx; /* a larger select's waiters (malloc'd), nwx of them */
+    coro__waiter *wx;               /* a larger select's waiters (malloc'd), nwx of them */
     int nwx;
     coro_waitq awaiter; /* the task in coro_await(this) */
     const char *what;   /* why it is parked ("chan recv"), for reports */
@@ -119,6 +117,8 @@ struct coro_task {
     void *errvalue;
     const char *file; /* where it was spawned */
     int line;
+    /* Last: a new task clears what is above and only w[i].q of these. */
+    coro__waiter w[CORO__SELECT_INLINE];
 };
 
 /* ---- the loop (loop.c) ---- */
@@ -135,14 +135,17 @@ typedef struct coro__loop {
     unsigned long long timer_seq;
     unsigned flags; /* CORO_RUN_* */
     unsigned long long rng;
-    coro_time vnow; /* the virtual clock */
-    int stopping;   /* shutting down: wakes are ignored */
+    coro_time vnow;   /* the virtual clock */
+    int stopping;     /* shutting down: wakes are ignored */
+    int handoffs;     /* task-to-task switches since the loop last ran one */
+    coro_task *spare; /* freed task records for reuse, by rq_next */
+    int nspare;
     struct coro__watchdog *watchdog;
     unsigned long switches;     /* resumes of tasks (atomic, for the watchdog) */
     unsigned long long running; /* id of the running task, 0 if none (atomic) */
 } coro__loop;
 
-CORO__HIDDEN extern __thread coro__loop *coro__loop_tls;
+CORO__HIDDEN extern __thread coro__loop *coro__loop_tls __attribute__((tls_model("initial-exec")));
 
 CORO__HIDDEN void coro__ready(coro_task *t, int wake);
 CORO__HIDDEN unsigned long long coro__random(coro__loop *l);
@@ -159,9 +162,21 @@ CORO__HIDDEN int coro__park(coro_task *t, const char *what, const void *obj, cor
                             int cancelable);
 
 /* The running task of this thread's loop, or NULL with *err set to
- * CORO_ENOLOOP; with *err CORO_ECANCELED when it is canceled. Every
- * blocking call starts here. */
-CORO__HIDDEN coro_task *coro__blocking_begin(int *err);
+ * CORO_ENOLOOP (no loop, or called from a coroutine the task resumed:
+ * only the task itself can park); with *err CORO_ECANCELED when it is
+ * canceled. Every blocking call starts here. */
+static inline coro_task *coro__blocking_begin(int *err)
+{
+    coro__loop *l = coro__loop_tls;
+    coro_task *t = l != NULL ? l->current : NULL;
+
+    if (t == NULL || coro__tls->current != t->co) {
+        *err = CORO_ENOLOOP;
+        return NULL;
+    }
+    *err = t->canceled ? CORO_ECANCELED : 0;
+    return t;
+}
 
 CORO__HIDDEN coro_time coro__clock(const coro__loop *l);
 
@@ -175,6 +190,7 @@ CORO__HIDDEN void coro__group_free(coro_group *g);
 CORO__HIDDEN size_t coro__owned_live(const coro_task *t);
 CORO__HIDDEN void coro__task_maybe_complete(coro_task *t);
 CORO__HIDDEN void coro__shutdown(coro__loop *l);
+CORO__HIDDEN void coro__task_spares_free(coro__loop *l);
 CORO__HIDDEN int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg,
                              const coro_task_options *opt, coro_group *g, const char *file,
                              int line);

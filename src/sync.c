@@ -9,6 +9,8 @@
  * ahead of one that waited: FIFO fairness, no starvation. All of it runs on
  * the loop's thread, so there is no atomic anywhere.
  */
+#include <limits.h>
+
 #include "sched.h"
 
 /* Parks the running task self in q until a waker fires its waiter. */
@@ -43,14 +45,14 @@ static int lock(coro_mutex *m, coro_time deadline, int try_)
         return err;
     if (m == NULL)
         return CORO_EINVAL;
+    if (err != 0 && !try_)
+        return err;
     if (m->holder == NULL) {
         m->holder = self;
         return 0;
     }
     if (m->holder == self || try_)
         return CORO_EBUSY;
-    if (err != 0)
-        return err;
     return wait_in(self, &m->q, "mutex", m, deadline);
 }
 
@@ -106,14 +108,14 @@ static int acquire(coro_sem *s, coro_time deadline, int try_)
         return err;
     if (s == NULL)
         return CORO_EINVAL;
+    if (err != 0 && !try_)
+        return err;
     if (s->count > 0) {
         s->count--;
         return 0;
     }
     if (try_)
         return CORO_EAGAIN;
-    if (err != 0)
-        return err;
     return wait_in(self, &s->q, "semaphore", s, deadline);
 }
 
@@ -158,8 +160,8 @@ void coro_wg_init(coro_wg *wg)
 
 int coro_wg_add(coro_wg *wg, long n)
 {
-    if (wg == NULL || (n < 0 && wg->count < -n))
-        return CORO_EINVAL;
+    if (wg == NULL || (n < 0 && wg->count + n < 0) || (n > 0 && wg->count > LONG_MAX - n))
+        return CORO_EINVAL; /* below 0, or past LONG_MAX */
     wg->count += n;
     if (wg->count == 0)
         coro__waitq_fire_all(&wg->q, 0);
@@ -180,10 +182,10 @@ int coro_wg_wait_until(coro_wg *wg, coro_time deadline)
         return err;
     if (wg == NULL)
         return CORO_EINVAL;
-    if (wg->count == 0)
-        return 0;
     if (err != 0)
         return err;
+    if (wg->count == 0)
+        return 0;
     return wait_in(self, &wg->q, "wait group", wg, deadline);
 }
 
@@ -233,10 +235,10 @@ int coro_event_wait_until(coro_event *e, coro_time deadline)
         return err;
     if (e == NULL)
         return CORO_EINVAL;
-    if (e->set)
-        return 0;
     if (err != 0)
         return err;
+    if (e->set)
+        return 0;
     return wait_in(self, &e->q, "event", e, deadline);
 }
 
