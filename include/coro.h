@@ -502,8 +502,10 @@ CORO_API coro_task *coro_task_self(void);
 CORO_API const char *coro_task_name(const coro_task *t);
 CORO_API unsigned long long coro_task_id(const coro_task *t);
 
-/* Suspends the running task for d nanoseconds / until the deadline.
- * Returns 0, CORO_ECANCELED, CORO_ENOLOOP, CORO_ENOMEM. May suspend. */
+/* Suspends the running task for d nanoseconds / until the deadline (a
+ * d <= 0 or a past deadline returns 0 at once, without letting others
+ * run: use coro_yield for that). Returns 0, CORO_ECANCELED, CORO_ENOLOOP,
+ * CORO_ENOMEM. May suspend. */
 CORO_API int coro_sleep(coro_time d);
 CORO_API int coro_sleep_until(coro_time deadline);
 

@@ -166,9 +166,11 @@ static int op_until(coro_chan *ch, int op, void *data, coro_time deadline)
     coro_task *self = coro__blocking_begin(&err);
     coro__waiter *w;
 
-    if (!valid(ch, data))
-        return self == NULL ? err : CORO_EINVAL;
-    if (self == NULL || err != 0)
+    if (self == NULL)
+        return err;
+    if (ch == NULL || data == NULL || ch->loop != self->loop)
+        return CORO_EINVAL;
+    if (err != 0)
         return err;
     rc = coro__chan_now(ch, op, data);
     if (rc != CORO_EAGAIN)

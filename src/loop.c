@@ -73,16 +73,7 @@ unsigned long long coro__random(coro__loop *l)
 
 /* ---- the run queue ---- */
 
-static void rq_push(coro__loop *l, coro_task *t)
-{
-    t->rq_next = NULL;
-    if (l->rq_last != NULL)
-        l->rq_last->rq_next = t;
-    else
-        l->rq_first = t;
-    l->rq_last = t;
-    l->rq_len++;
-}
+#define rq_push coro__rq_push
 
 static void rq_push_front(coro__loop *l, coro_task *t)
 {
@@ -101,7 +92,7 @@ static coro_task *rq_pop(coro__loop *l)
 
     if (t == NULL)
         return NULL;
-    if (l->flags & CORO_RUN_SEEDED) {
+    if (CORO__UNLIKELY(l->flags & CORO_RUN_SEEDED)) {
         for (size_t r = coro__random(l) % l->rq_len; r > 0; r--) {
             prev = t;
             t = t->rq_next;
@@ -118,19 +109,6 @@ static coro_task *rq_pop(coro__loop *l)
 }
 
 /* ---- park / ready ---- */
-
-void coro__ready(coro_task *t, int wake)
-{
-    coro__loop *l = t->loop;
-
-    if (t->state != CORO__T_PARKED || l->stopping)
-        return;
-    t->wake = wake;
-    t->state = CORO__T_READY;
-    if (t->timer.index != 0)
-        coro__timer_del(l, &t->timer);
-    rq_push(l, t);
-}
 
 static void note_switch(coro__loop *l, const coro_task *t)
 {

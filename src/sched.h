@@ -147,7 +147,31 @@ typedef struct coro__loop {
 
 CORO__HIDDEN extern __thread coro__loop *coro__loop_tls __attribute__((tls_model("initial-exec")));
 
-CORO__HIDDEN void coro__ready(coro_task *t, int wake);
+static inline void coro__rq_push(coro__loop *l, coro_task *t)
+{
+    t->rq_next = NULL;
+    if (l->rq_last != NULL)
+        l->rq_last->rq_next = t;
+    else
+        l->rq_first = t;
+    l->rq_last = t;
+    l->rq_len++;
+}
+
+/* The waker's half of park / ready: t, if parked, becomes ready and its
+ * park will return `wake`. Inline: every wake of every channel and lock. */
+static inline void coro__ready(coro_task *t, int wake)
+{
+    coro__loop *l = t->loop;
+
+    if (t->state != CORO__T_PARKED || l->stopping)
+        return;
+    t->wake = wake;
+    t->state = CORO__T_READY;
+    if (t->timer.index != 0)
+        coro__timer_del(l, &t->timer);
+    coro__rq_push(l, t);
+}
 CORO__HIDDEN unsigned long long coro__random(coro__loop *l);
 
 /*
