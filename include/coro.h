@@ -126,10 +126,8 @@ typedef struct coro_options {
  * shared stack, the live bytes of the one using it (from its stack pointer
  * to the top) are copied to a right-sized buffer and copied back when it
  * runs again. A suspended coroutine then costs its control block plus its
- * live stack (a buffer that never shrinks; one that a copy-stack coroutine
- * needed when it itself resumed or yielded to another copy-stack coroutine
- * has 4 KiB of headroom, as its exact depth at the switch is not known
- * beforehand). stack_size is ignored. Switching between a copy-mode
+ * live stack, in a buffer of the size it had at the deepest switch so far
+ * (it does not shrink). stack_size is ignored. Switching between a copy-mode
  * coroutine and one with its own stack (the main coroutine, say) copies
  * nothing; switching between two copy-mode coroutines copies both ways.
  *

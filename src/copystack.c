@@ -80,16 +80,33 @@ static void copy_bytes(char *dst, const char *src, size_t n)
 }
 #endif
 
+/* Copies the owner's live bytes out. Its buffer is right-sized: when it
+ * is too small, one of exactly the live size replaces it, and only if
+ * that allocation fails does the thread's reserve (sized by
+ * coro__copy_reserve, so large enough) take its place. */
 static void save(coro__thread *t, coro *owner)
 {
     char *sp = coro__ctx_sp(&owner->ctx);
     size_t n = (size_t)(top_of(t) - sp);
 
     if (n > owner->saved_cap) {
-        /* The reserve guarantees room; this would be a bug in coro. */
-        fprintf(stderr, "coro: copy-stack save of %zu bytes exceeds its reserve of %u\n", n,
-                owner->saved_cap);
-        abort();
+        void *buf = coro__malloc(n);
+        size_t cap = n;
+
+        if (buf == NULL) {
+            if (t->reserve_cap < n) { /* the reserve guarantees room: a bug in coro */
+                fprintf(stderr, "coro: copy-stack save of %zu bytes exceeds its reserve of %zu\n",
+                        n, t->reserve_cap);
+                abort();
+            }
+            buf = t->reserve;
+            cap = t->reserve_cap;
+            t->reserve = NULL;
+            t->reserve_cap = 0;
+        }
+        coro__free(owner->saved);
+        owner->saved = buf;
+        owner->saved_cap = (unsigned)cap;
     }
     copy_bytes(owner->saved, sp, n);
     owner->saved_len = (unsigned)n;
@@ -251,8 +268,13 @@ static void check_value(const coro__thread *t, const coro *to, const void *value
 }
 
 /* Before a switch from `from` to `to` that passes `value`: makes sure the
- * bytes the copier will save fit in the owner's buffer. 0 or CORO_ENOMEM,
- * with nothing changed. */
+ * bytes the copier will save have a place. The owner's buffer may already
+ * be large enough; otherwise the thread keeps a reserve buffer as large as
+ * they can be, which the copier uses only if it cannot get one of the
+ * exact size then. When the owner is the coroutine switching away, its
+ * stack pointer at the switch is a little below this function's frame:
+ * the bound adds SWITCH_SLACK, but the owner ends up with the exact size.
+ * 0 or CORO_ENOMEM, with nothing changed. */
 int coro__copy_reserve(coro__thread *t, coro *from, coro *to, void *value)
 {
     coro *owner = t->owner;
@@ -268,14 +290,14 @@ int coro__copy_reserve(coro__thread *t, coro *from, coro *to, void *value)
         need = (size_t)(top_of(t) - (char *)__builtin_frame_address(0)) + SWITCH_SLACK;
     else
         need = (size_t)(top_of(t) - (char *)coro__ctx_sp(&owner->ctx));
-    if (need <= owner->saved_cap)
+    if (need <= owner->saved_cap || need <= t->reserve_cap)
         return 0;
     buf = coro__malloc(need);
     if (buf == NULL)
         return CORO_ENOMEM;
-    coro__free(owner->saved);
-    owner->saved = buf;
-    owner->saved_cap = (unsigned)need;
+    coro__free(t->reserve);
+    t->reserve = buf;
+    t->reserve_cap = need;
     return 0;
 }
 
@@ -321,6 +343,9 @@ void coro__copy_release(coro *co)
 
 void coro__copy_thread_exit(coro__thread *t)
 {
+    coro__free(t->reserve);
+    t->reserve = NULL;
+    t->reserve_cap = 0;
     if (t->copier != NULL) {
         coro__stack_put(&t->copier->stack);
         coro__free(t->copier);

@@ -172,7 +172,9 @@ typedef struct coro__thread {
     coro__stack shared; /* the copy-mode stack; map NULL until needed */
     coro *copier;       /* runs the copies, on a stack of its own */
     coro *copy_to;      /* what the copier is to switch to */
-    size_t copy_live;   /* copy-mode coroutines not yet destroyed */
+    void *reserve;      /* a buffer the copier may need (coro__copy_reserve) */
+    size_t reserve_cap;
+    size_t copy_live; /* copy-mode coroutines not yet destroyed */
     /* The state outlives its thread while coroutines refer to it, so that
      * its address is not reused by a new thread while a foreign coroutine
      * could still be taken for one of that thread's (see thread.c). */

@@ -507,3 +507,18 @@ TEST(copy_mode_end_of_an_own_stack_coroutine_saves_the_owner_it_interrupted)
         CHECK_ERR(coro_destroy(y), 0);
     }
 }
+
+TEST(copy_mode_save_uses_the_reserve_when_an_exact_buffer_cannot_be_had)
+{
+    coro *a = copy_create(keeper, "a");
+    coro *b = copy_create(keeper, "b");
+
+    CHECK_INT(coro_resume(a, P(1), NULL), 1);
+    coro__fail_after(2); /* the reserve is had; the exact-size buffer is not */
+    CHECK_INT(coro_resume(b, P(2), NULL), 1);
+    coro__fail_after(0);
+    CHECK_INT(coro_resume(a, P(1), NULL), 1); /* a's locals came back from the reserve */
+    CHECK_INT(coro_resume(b, P(2), NULL), 1);
+    CHECK_ERR(coro_destroy(a), 0);
+    CHECK_ERR(coro_destroy(b), 0);
+}

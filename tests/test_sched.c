@@ -729,3 +729,43 @@ TEST(group_wait_until_cancels_the_group_at_its_deadline)
 {
     CHECK_ERR(coro_run(group_wait_until_main, NULL, NULL, &virt), 0);
 }
+
+/* ---- many parked tasks ---- */
+
+struct crowd {
+    long n;
+    coro_time last;
+    long woken, out_of_order;
+};
+
+static void *nap(void *arg)
+{
+    struct crowd *c = arg;
+    coro_time when = CORO_MSEC(1 + (coro_task_id(coro_task_self()) * 7919) % 1000);
+
+    CHECK_ERR(coro_sleep_until(when), 0);
+    CHECK_INT(coro_now(), when);
+    c->out_of_order += when < c->last;
+    c->last = when;
+    c->woken++;
+    return NULL;
+}
+
+static void *spawn_crowd(void *arg)
+{
+    struct crowd *c = arg;
+    coro_task_options copy = {"napper", 0, NULL, CORO_COPY_STACK};
+
+    for (long i = 0; i < c->n; i++)
+        CHECK_ERR(coro_spawn(NULL, nap, c, &copy), 0);
+    return NULL;
+}
+
+TEST(a_hundred_thousand_copy_stack_tasks_sleep_and_wake_in_deadline_order)
+{
+    struct crowd c = {test_slow_env() ? 5000 : 100000, 0, 0, 0};
+
+    CHECK_ERR(coro_run(spawn_crowd, &c, NULL, &virt), 0);
+    CHECK_INT(c.woken, c.n);
+    CHECK_INT(c.out_of_order, 0);
+}
