@@ -141,6 +141,10 @@ BENCH_GOENV = GOCACHE=$(abspath $(BUILD))/bench/go-cache GOPATH=$(abspath $(BUIL
 BENCH_NA = || { rm -f $@; echo "bench: $@ not built: its rows will show n/a"; }
 
 $(BENCH_OBJ): bench/bench.h bench/driver.h
+# ops_rt.c and goals.c are parts of ops_coro.c and report.c (#included: they
+# use those files' static helpers).
+$(BUILD)/bench/ops_coro.o: bench/ops_rt.c
+$(BUILD)/bench/report.o: bench/goals.c
 $(BENCH_BIN): $(BENCH_OBJ) $(BUILD)/libcoro.a
 	$(CC) $(XCFLAGS) $(CFLAGS) $(BENCH_OBJ) $(BUILD)/libcoro.a $(LDSAN) -pthread -ldl -lm -o $@
 $(BUILD)/bench/peer_boost.so: bench/peer_boost.cpp bench/bench.h

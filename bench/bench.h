@@ -20,6 +20,12 @@ extern "C" {
 #define BENCH_FIG_LIFECYCLE "lifecycle" /* (2) create + first resume + run to end + destroy */
 #define BENCH_FIG_WRAP "wrap"           /* (4) a wrap generator call */
 #define BENCH_FIG_VALUE "value"         /* (5) a value each way, checked */
+/* The runtime's (issue 4), each sample inside one coro_run. */
+#define BENCH_FIG_SPAWN "spawn"   /* (6) spawn + run + finish of a task */
+#define BENCH_FIG_CHAN "chan"     /* (7) unbuffered channel ping-pong */
+#define BENCH_FIG_BCHAN "bchan"   /* (8) buffered (64) channel ping-pong */
+#define BENCH_FIG_SELECT "select" /* (9) select over 4 channels */
+#define BENCH_FIG_SLEEP "sleep"   /* (10) sleep throughput */
 
 /*
  * One operation of one implementation. run(n) sets up, performs the
@@ -50,6 +56,7 @@ static inline double bench_now_ns(void)
 /* The in-process operations of the driver itself. */
 extern const bench_op bench_coro_ops[];  /* ops_coro.c */
 extern const bench_op bench_floor_ops[]; /* floor.c; empty off x86-64 */
+extern const bench_op bench_rt_ops[];    /* ops_rt.c: the runtime */
 
 /* Memory per suspended coroutine (ops_coro.c), run in a fresh process:
  * creates up to n coroutines with the given coro_options flags (0: default
@@ -60,6 +67,12 @@ extern const bench_op bench_floor_ops[]; /* floor.c; empty off x86-64 */
  * start. */
 #define BENCH_MEMORY_CAP 1
 void bench_coro_memory(long n, unsigned flags, long *reached, double *rss, double *heap, int *err);
+
+/* The same for tasks of the runtime (ops_rt.c), each parked in a channel
+ * receive; flags are coro_task_options flags. The driver marks memory rows
+ * of tasks with BENCH_MEM_TASK in their flags. */
+#define BENCH_MEM_TASK 0x40000000u
+void bench_rt_memory(long n, unsigned flags, long *reached, double *rss, double *heap, int *err);
 
 #ifdef __cplusplus
 }

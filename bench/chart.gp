@@ -8,7 +8,7 @@
 if (!exists("data")) data = 'chart.dat'
 if (!exists("out")) out = 'chart.png'
 
-set terminal pngcairo size 1600,1500 font "sans,11" noenhanced
+set terminal pngcairo size 1800,2000 font "sans,11" noenhanced
 set output out
 
 coro = 0xd62728
@@ -20,7 +20,7 @@ set logscale x
 set ytics scale 0 font ",10"
 set xtics font ",10"
 set key off
-set lmargin 40
+set lmargin 38
 set rmargin 6
 unset colorbox
 
@@ -29,16 +29,19 @@ h = 0.34
 
 # The data file's first line: "# coro benchmark, DATE, MACHINE".
 machine = system(sprintf("sed -n '1s/^# coro benchmark, //p' '%s'", data))
-set multiplot layout 3,2 title sprintf("coro benchmark, %s\nmedian of interleaved rounds, whiskers min-max; log scales; red: coro", machine) font ",14"
+set multiplot layout 4,3 title sprintf("coro benchmark, %s\nmedian of interleaved rounds, whiskers min-max; log scales; red: coro", machine) font ",14"
 
-titles = "'(1) resume + yield round trip' '(2) create + run to end + destroy' '(4) wrap generator call' '(5) a value each way, checked' 'instructions per round trip' '(3) resident bytes per suspended coroutine'"
-# The goals of issue 3 that are absolute numbers, drawn as dashed lines.
-goals = "0 30 0 0 65 0"
-xlabels = "'ns per round trip' 'ns per coroutine' 'ns per call' 'ns per round trip' 'instructions (callgrind or perf stat)' 'bytes (100,000 asked; reached in brackets)'"
+# Blocks 0-8: the figures; 9: instructions; 10, 11: memory of coroutines
+# and of tasks. The runtime's (6)-(11) are issue 4's, each inside coro_run.
+nfig = 9
+titles = "'(1) resume + yield round trip' '(2) create + run to end + destroy' '(4) wrap generator call' '(5) a value each way, checked' '(6) task spawn + run + finish' '(7) unbuffered channel ping-pong' '(8) buffered (64) channel ping-pong' '(9) select over 4 channels, one ready' '(10) sleep(1 µs), 1,000 tasks at once' 'instructions per round trip' '(3) resident bytes per suspended coroutine' '(11) resident bytes per parked task'"
+# The goals that are absolute numbers (issue 3's), drawn as dashed lines.
+goals = "0 30 0 0 0 0 0 0 0 65 0 0"
+xlabels = "'ns per round trip' 'ns per coroutine' 'ns per call' 'ns per round trip' 'ns per task' 'ns per send + reply' 'ns per send + reply' 'ns per select' 'ns per sleep' 'instructions (callgrind or perf stat)' 'bytes (100,000 asked; reached in brackets)' 'bytes (100,000 asked; reached in brackets)'"
 fmt(v) = v >= 1000 ? sprintf("%.0f", v) : sprintf("%.3g", v)
 
-# Panels 0-3: label median min max coro; panels 4-5: label value coro.
-do for [i=0:5] {
+# Panels 0-8: label median min max coro; panels 9-11: label value coro.
+do for [i=0:11] {
     set title word(titles, i + 1) font ",12"
     set xlabel word(xlabels, i + 1)
     set xrange [*:*]
@@ -55,8 +58,8 @@ do for [i=0:5] {
     if (exists("STATS_records") && STATS_records > 0) {
         base = 10 ** floor(log10(STATS_min) - 0.3)
         set yrange [-0.6:STATS_records - 0.4]
-        c = (i < 4) ? 5 : 3
-        if (i < 4) {
+        c = (i < nfig) ? 5 : 3
+        if (i < nfig) {
             set xrange [base:STATS_max * 8]
             plot data index i using (sqrt(base * $2)):0:(base):2:($0 - h):($0 + h):(color(column(c))):ytic(1) \
                      with boxxyerror lc rgb variable, \

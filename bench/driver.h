@@ -23,7 +23,18 @@
 #define COUNT_N2_SLOW 4000L
 
 /* The timed figures, in the table's order. */
-enum { FIG_ROUNDTRIP, FIG_LIFECYCLE, FIG_WRAP, FIG_VALUE, NFIGS };
+enum {
+    FIG_ROUNDTRIP,
+    FIG_LIFECYCLE,
+    FIG_WRAP,
+    FIG_VALUE,
+    FIG_SPAWN, /* the runtime's, from here */
+    FIG_CHAN,
+    FIG_BCHAN,
+    FIG_SELECT,
+    FIG_SLEEP,
+    NFIGS
+};
 
 typedef struct figure {
     const char *key;   /* BENCH_FIG_* */
@@ -63,7 +74,7 @@ typedef struct row {
     double sys;            /* system calls per operation; NAN if n/a */
 } row;
 
-/* Memory: one line of figure (3). */
+/* Memory: one line of figure (3), or of (11) with BENCH_MEM_TASK in flags. */
 typedef struct mem_row {
     const char *label;
     source src;
@@ -104,6 +115,8 @@ const char *probe_counter(void);
 double count_instructions(const config *cf, const row *r, long n1, long n2);
 double count_syscalls(const config *cf, const row *r, long n1, long n2);
 void measure_memory(const config *cf, mem_row *m);
+void describe_machine(config *cf);
+void pin(config *cf);
 
 /* report.c */
 void report_table(FILE *out, const config *cf, row *rows, int nrows, mem_row *mem, int nmem);

@@ -6,7 +6,9 @@
  *   bench [-b BINDIR] [-s SRCDIR] [-r ROUNDS] [-t MS] [-c CPU] [-n]
  *         [-j JSON] [-m TABLE.md] [-d DAT]
  *   bench --run FIG KEY N     run one in-process operation N times, print ns/op
- *   bench --mem N FLAGS       hold N suspended coroutines, print the memory
+ *   bench --mem N FLAGS       hold N suspended coroutines (tasks parked in a
+ *                             channel receive with BENCH_MEM_TASK in FLAGS),
+ *                             print the memory
  *
  * Method. Each row is first calibrated so that one sample takes about -t
  * milliseconds. Then every round takes one sample of every row, figure by
@@ -41,73 +43,74 @@ const figure figures[NFIGS] = {
     {BENCH_FIG_LIFECYCLE, "(2) create + first resume + run to end + destroy"},
     {BENCH_FIG_WRAP, "(4) wrap generator call"},
     {BENCH_FIG_VALUE, "(5) a value each way: resume(v), yield(v + 1), checked"},
+    {BENCH_FIG_SPAWN, "(6) spawn + run + finish of a task that returns at once"},
+    {BENCH_FIG_CHAN, "(7) unbuffered channel ping-pong: send v, receive v + 1"},
+    {BENCH_FIG_BCHAN, "(8) buffered channel (capacity 64) ping-pong: send v, receive v + 1"},
+    {BENCH_FIG_SELECT, "(9) select over 4 receive cases, one ready"},
+    {BENCH_FIG_SLEEP, "(10) sleep(1 µs) by 1,000 tasks at once, per sleep"},
 };
 
-/* The rows, in the table's order; the first of each figure is the subject. */
+/* The rows, in the table's order; the first of each figure is the subject.
+ * ROW(figure, key, label, source, subject, optional). */
+#define ROW(f, k, l, s, subj, opt)                                                                 \
+    {                                                                                              \
+        .fig = f, .key = k, .label = l, .src = s, .subject = subj, .optional = opt                 \
+    }
 static row rows[] = {
-    {.fig = FIG_ROUNDTRIP, .key = "coro", .label = "coro", .src = SRC_CORO, .subject = 1},
-    {.fig = FIG_ROUNDTRIP,
-     .key = "copy1",
-     .label = "coro, CORO_COPY_STACK, one",
-     .src = SRC_CORO,
-     .optional = 1},
-    {.fig = FIG_ROUNDTRIP,
-     .key = "copy",
-     .label = "coro, CORO_COPY_STACK, 2 in turn",
-     .src = SRC_CORO,
-     .optional = 1},
-    {.fig = FIG_ROUNDTRIP, .key = "floor", .label = "floor: 6 registers, jmp", .src = SRC_FLOOR},
-    {.fig = FIG_ROUNDTRIP, .key = "floor-fp", .label = "floor + MXCSR/x87 CW", .src = SRC_FLOOR},
-    {.fig = FIG_ROUNDTRIP, .key = "fcontext", .label = "Boost.Context fcontext", .src = SRC_BOOST},
-    {.fig = FIG_ROUNDTRIP, .key = "fiber", .label = "Boost.Context fiber", .src = SRC_BOOST},
-    {.fig = FIG_ROUNDTRIP, .key = "pcl", .label = "PCL (swapcontext)", .src = SRC_PCL},
-    {.fig = FIG_ROUNDTRIP, .key = "lua", .label = "Lua 5.4", .src = SRC_LUA},
-    {.fig = FIG_ROUNDTRIP, .key = "luajit", .label = "LuaJIT", .src = SRC_LUAJIT},
-    {.fig = FIG_ROUNDTRIP, .key = "go", .label = "Go, chan ping-pong", .src = SRC_GO},
+    ROW(FIG_ROUNDTRIP, "coro", "coro", SRC_CORO, 1, 0),
+    ROW(FIG_ROUNDTRIP, "copy1", "coro, CORO_COPY_STACK, one", SRC_CORO, 0, 1),
+    ROW(FIG_ROUNDTRIP, "copy", "coro, CORO_COPY_STACK, 2 in turn", SRC_CORO, 0, 1),
+    ROW(FIG_ROUNDTRIP, "floor", "floor: 6 registers, jmp", SRC_FLOOR, 0, 0),
+    ROW(FIG_ROUNDTRIP, "floor-fp", "floor + MXCSR/x87 CW", SRC_FLOOR, 0, 0),
+    ROW(FIG_ROUNDTRIP, "fcontext", "Boost.Context fcontext", SRC_BOOST, 0, 0),
+    ROW(FIG_ROUNDTRIP, "fiber", "Boost.Context fiber", SRC_BOOST, 0, 0),
+    ROW(FIG_ROUNDTRIP, "pcl", "PCL (swapcontext)", SRC_PCL, 0, 0),
+    ROW(FIG_ROUNDTRIP, "lua", "Lua 5.4", SRC_LUA, 0, 0),
+    ROW(FIG_ROUNDTRIP, "luajit", "LuaJIT", SRC_LUAJIT, 0, 0),
+    ROW(FIG_ROUNDTRIP, "go", "Go, chan ping-pong", SRC_GO, 0, 0),
 
-    {.fig = FIG_LIFECYCLE,
-     .key = "pooled",
-     .label = "coro, pooled stack (default)",
-     .src = SRC_CORO,
-     .subject = 1},
-    {.fig = FIG_LIFECYCLE,
-     .key = "fresh",
-     .label = "coro, fresh stack (pool bypassed)",
-     .src = SRC_SELF},
-    {.fig = FIG_LIFECYCLE,
-     .key = "copy",
-     .label = "coro, CORO_COPY_STACK",
-     .src = SRC_CORO,
-     .optional = 1},
-    {.fig = FIG_LIFECYCLE, .key = "floor", .label = "floor, fixed stack", .src = SRC_FLOOR},
-    {.fig = FIG_LIFECYCLE,
-     .key = "floor-fp",
-     .label = "floor + MXCSR/x87 CW, fixed stack",
-     .src = SRC_FLOOR},
-    {.fig = FIG_LIFECYCLE,
-     .key = "fcontext",
-     .label = "Boost.Context fcontext, fixed stack",
-     .src = SRC_BOOST},
-    {.fig = FIG_LIFECYCLE,
-     .key = "fiber",
-     .label = "Boost.Context fiber (malloc'd stack)",
-     .src = SRC_BOOST},
-    {.fig = FIG_LIFECYCLE, .key = "pcl", .label = "PCL, fixed stack", .src = SRC_PCL},
-    {.fig = FIG_LIFECYCLE, .key = "lua", .label = "Lua 5.4 (incl. GC)", .src = SRC_LUA},
-    {.fig = FIG_LIFECYCLE, .key = "luajit", .label = "LuaJIT (incl. GC)", .src = SRC_LUAJIT},
-    {.fig = FIG_LIFECYCLE, .key = "go", .label = "Go, go f() + chan", .src = SRC_GO},
+    ROW(FIG_LIFECYCLE, "pooled", "coro, pooled stack (default)", SRC_CORO, 1, 0),
+    ROW(FIG_LIFECYCLE, "fresh", "coro, fresh stack (pool bypassed)", SRC_SELF, 0, 0),
+    ROW(FIG_LIFECYCLE, "copy", "coro, CORO_COPY_STACK", SRC_CORO, 0, 1),
+    ROW(FIG_LIFECYCLE, "floor", "floor, fixed stack", SRC_FLOOR, 0, 0),
+    ROW(FIG_LIFECYCLE, "floor-fp", "floor + MXCSR/x87 CW, fixed stack", SRC_FLOOR, 0, 0),
+    ROW(FIG_LIFECYCLE, "fcontext", "Boost.Context fcontext, fixed stack", SRC_BOOST, 0, 0),
+    ROW(FIG_LIFECYCLE, "fiber", "Boost.Context fiber (malloc'd stack)", SRC_BOOST, 0, 0),
+    ROW(FIG_LIFECYCLE, "pcl", "PCL, fixed stack", SRC_PCL, 0, 0),
+    ROW(FIG_LIFECYCLE, "lua", "Lua 5.4 (incl. GC)", SRC_LUA, 0, 0),
+    ROW(FIG_LIFECYCLE, "luajit", "LuaJIT (incl. GC)", SRC_LUAJIT, 0, 0),
+    ROW(FIG_LIFECYCLE, "go", "Go, go f() + chan", SRC_GO, 0, 0),
 
-    {.fig = FIG_WRAP, .key = "call", .label = "coro_call", .src = SRC_CORO, .subject = 1},
-    {.fig = FIG_WRAP, .key = "resume", .label = "coro_resume, same generator", .src = SRC_CORO},
-    {.fig = FIG_WRAP, .key = "lua", .label = "Lua 5.4 coroutine.wrap", .src = SRC_LUA},
-    {.fig = FIG_WRAP, .key = "luajit", .label = "LuaJIT coroutine.wrap", .src = SRC_LUAJIT},
-    {.fig = FIG_WRAP, .key = "go", .label = "Go, goroutine + chan", .src = SRC_GO},
+    ROW(FIG_WRAP, "call", "coro_call", SRC_CORO, 1, 0),
+    ROW(FIG_WRAP, "resume", "coro_resume, same generator", SRC_CORO, 0, 0),
+    ROW(FIG_WRAP, "lua", "Lua 5.4 coroutine.wrap", SRC_LUA, 0, 0),
+    ROW(FIG_WRAP, "luajit", "LuaJIT coroutine.wrap", SRC_LUAJIT, 0, 0),
+    ROW(FIG_WRAP, "go", "Go, goroutine + chan", SRC_GO, 0, 0),
 
-    {.fig = FIG_VALUE, .key = "coro", .label = "coro", .src = SRC_CORO, .subject = 1},
-    {.fig = FIG_VALUE, .key = "fcontext", .label = "Boost.Context fcontext", .src = SRC_BOOST},
-    {.fig = FIG_VALUE, .key = "lua", .label = "Lua 5.4", .src = SRC_LUA},
-    {.fig = FIG_VALUE, .key = "luajit", .label = "LuaJIT", .src = SRC_LUAJIT},
-    {.fig = FIG_VALUE, .key = "go", .label = "Go, chan ping-pong", .src = SRC_GO},
+    ROW(FIG_VALUE, "coro", "coro", SRC_CORO, 1, 0),
+    ROW(FIG_VALUE, "fcontext", "Boost.Context fcontext", SRC_BOOST, 0, 0),
+    ROW(FIG_VALUE, "lua", "Lua 5.4", SRC_LUA, 0, 0),
+    ROW(FIG_VALUE, "luajit", "LuaJIT", SRC_LUAJIT, 0, 0),
+    ROW(FIG_VALUE, "go", "Go, chan ping-pong", SRC_GO, 0, 0),
+
+    /* The runtime (ops_rt.c), each sample inside one coro_run. */
+    ROW(FIG_SPAWN, "await", "coro_spawn + coro_await", SRC_CORO, 1, 0),
+    ROW(FIG_SPAWN, "detached", "coro_spawn (detached) + chan recv", SRC_CORO, 0, 0),
+    ROW(FIG_SPAWN, "copy", "coro_spawn + coro_await, CORO_COPY_STACK", SRC_CORO, 0, 1),
+    ROW(FIG_SPAWN, "go", "Go, go f(); <-done", SRC_GO, 0, 0),
+
+    ROW(FIG_CHAN, "coro", "coro", SRC_CORO, 1, 0),
+    ROW(FIG_CHAN, "copy", "coro, partner task CORO_COPY_STACK", SRC_CORO, 0, 1),
+    ROW(FIG_CHAN, "go", "Go", SRC_GO, 0, 0),
+
+    ROW(FIG_BCHAN, "coro", "coro", SRC_CORO, 1, 0),
+    ROW(FIG_BCHAN, "go", "Go", SRC_GO, 0, 0),
+
+    ROW(FIG_SELECT, "coro", "coro_select", SRC_CORO, 1, 0),
+    ROW(FIG_SELECT, "go", "Go select", SRC_GO, 0, 0),
+
+    ROW(FIG_SLEEP, "coro", "coro_sleep", SRC_CORO, 1, 0),
+    ROW(FIG_SLEEP, "go", "Go time.Sleep", SRC_GO, 0, 0),
 };
 static int nrows = (int)(sizeof rows / sizeof rows[0]);
 
@@ -126,6 +129,14 @@ static mem_row mems[] = {
     {"LuaJIT", SRC_LUAJIT, 0, 1000000, 0, 0, 0, 0, NULL},
     {"Go", SRC_GO, 0, 100000, 0, 0, 0, 0, NULL},
     {"Go", SRC_GO, 0, 1000000, 0, 0, 0, 0, NULL},
+    /* (11): tasks parked in a channel receive. Not 1,000,000 copy-stack
+     * tasks: a parked one holds 5 KB of heap, and 5 GB take 20 s. */
+    {"coro, default stacks", SRC_CORO, BENCH_MEM_TASK, 10000, 0, 0, 0, 0, NULL},
+    {"coro, default stacks", SRC_CORO, BENCH_MEM_TASK, 100000, 0, 0, 0, 0, NULL},
+#ifdef CORO_COPY_STACK
+    {"coro, CORO_COPY_STACK", SRC_CORO, BENCH_MEM_TASK | CORO_COPY_STACK, 100000, 0, 0, 0, 0, NULL},
+#endif
+    {"Go", SRC_GO, BENCH_MEM_TASK, 100000, 0, 0, 0, 0, NULL},
 };
 #define NMEMS ((int)(sizeof mems / sizeof mems[0]))
 
@@ -201,6 +212,8 @@ static void resolve(config *cf, row *rs, int *nrs, int probe)
             break;
         default:
             r->run = find_op(peer[r->src], r->fig, r->key);
+            if (r->run == NULL && (r->src == SRC_CORO || r->src == SRC_SELF))
+                r->run = find_op(bench_rt_ops, r->fig, r->key);
             if (r->run == NULL)
                 r->na = r->src == SRC_FLOOR ? "x86-64 only" : "not installed";
             break;
@@ -400,50 +413,6 @@ static void measure_all_memory(const config *cf)
     progress("\r");
 }
 
-/* ---- the machine ---- */
-
-static void describe_machine(config *cf)
-{
-    FILE *f = popen("lscpu 2>/dev/null", "r");
-    char line[256], model[96] = "unknown CPU";
-    time_t now = time(NULL);
-
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "Model name:", 11) == 0) {
-            char *p = line + 11;
-            p += strspn(p, " \t");
-            p[strcspn(p, "\n")] = '\0';
-            snprintf(model, sizeof model, "%s", p);
-        }
-    if (f != NULL)
-        pclose(f);
-    snprintf(cf->machine, sizeof cf->machine, "%s, %ld cores", model,
-             sysconf(_SC_NPROCESSORS_ONLN));
-    strftime(cf->date, sizeof cf->date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
-    cf->page = sysconf(_SC_PAGESIZE);
-    cf->max_map_count = 0;
-    f = fopen("/proc/sys/vm/max_map_count", "r");
-    if (f != NULL) {
-        if (fscanf(f, "%ld", &cf->max_map_count) != 1)
-            cf->max_map_count = 0;
-        fclose(f);
-    }
-}
-
-static void pin(config *cf)
-{
-    cpu_set_t set;
-
-    if (cf->cpu < 0)
-        cf->cpu = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
-    CPU_ZERO(&set);
-    CPU_SET(cf->cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) {
-        fprintf(stderr, "bench: cannot pin to CPU %d: %s\n", cf->cpu, strerror(errno));
-        cf->cpu = -1;
-    }
-}
-
 /* ---- the one-operation modes ---- */
 
 /* --run FIG KEY N: what the spawned samples and the counters run. */
@@ -472,7 +441,10 @@ static int mem_one(long n, unsigned flags)
     double rss, heap;
     int err;
 
-    bench_coro_memory(n, flags, &reached, &rss, &heap, &err);
+    if (flags & BENCH_MEM_TASK)
+        bench_rt_memory(n, flags & ~BENCH_MEM_TASK, &reached, &rss, &heap, &err);
+    else
+        bench_coro_memory(n, flags, &reached, &rss, &heap, &err);
     printf("%ld %.1f %.1f %d\n", reached, rss, heap, err);
     return 0;
 }

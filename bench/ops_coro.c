@@ -352,3 +352,7 @@ void bench_coro_memory(long n, unsigned flags, long *reached, double *rss, doubl
         *heap = (heap_bytes() - heap0) / (double)(i - mark);
     }
 }
+
+/* The runtime's operations: a part of this file kept apart for its size
+ * (it uses this file's helpers; the Makefile knows it is a dependency). */
+#include "ops_rt.c"

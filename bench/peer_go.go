@@ -1,8 +1,11 @@
 // peer_go.go - the Go reference of the benchmark suite (golang-go, run with
 // GOMAXPROCS=1): goroutines handing values over unbuffered channels, the
-// nearest Go has to a resume / yield. Standard library only.
+// nearest Go has to a resume / yield; and the same work as coro's runtime
+// rows (ops_rt.c): spawn, channel ping-pong, select, sleep. Standard
+// library only.
 //
-//	peer_go OP N         OP: roundtrip lifecycle wrap value; prints ns/op
+//	peer_go OP N         OP: roundtrip lifecycle wrap value spawn chan bchan
+//	                     select sleep; prints ns/op
 //	peer_go mem N PAGE   prints the resident bytes one more parked goroutine
 //	                     costs, from N/2 to N
 //	peer_go version      prints the Go version
@@ -95,6 +98,113 @@ func value(n int) time.Duration {
 	return d
 }
 
+// Send v, receive v + 1 from a goroutine, over channels of capacity c.
+func pingpong(n, c int) time.Duration {
+	in, out := make(chan int, c), make(chan int, c)
+	go func() {
+		for v := range in {
+			out <- v + 1
+		}
+	}()
+	in <- -1
+	bad := <-out != 0
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		in <- i
+		bad = bad || <-out != i+1
+	}
+	d := time.Since(t0)
+	close(in)
+	if bad {
+		panic("pingpong: wrong value")
+	}
+	return d
+}
+
+// A select over 4 receive cases; a goroutine sends i on channel i % 4, so
+// one case is ready each time.
+func select4(n int) time.Duration {
+	var cs [4]chan int
+	for k := range cs {
+		cs[k] = make(chan int)
+	}
+	go func() {
+		for i := 0; i <= n; i++ {
+			cs[i%4] <- i
+		}
+	}()
+	bad := false
+	var t0 time.Time
+	for i := 0; i <= n; i++ {
+		if i == 1 {
+			t0 = time.Now()
+		}
+		var v, k int
+		select {
+		case v = <-cs[0]:
+			k = 0
+		case v = <-cs[1]:
+			k = 1
+		case v = <-cs[2]:
+			k = 2
+		case v = <-cs[3]:
+			k = 3
+		}
+		bad = bad || v != i || k != i%4
+	}
+	d := time.Since(t0)
+	if bad {
+		panic("select: wrong value")
+	}
+	return d
+}
+
+// 1,000 goroutines each looping time.Sleep(1 us), n sleeps in all; let go
+// together once they all exist and wait, and timed to the end of the last
+// sleep (they end after it), as coro's tasks are.
+func sleep(n int) time.Duration {
+	tasks := 1000
+	if n < tasks {
+		tasks = n
+	}
+	start, finish := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	var done, finished int64
+	var mu sync.Mutex
+	var t1 time.Time
+	wg.Add(tasks)
+	for i := 0; i < tasks; i++ {
+		k := n / tasks
+		if i < n%tasks {
+			k++
+		}
+		go func(k int) {
+			<-start
+			for j := 0; j < k; j++ {
+				time.Sleep(time.Microsecond)
+			}
+			mu.Lock()
+			done += int64(k)
+			if finished++; finished == int64(tasks) {
+				t1 = time.Now()
+				close(finish)
+			}
+			mu.Unlock()
+			<-finish
+			wg.Done()
+		}(k)
+	}
+	runtime.Gosched() // each runs to its receive
+	t0 := time.Now()
+	close(start)
+	wg.Wait()
+	d := t1.Sub(t0)
+	if done != int64(n) {
+		panic("sleep: wrong count")
+	}
+	return d
+}
+
 func residentPages() int {
 	b, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
@@ -137,7 +247,7 @@ func main() {
 		return
 	}
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: peer_go roundtrip|lifecycle|wrap|value|mem N [PAGE] | version")
+		fmt.Fprintln(os.Stderr, "usage: peer_go OP N | mem N [PAGE] | version")
 		os.Exit(2)
 	}
 	n, err := strconv.Atoi(os.Args[2])
@@ -147,6 +257,11 @@ func main() {
 	}
 	ops := map[string]func(int) time.Duration{
 		"roundtrip": roundtrip, "lifecycle": lifecycle, "wrap": wrap, "value": value,
+		// spawn is lifecycle's go func(x) { done <- x }(i); <-done
+		"spawn":  lifecycle,
+		"chan":   func(n int) time.Duration { return pingpong(n, 0) },
+		"bchan":  func(n int) time.Duration { return pingpong(n, 64) },
+		"select": select4, "sleep": sleep,
 	}
 	if os.Args[1] == "mem" {
 		page := 4096

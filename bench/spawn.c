@@ -2,7 +2,8 @@
  * spawn.c - everything the driver measures in another process: samples of
  * the interpreted and Go peers (and of coro's operations that must run
  * alone), instruction counts (perf stat, else callgrind), system call
- * counts (strace) and memory per suspended coroutine.
+ * counts (strace) and memory per suspended coroutine; and the machine the
+ * run is on.
  *
  * Counts are taken as the difference between two runs of different loop
  * lengths, divided by the difference in iterations: start-up, setup and
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -356,5 +358,51 @@ void measure_memory(const config *cf, mem_row *m)
     } else {
         m->per = strtod(out, NULL);
         m->reached = m->asked;
+    }
+}
+
+/* ---- the machine ---- */
+
+/* Fills in the machine, the date, the page size and vm.max_map_count. */
+void describe_machine(config *cf)
+{
+    FILE *f = popen("lscpu 2>/dev/null", "r");
+    char line[256], model[96] = "unknown CPU";
+    time_t now = time(NULL);
+
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "Model name:", 11) == 0) {
+            char *p = line + 11;
+            p += strspn(p, " \t");
+            p[strcspn(p, "\n")] = '\0';
+            snprintf(model, sizeof model, "%s", p);
+        }
+    if (f != NULL)
+        pclose(f);
+    snprintf(cf->machine, sizeof cf->machine, "%s, %ld cores", model,
+             sysconf(_SC_NPROCESSORS_ONLN));
+    strftime(cf->date, sizeof cf->date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
+    cf->page = sysconf(_SC_PAGESIZE);
+    cf->max_map_count = 0;
+    f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &cf->max_map_count) != 1)
+            cf->max_map_count = 0;
+        fclose(f);
+    }
+}
+
+/* Pins the process to cf->cpu (-1: CPU 1, or 0 on one core); -1 if it cannot. */
+void pin(config *cf)
+{
+    cpu_set_t set;
+
+    if (cf->cpu < 0)
+        cf->cpu = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
+    CPU_ZERO(&set);
+    CPU_SET(cf->cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+        fprintf(stderr, "bench: cannot pin to CPU %d: %s\n", cf->cpu, strerror(errno));
+        cf->cpu = -1;
     }
 }
