@@ -34,77 +34,12 @@
 
 /* ---- wait queues ---- */
 
-void coro__waitq_push(coro_waitq *q, coro__waiter *w)
-{
-    w->q = q;
-    w->next = NULL;
-    w->prev = q->last;
-    if (q->last != NULL)
-        q->last->next = w;
-    else
-        q->first = w;
-    q->last = w;
-}
-
-void coro__waitq_remove(coro__waiter *w)
-{
-    coro_waitq *q = w->q;
-
-    if (q == NULL)
-        return;
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        q->first = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    else
-        q->last = w->prev;
-    w->q = NULL;
-    w->prev = w->next = NULL;
-}
-
-coro__waiter *coro__waitq_peek(coro_waitq *q)
-{
-    coro__waiter *w;
-
-    while ((w = q->first) != NULL) {
-        if (w->task->state == CORO__T_PARKED)
-            return w;
-        coro__waitq_remove(w); /* its task woke by another case or a deadline */
-    }
-    return NULL;
-}
-
-void coro__waiter_fire(coro__waiter *w, int result)
-{
-    w->fired = 1;
-    w->result = result;
-    coro__waitq_remove(w);
-    coro__ready(w->task, 0);
-}
-
 void coro__waitq_fire_all(coro_waitq *q, int result)
 {
     coro__waiter *w;
 
     while ((w = coro__waitq_peek(q)) != NULL)
         coro__waiter_fire(w, result);
-}
-
-void coro__waiter_wait(coro__waiter *w, coro_task *t, coro_waitq *q, void *data, int index)
-{
-    w->task = t;
-    w->data = data;
-    w->index = index;
-    w->fired = 0;
-    w->result = 0;
-    coro__waitq_push(q, w);
-}
-
-void *coro__task_mem(const coro_task *t, void *p)
-{
-    return coro__copy_addr(t->co, p);
 }
 
 /* ---- groups: the parts tasks need ---- */

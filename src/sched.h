@@ -47,18 +47,8 @@ typedef struct coro__waiter {
     int result; /* set by the waker for the task: 0 or CORO_ECHCLOSED */
 } coro__waiter;
 
-CORO__HIDDEN void coro__waitq_push(coro_waitq *q, coro__waiter *w);
-CORO__HIDDEN void coro__waitq_remove(coro__waiter *w);
-/* The first waiter whose task is still parked (dropping stale ones), or
- * NULL; it stays queued. */
-CORO__HIDDEN coro__waiter *coro__waitq_peek(coro_waitq *q);
-/* Serves w: marks it fired with result, dequeues it, readies its task. */
-CORO__HIDDEN void coro__waiter_fire(coro__waiter *w, int result);
 /* Fires every waiter of q whose task is parked, with result. */
 CORO__HIDDEN void coro__waitq_fire_all(coro_waitq *q, int result);
-/* Makes w the running task t's waiter for data, in q. */
-CORO__HIDDEN void coro__waiter_wait(coro__waiter *w, coro_task *t, coro_waitq *q, void *data,
-                                    int index);
 
 /* ---- groups and tasks (sched.c, group.c) ---- */
 
@@ -218,9 +208,76 @@ CORO__HIDDEN void coro__task_spares_free(coro__loop *l);
 CORO__HIDDEN int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg,
                              const coro_task_options *opt, coro_group *g, const char *file,
                              int line);
+
+/* ---- wait queues (inline: on every wait and wake) ---- */
+
+static inline void coro__waitq_push(coro_waitq *q, coro__waiter *w)
+{
+    w->q = q;
+    w->next = NULL;
+    w->prev = q->last;
+    if (q->last != NULL)
+        q->last->next = w;
+    else
+        q->first = w;
+    q->last = w;
+}
+
+static inline void coro__waitq_remove(coro__waiter *w)
+{
+    coro_waitq *q = w->q;
+
+    if (q == NULL)
+        return;
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        q->first = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    else
+        q->last = w->prev;
+    w->q = NULL;
+    w->prev = w->next = NULL;
+}
+
+static inline coro__waiter *coro__waitq_peek(coro_waitq *q)
+{
+    coro__waiter *w;
+
+    while ((w = q->first) != NULL) {
+        if (w->task->state == CORO__T_PARKED)
+            return w;
+        coro__waitq_remove(w); /* its task woke by another case or a deadline */
+    }
+    return NULL;
+}
+
+static inline void coro__waiter_fire(coro__waiter *w, int result)
+{
+    w->fired = 1;
+    w->result = result;
+    coro__waitq_remove(w);
+    coro__ready(w->task, 0);
+}
+
+static inline void coro__waiter_wait(coro__waiter *w, coro_task *t, coro_waitq *q, void *data,
+                                     int index)
+{
+    w->task = t;
+    w->data = data;
+    w->index = index;
+    w->fired = 0;
+    w->result = 0;
+    coro__waitq_push(q, w);
+}
+
 /* Where the bytes at p of task t's stack are now (copy-stack mode moves
  * them while t is switched out). */
-CORO__HIDDEN void *coro__task_mem(const coro_task *t, void *p);
+static inline void *coro__task_mem(const coro_task *t, void *p)
+{
+    return (t->co->flags & CORO__F_COPY) ? coro__copy_addr(t->co, p) : p;
+}
 
 /* chan.c, for select.c */
 CORO__HIDDEN int coro__chan_now(coro_chan *ch, int op, void *data);
