@@ -492,7 +492,9 @@ CORO_API int coro_await_until(coro_task *t, void **result, coro_time deadline);
  * CORO_ENOLOOP. Never suspends. */
 CORO_API int coro_cancel(coro_task *t);
 
-/* The running task, or NULL outside one. */
+/* The running task, or NULL outside one. Inside a task, coro_running()
+ * is the coroutine the task runs on (a worker the loop reuses from task to
+ * task), with the task's name and id while the task runs. */
 CORO_API coro_task *coro_task_self(void);
 
 /* t's name ("" if none), NULL if t is NULL; its id (that of its

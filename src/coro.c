@@ -276,6 +276,14 @@ int coro__transfer(coro *from, coro *to, void *value)
     return 0;
 }
 
+/* The runtime's workers take the name (borrowed: reset to NULL before
+ * destroy) and the id of the task they run. */
+void coro__set_identity(coro *co, const char *name, unsigned long long id)
+{
+    co->name = (char *)name;
+    co->id = id;
+}
+
 /* What co's last switch out carried: a yield's value, or at death its
  * result (or error value). */
 void *coro__transfer_value(const coro *co)

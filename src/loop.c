@@ -114,39 +114,38 @@ static void note_switch(coro__loop *l, const coro_task *t)
 {
     if (l->watchdog == NULL)
         return;
-    __atomic_store_n(&l->running, t != NULL ? coro_id(t->co) : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->running, t != NULL ? t->id : 0, __ATOMIC_RELAXED);
     __atomic_add_fetch(&l->switches, 1, __ATOMIC_RELEASE);
 }
 
 /*
- * The parking task t hands the thread straight to the next ready task, in
- * one switch instead of two through the loop (Go's runnext does the same
- * for the task a wake readied). The loop sees the handoff when a task
- * switches back to it: the one that does is l->current. A run of handoffs
- * is bounded, so that the loop still looks at its timers. 1 if t was
- * switched out and is back, 0 if t must yield to the loop instead.
+ * The running coroutine (a parking task's or an idle worker's) hands the
+ * thread straight to the next ready task, in one switch instead of two
+ * through the loop (Go's runnext does the same for the task a wake
+ * readied). The loop sees the handoff when a task switches back to it:
+ * the one that does is l->current. A run of handoffs is bounded, so that
+ * the loop still looks at its timers.
  */
 #define HANDOFF_MAX 64
 
-static int handoff(coro__loop *l, coro_task *t)
+int coro__switch_away(coro__loop *l, coro *self, coro_task *t)
 {
     coro_task *n;
 
-    if (l->rq_len == 0 || l->handoffs >= HANDOFF_MAX ||
-        (t->co->flags & (CORO__F_MAIN | CORO__F_NOYIELD)))
-        return 0; /* nothing to run, time to look at timers, or cannot suspend */
-    n = rq_pop(l);
-    l->handoffs++;
-    l->current = n;
-    n->state = CORO__T_RUNNING;
-    note_switch(l, n);
-    if (coro__transfer(t->co, n->co, n) != 0) { /* no memory to copy out t's stack */
-        n->state = CORO__T_READY;
+    if (l->rq_len > 0 && l->handoffs < HANDOFF_MAX &&
+        !(self->flags & (CORO__F_MAIN | CORO__F_NOYIELD))) {
+        n = rq_pop(l);
+        l->handoffs++;
+        l->current = n;
+        n->state = CORO__T_RUNNING;
+        note_switch(l, n);
+        if (coro__transfer(self, n->co, n) == 0)
+            return 0;
+        n->state = CORO__T_READY; /* no memory to copy self's stack out */
         rq_push_front(l, n);
         l->current = t;
-        return 0;
     }
-    return 1;
+    return coro_yield(NULL, NULL);
 }
 
 static void park_timeout(coro__timer *tm)
@@ -171,7 +170,7 @@ int coro__park(coro_task *t, const char *what, const void *obj, coro_time deadli
     t->obj = obj;
     t->cancelable = cancelable;
     t->wake = 0;
-    rc = handoff(l, t) ? 0 : coro_yield(NULL, NULL);
+    rc = coro__switch_away(l, t->co, t);
     t->what = NULL;
     t->obj = NULL;
     if (rc != 0) { /* cannot suspend here: nothing parked */
@@ -184,31 +183,33 @@ int coro__park(coro_task *t, const char *what, const void *obj, coro_time deadli
 
 /* ---- the scheduler ---- */
 
+/* Resumes t's worker. Control comes back when some task parks or yields
+ * (l->current: t, or another one t handed off to) or when a worker whose
+ * task ended goes idle (l->current NULL) or retires (l->retired). */
 static void run_task(coro__loop *l, coro_task *t)
 {
-    void *out = NULL;
-    int rc;
+    coro *co = t->co;
 
     l->current = t;
     l->handoffs = 0;
     t->state = CORO__T_RUNNING;
     note_switch(l, t);
-    rc = coro_resume(t->co, t, &out);
-    if (l->current != t) { /* t handed off; this one came back */
-        t = l->current;
-        out = coro__transfer_value(t->co);
-        rc = coro_status(t->co) == CORO_DEAD ? coro__resume_dead(t->co) : 1;
+    if (coro_resume(co, t, NULL) == 0 || l->retired != NULL) {
+        coro *w = l->retired;
+
+        l->retired = NULL;
+        coro__assert(w != NULL);
+        if (w != co) /* it ended after a handoff: not yet released */
+            (void)coro__resume_dead(w);
+        coro__worker_destroy(w);
     }
+    t = l->current;
     l->current = NULL;
     note_switch(l, NULL);
-    if (rc == 1) {
-        if (t->state == CORO__T_RUNNING) { /* coro_yield(): let others run */
-            t->state = CORO__T_READY;
-            rq_push(l, t);
-        }
-        return;
+    if (t != NULL && t->state == CORO__T_RUNNING) { /* coro_yield(): let others run */
+        t->state = CORO__T_READY;
+        rq_push(l, t);
     }
-    coro__task_ended(t, rc, out);
 }
 
 /* One round: the tasks that are ready now, not those they make ready. */
@@ -445,6 +446,7 @@ int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt)
         else
             coro__task_free(l->main);
     }
+    coro__workers_free(l);
     coro__timer_free_all(l);
     coro__task_spares_free(l);
     coro__loop_tls = NULL;

@@ -231,14 +231,14 @@ void coro__task_maybe_complete(coro_task *t)
         complete(t);
 }
 
-/* The loop saw t's coroutine end: rc 0 (returned out) or CORO_EERROR. */
-void coro__task_ended(coro_task *t, int rc, void *out)
+/* t's function ended (on its worker): rc 0 (it returned out), CORO_EERROR
+ * (msg, with the value in out), or CORO_ECANCELED (closed at a deadlock). */
+void coro__task_ended(coro_task *t, int rc, void *out, const char *msg)
 {
     if (rc == 0) {
         t->result = out;
     } else if (rc == CORO_EERROR) {
-        set_error(&t->status, &t->errmsg, &t->errvalue, msg_of(coro_errmsg(t->co)),
-                  coro_errvalue(t->co));
+        set_error(&t->status, &t->errmsg, &t->errvalue, msg_of(msg), out);
     } else {
         t->status = rc;
     }
@@ -258,7 +258,8 @@ void coro__task_free(coro_task *t)
         unlink_all(t);
     coro__timer_del(t->loop, &t->timer);
     if (t->co != NULL)
-        (void)coro_destroy(t->co);
+        coro__worker_destroy(t->co);
+    coro__free(t->name);
     coro__free(t->errmsg);
     coro__free(t->wx);
     if (t->loop->nspare < SPARE_MAX) {
@@ -299,30 +300,24 @@ void coro__task_spares_free(coro__loop *l)
 
 /* ---- spawn ---- */
 
-static void *task_entry(void *arg)
-{
-    coro_task *t = arg;
-
-    return t->fn(t->arg);
-}
-
 int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg, const coro_task_options *opt,
                 coro_group *g, const char *file, int line)
 {
-    coro_options co = {0, NULL, NULL, CORO__OWN_STACK};
     coro_task *t = task_new(l);
     int rc;
 
     if (t == NULL)
         return CORO_ENOMEM;
-    if (opt != NULL) {
-        co.stack_size = opt->stack_size;
-        co.name = opt->name;
-        co.flags = (opt->flags & CORO_COPY_STACK) ? CORO_COPY_STACK : CORO__OWN_STACK;
-    }
     t->loop = l;
-    rc = coro_create(&t->co, task_entry, &co);
+    if (opt != NULL && opt->name != NULL && opt->name[0] != '\0' &&
+        (t->name = coro__strdup(opt->name)) == NULL) {
+        coro__free(t);
+        return CORO_ENOMEM;
+    }
+    t->id = coro__next_id();
+    rc = coro__worker_get(l, t, opt);
     if (rc != 0) {
+        coro__free(t->name);
         coro__free(t);
         return rc;
     }
@@ -457,12 +452,14 @@ coro_task *coro_task_self(void)
 
 const char *coro_task_name(const coro_task *t)
 {
-    return t != NULL ? coro_name(t->co) : NULL;
+    if (t == NULL)
+        return NULL;
+    return t->name != NULL ? t->name : "";
 }
 
 unsigned long long coro_task_id(const coro_task *t)
 {
-    return t != NULL ? coro_id(t->co) : 0;
+    return t != NULL ? t->id : 0;
 }
 
 /* ---- shutdown after a deadlock ---- */
@@ -502,7 +499,8 @@ void coro__shutdown(coro__loop *l)
     for (t = l->all; t != NULL; t = t->all_next) {
         fprintf(stderr, "coro: task %llu \"%s\" never finished; closing it\n", coro_task_id(t),
                 coro_task_name(t));
-        (void)coro_close(t->co); /* its cleanups run; they cannot block */
+        if (t->co != NULL)
+            (void)coro_close(t->co); /* its cleanups run; they cannot block */
     }
     for (t = l->all; t != NULL; t = t->all_next) {
         drop_members(&t->own);

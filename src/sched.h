@@ -79,7 +79,10 @@ enum {
 #define CORO__SELECT_INLINE 4
 
 struct coro_task {
-    coro *co;
+    coro *co; /* the worker it runs on (worker.c); NULL once its body ended */
+    char *name;
+    unsigned long long id;
+    int pooled; /* its worker may go back to the pool */
     struct coro__loop *loop;
     coro_fn fn;
     void *arg;
@@ -125,9 +128,12 @@ typedef struct coro__loop {
     unsigned long long timer_seq;
     unsigned flags; /* CORO_RUN_* */
     unsigned long long rng;
-    coro_time vnow;   /* the virtual clock */
-    int stopping;     /* shutting down: wakes are ignored */
-    int handoffs;     /* task-to-task switches since the loop last ran one */
+    coro_time vnow; /* the virtual clock */
+    int stopping;   /* shutting down: wakes are ignored */
+    int handoffs;   /* task-to-task switches since the loop last ran one */
+    coro *idle[64]; /* workers waiting for a task (worker.c) */
+    int nidle;
+    coro *retired;    /* a worker that ended, for the loop to free */
     coro_task *spare; /* freed task records for reuse, by rq_next */
     int nspare;
     struct coro__watchdog *watchdog;
@@ -195,7 +201,7 @@ static inline coro_task *coro__blocking_begin(int *err)
 CORO__HIDDEN coro_time coro__clock(const coro__loop *l);
 
 /* sched.c */
-CORO__HIDDEN void coro__task_ended(coro_task *t, int rc, void *out);
+CORO__HIDDEN void coro__task_ended(coro_task *t, int rc, void *out, const char *msg);
 CORO__HIDDEN void coro__cancel_task(coro_task *t);
 CORO__HIDDEN void coro__cancel_group(coro_group *g);
 CORO__HIDDEN void coro__group_init(coro_group *g, coro_task *owner, int implicit);
@@ -205,6 +211,15 @@ CORO__HIDDEN size_t coro__owned_live(const coro_task *t);
 CORO__HIDDEN void coro__task_maybe_complete(coro_task *t);
 CORO__HIDDEN void coro__shutdown(coro__loop *l);
 CORO__HIDDEN void coro__task_spares_free(coro__loop *l);
+
+/* worker.c */
+CORO__HIDDEN int coro__worker_get(coro__loop *l, coro_task *t, const coro_task_options *opt);
+CORO__HIDDEN void coro__worker_destroy(coro *w);
+CORO__HIDDEN void coro__workers_free(coro__loop *l);
+/* Suspends the running coroutine self (a parking task's, `t`, or an idle
+ * worker's, t NULL): hands the thread to the next ready task, or yields to
+ * the loop. 0, or coro_yield's error when self cannot suspend. */
+CORO__HIDDEN int coro__switch_away(coro__loop *l, coro *self, coro_task *t);
 CORO__HIDDEN int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg,
                              const coro_task_options *opt, coro_group *g, const char *file,
                              int line);

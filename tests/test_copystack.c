@@ -416,6 +416,7 @@ static void *deep_yield(void *arg)
     volatile char big[4096];
 
     memset((char *)big, 7, sizeof big);
+    coro_set_userdata(coro_running(NULL), (void *)big); /* escapes: must be on the stack */
     CHECK_ERR(coro_yield(arg, NULL), 0);
     CHECK_INT(big[0] + big[sizeof big - 1], 14); /* came back intact */
     return NULL;

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -765,7 +766,106 @@ TEST(a_hundred_thousand_copy_stack_tasks_sleep_and_wake_in_deadline_order)
 {
     struct crowd c = {test_slow_env() ? 5000 : 100000, 0, 0, 0};
 
+#ifdef CORO__ASAN
+    c.n = 10000; /* ASan's fake stacks, one per coroutine, run out of mappings */
+#endif
+
     CHECK_ERR(coro_run(spawn_crowd, &c, NULL, &virt), 0);
     CHECK_INT(c.woken, c.n);
     CHECK_INT(c.out_of_order, 0);
+}
+
+/* ---- workers ---- */
+
+static void *identity(void *arg)
+{
+    coro *me = coro_running(NULL);
+
+    CHECK_ERR(coro_defer(log_cleanup, arg), 0);
+    CHECK_INT(coro_id(me), coro_task_id(coro_task_self()));
+    CHECK_STR(coro_name(me), coro_task_name(coro_task_self()));
+    if (strcmp(arg, "fail ") == 0)
+        coro_error("task failed");
+    return NULL;
+}
+
+static void *reuse_workers(void *arg)
+{
+    static const char *names[] = {"one", "two", "three", "four"};
+    static char *logs[] = {"1 ", "fail ", "3 ", "4 "};
+    coro_task_options o = {NULL, 0, NULL, 0};
+    coro_task *t;
+
+    (void)arg;
+    for (int i = 0; i < 4; i++) {
+        o.name = names[i];
+        o.stack_size = i == 3 ? 64 * 1024 : 0; /* another size: a worker of its own */
+        CHECK_ERR(coro_spawn(&t, identity, logs[i], &o), 0);
+        CHECK_ERR(coro_await(t, NULL), i == 1 ? CORO_EERROR : 0);
+    }
+    CHECK_STR(coro_errmsg(coro_running(NULL)), "task failed");
+    return NULL;
+}
+
+TEST(tasks_reuse_workers_each_with_its_own_name_id_cleanups_and_errors)
+{
+    log_buf[0] = '\0';
+    CHECK_ERR(coro_run(reuse_workers, NULL, NULL, NULL), 0);
+    CHECK_STR(log_buf, "1 fail 3 4 "); /* each task's cleanup ran once, at its end */
+}
+
+static volatile unsigned long recurse_stop = ~0UL; /* never reached */
+
+__attribute__((noinline)) static unsigned long recurse(unsigned long depth)
+{
+    volatile char frame[256];
+
+    frame[0] = (char)depth;
+    __asm__ volatile("" : : "r"(frame) : "memory");
+    if (depth == recurse_stop)
+        return 0;
+    return recurse(depth + 1) + (unsigned long)frame[0];
+}
+
+static void *overflow_task(void *arg)
+{
+    (void)arg;
+    return P(recurse(0));
+}
+
+static void *spawn_overflow(void *arg)
+{
+    coro_task_options named = {"runaway", 0, NULL, 0};
+    coro_task *t;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&t, twice, P(1), NULL), 0); /* its worker is reused below */
+    CHECK_ERR(coro_await(t, NULL), 0);
+    CHECK_ERR(coro_spawn(&t, overflow_task, NULL, &named), 0);
+    coro_await(t, NULL);
+    return NULL;
+}
+
+TEST(a_stack_overflow_in_a_task_is_reported_by_the_task_name)
+{
+    int fds[2], status;
+    char buf[1024] = "";
+    pid_t pid;
+    ssize_t n;
+
+    SKIP_IN_COPY_MODE();
+    CHECK_INT(pipe(fds), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        coro_run(spawn_overflow, NULL, NULL, &virt);
+        _exit(0);
+    }
+    close(fds[1]);
+    n = read(fds[0], buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+    CHECK_INT(waitpid(pid, &status, 0), pid);
+    CHECK(WIFSIGNALED(status));
+    CHECK(strstr(buf, "stack overflow in coroutine \"runaway\"") != NULL);
 }

@@ -1,0 +1,102 @@
+/*
+ * worker.c - the coroutines tasks run on, and the loop's pool of idle ones.
+ *
+ * Design. A task does not own a coroutine for life: it runs on a worker, a
+ * coroutine whose body is a loop that runs one task function after another,
+ * each inside coro_pcall (so each task has its own scope for errors and
+ * cleanups, and an error ends the task, not the worker). When a task's
+ * function returns, the worker reports the end (coro__task_ended), then
+ * goes back to the loop's pool and switches away; coro_spawn takes a worker
+ * from the pool when there is one. So spawning a task costs no coroutine
+ * creation, no stack from the pool and no context to build, and its end
+ * costs no coroutine death: Go reuses its g structures the same way.
+ *
+ * A worker's identity (name and id, which stack-overflow reports and
+ * coro_running() show) is that of the task it runs. Workers with a stack
+ * of another size or in copy-stack mode are not pooled: they retire (their
+ * coroutine ends) after their task. At most IDLE_MAX workers wait in the
+ * pool; more retire, as do all of them when the loop ends.
+ *
+ * Rejected: a coroutine per task (the first version: a create and a
+ * destroy per spawn, about half of a spawn + await's cost); recycling dead
+ * coroutines in the core (a dead coroutine has released its stack, and
+ * Lua's semantics for a dead handle must hold).
+ */
+#include "sched.h"
+
+#define IDLE_MAX 64
+
+static void *worker_main(void *arg);
+
+/* Gives t a worker: an idle one if t's options allow, else a new one.
+ * 0, CORO_ENOMEM or CORO_EMAPS. */
+int coro__worker_get(coro__loop *l, coro_task *t, const coro_task_options *opt)
+{
+    coro_options co = {0, NULL, NULL, CORO__OWN_STACK};
+    int rc;
+
+    t->pooled = opt == NULL || (opt->stack_size == 0 && !(opt->flags & CORO_COPY_STACK));
+    if (t->pooled && l->nidle > 0) {
+        t->co = l->idle[--l->nidle];
+    } else {
+        if (opt != NULL) {
+            co.stack_size = opt->stack_size;
+            if (opt->flags & CORO_COPY_STACK)
+                co.flags = CORO_COPY_STACK;
+        }
+        rc = coro_create(&t->co, worker_main, &co);
+        if (rc != 0)
+            return rc;
+    }
+    coro__set_identity(t->co, t->name, t->id);
+    return 0;
+}
+
+/* Frees worker w, which is dead or suspended (a suspended one is closed:
+ * a task on it is abandoned, its cleanups run). */
+void coro__worker_destroy(coro *w)
+{
+    coro__set_identity(w, NULL, coro_id(w)); /* the name was the task's */
+    (void)coro_destroy(w);
+}
+
+/* The worker w, whose task has ended, waits in the pool for the next one
+ * (or retires). Returns that task, or NULL to retire. */
+static coro_task *idle(coro__loop *l, coro *w, int pooled)
+{
+    if (!pooled || l->nidle == IDLE_MAX || l->stopping) {
+        l->retired = w; /* the loop frees it once it has ended */
+        return NULL;
+    }
+    l->idle[l->nidle++] = w;
+    (void)coro__switch_away(l, w, NULL);
+    return coro__transfer_value(w); /* what the resume or handoff passed */
+}
+
+static void *worker_main(void *arg)
+{
+    coro_task *t = arg;
+    coro *self = coro_running(NULL);
+    coro__loop *l = t->loop;
+
+    while (t != NULL) {
+        void *out = NULL;
+        int rc = coro_pcall(t->fn, t->arg, &out);
+        int pooled = t->pooled;
+
+        t->co = NULL; /* the task no longer has a coroutine */
+        l->current = NULL;
+        coro__task_ended(t, rc, out, coro_errmsg(self)); /* t may be freed */
+        coro__error_clear(self);
+        coro__set_identity(self, NULL, coro_id(self));
+        t = idle(l, self, pooled);
+    }
+    return NULL;
+}
+
+/* The loop is done: every idle worker goes. */
+void coro__workers_free(coro__loop *l)
+{
+    while (l->nidle > 0)
+        coro__worker_destroy(l->idle[--l->nidle]);
+}
