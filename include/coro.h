@@ -72,7 +72,23 @@ extern "C" {
     X(EDEADLK, -35, "deadlock: every task is blocked and nothing can wake one")                    \
     X(ECHCLOSED, -1012, "channel is closed")                                                       \
     X(ENOLOOP, -1013, "not called from a task of a running loop")                                  \
-    X(ESELF, -1014, "a task cannot await itself")
+    X(ESELF, -1014, "a task cannot await itself")                                                  \
+    X(EBADF, -9, "bad file descriptor (or closed while waited on)")                                \
+    X(ENOENT, -2, "no such file or directory")                                                     \
+    X(EIO, -5, "input/output error")                                                               \
+    X(EACCES, -13, "permission denied")                                                            \
+    X(ENFILE, -23, "too many open files in the system")                                            \
+    X(EMFILE, -24, "too many open files")                                                          \
+    X(EPIPE, -32, "broken pipe")                                                                   \
+    X(ENOTSOCK, -88, "not a socket")                                                               \
+    X(EADDRINUSE, -98, "address already in use")                                                   \
+    X(EADDRNOTAVAIL, -99, "address not available")                                                 \
+    X(ENETUNREACH, -101, "network unreachable")                                                    \
+    X(ECONNABORTED, -103, "connection aborted")                                                    \
+    X(ECONNRESET, -104, "connection reset by peer")                                                \
+    X(ENOTCONN, -107, "not connected")                                                             \
+    X(ECONNREFUSED, -111, "connection refused")                                                    \
+    X(EHOSTUNREACH, -113, "host unreachable")
 
 /* The error codes: CORO_EINVAL, CORO_ENOMEM, CORO_EDEAD, ... */
 enum coro_error_code {
@@ -739,6 +755,87 @@ CORO_API int coro_event_is_set(const coro_event *e);
  * mutex's. May suspend. */
 CORO_API int coro_event_wait(coro_event *e);
 CORO_API int coro_event_wait_until(coro_event *e, coro_time deadline);
+
+/* ---- non-blocking I/O: fds, sockets ---- */
+
+/*
+ * Reads, writes, accepts and connects that suspend only the calling task:
+ * the code reads like blocking code while other tasks run. An fd is
+ * adopted on its first use by these calls (made non-blocking and watched by
+ * the loop's poller, epoll, for as long as it is open), so close fds that
+ * tasks have used with coro_fd_close(): it also wakes the tasks waiting on
+ * the fd, with CORO_EBADF. Several tasks may wait on one fd: when it is
+ * ready, every one waiting in that direction is woken and retries, in the
+ * order they came. Every call has an _until form; they return the
+ * blocking-call errors (CORO_ETIMEDOUT, CORO_ECANCELED, CORO_ENOLOOP) and
+ * errno values as negative codes (CORO_ECONNRESET, CORO_EPIPE, ...; never
+ * errno itself), and retry on EINTR. Writes to sockets never raise
+ * SIGPIPE (CORO_EPIPE instead); writes to pipes do, as write(2) does.
+ */
+#define CORO_READ 1u
+#define CORO_WRITE 2u
+
+/* Waits until fd is readable (CORO_READ) or writable (CORO_WRITE), or has
+ * an error or hang-up (then the I/O call reports it). Returns 0, CORO_EBADF
+ * (fd < 0, or closed by coro_fd_close while waiting), CORO_EINVAL (events
+ * not exactly one of the two), or a blocking-call error. May suspend. */
+CORO_API int coro_fd_wait(int fd, unsigned events);
+CORO_API int coro_fd_wait_until(int fd, unsigned events, coro_time deadline);
+
+/* Closes fd, first waking its waiting tasks with CORO_EBADF and forgetting
+ * it. 0 or a negative errno code. Never suspends. */
+CORO_API int coro_fd_close(int fd);
+
+/* Reads up to n bytes: the count (> 0), 0 at end of file, or an error.
+ * Suspends while nothing can be read. */
+CORO_API long coro_read(int fd, void *buf, size_t n);
+CORO_API long coro_read_until(int fd, void *buf, size_t n, coro_time deadline);
+
+/* Writes up to n bytes: the count written (may be short), or an error.
+ * Suspends while nothing can be written. */
+CORO_API long coro_write(int fd, const void *buf, size_t n);
+CORO_API long coro_write_until(int fd, const void *buf, size_t n, coro_time deadline);
+
+/* Writes all n bytes, through short writes. 0 or an error; *written (may
+ * be NULL) gets what was written before it. May suspend. */
+CORO_API int coro_write_all(int fd, const void *buf, size_t n);
+CORO_API int coro_write_all_until(int fd, const void *buf, size_t n, coro_time deadline,
+                                  size_t *written);
+
+/* A listening TCP socket on host (a numeric IPv4 or IPv6 address; NULL
+ * for any) and port (0: the system picks; see coro_socket_port), with
+ * SO_REUSEADDR; backlog <= 0 means SOMAXCONN. The fd, or CORO_EINVAL
+ * (not a numeric address or port), CORO_EADDRINUSE, ... Never suspends. */
+CORO_API int coro_tcp_listen(const char *host, int port, int backlog);
+
+/* A listening Unix-domain stream socket at path. As coro_tcp_listen. */
+CORO_API int coro_unix_listen(const char *path, int backlog);
+
+/* The local port of a TCP socket, or an error. */
+CORO_API int coro_socket_port(int fd);
+
+/* Accepts a connection on a listening socket: its fd (non-blocking), or an
+ * error (CORO_EMFILE / CORO_ENFILE when out of fds: back off, the
+ * connection waits in the backlog). May suspend. */
+CORO_API int coro_accept(int lfd);
+CORO_API int coro_accept_until(int lfd, coro_time deadline);
+
+/* Connects to host:port (numeric, as coro_tcp_listen; TCP_NODELAY set):
+ * the fd, or CORO_ECONNREFUSED, CORO_ETIMEDOUT, ... May suspend. */
+CORO_API int coro_tcp_connect(const char *host, int port);
+CORO_API int coro_tcp_connect_until(const char *host, int port, coro_time deadline);
+
+/* Connects to the Unix-domain stream socket at path. May suspend. */
+CORO_API int coro_unix_connect(const char *path);
+CORO_API int coro_unix_connect_until(const char *path, coro_time deadline);
+
+#define CORO_SHUT_RD 0
+#define CORO_SHUT_WR 1
+#define CORO_SHUT_RDWR 2
+
+/* shutdown(2): CORO_SHUT_WR sends end-of-file and keeps reading (a
+ * half-closed connection). 0 or an error. Never suspends. */
+CORO_API int coro_shutdown(int fd, int how);
 
 #ifdef __cplusplus
 }

@@ -243,23 +243,43 @@ static void wait_until(coro__loop *l, coro_time when)
         ; /* EINTR: sleep on */
 }
 
+/* Nothing is ready: wait for I/O until `when` (CORO_NEVER: no timer). */
+static void wait_io(coro__loop *l, coro_time when)
+{
+    coro_time now = coro__clock(l);
+
+    if (l->flags & CORO_RUN_VIRTUAL_CLOCK) { /* I/O first, then time jumps */
+        coro__io_poll(l, 0);
+        if (l->rq_len == 0)
+            when == CORO_NEVER ? coro__io_poll(l, -1) : wait_until(l, when);
+        return;
+    }
+    coro__io_poll(l, when == CORO_NEVER ? -1 : when > now ? when - now : 0);
+}
+
 static int schedule(coro__loop *l)
 {
     for (;;) {
         coro__timer *first;
+        int io;
 
         run_ready(l);
         if (l->main->state == CORO__T_DONE)
             return 0;
         first = coro__timer_first(l);
-        if (first == NULL) {
-            if (l->rq_len == 0)
-                return CORO_EDEADLK;
-            continue; /* no clock to read */
-        }
-        if (l->rq_len == 0)
+        io = coro__io_waiters(l) > 0;
+        if (l->rq_len > 0) {
+            if (io)
+                coro__io_poll(l, 0); /* busy tasks do not starve I/O */
+        } else if (io) {
+            wait_io(l, first != NULL ? first->when : CORO_NEVER);
+        } else if (first != NULL) {
             wait_until(l, first->when);
-        coro__timer_fire_due(l, coro__clock(l));
+        } else {
+            return CORO_EDEADLK; /* nothing can ever wake a task */
+        }
+        if (first != NULL)
+            coro__timer_fire_due(l, coro__clock(l));
     }
 }
 
@@ -452,6 +472,7 @@ int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt)
             coro__task_free(l->main);
     }
     coro__workers_free(l);
+    coro__io_free(l);
     coro__timer_free_all(l);
     coro__task_spares_free(l);
     coro__loop_tls = NULL;

@@ -367,7 +367,7 @@ TEST(strerror_and_errname_of_every_code)
 
 TEST(strerror_and_errname_of_unknown_codes)
 {
-    static const int unknown[] = {-2, -999, -1099, -5000, 1, 2, 12345, -2147483647 - 1};
+    static const int unknown[] = {-3, -999, -1099, -5000, 1, 2, 12345, -2147483647 - 1};
 
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         CHECK_STR(coro_strerror(unknown[i]), "unknown error");

@@ -1,0 +1,301 @@
+/*
+ * io.c - fd waits for tasks, and reads and writes that suspend only the
+ * calling task.
+ *
+ * Design. The loop keeps a table indexed by fd: for each fd a task has used,
+ * the FIFO queues of tasks waiting to read and to write. An fd is adopted
+ * on first use (made non-blocking, watched by the poller for both
+ * directions, edge-triggered, for good); a read or write is always tried
+ * first, and only EAGAIN parks the task in the fd's queue. When the poller
+ * reports a direction ready, every task waiting on it is woken: each
+ * retries, and those that find nothing wait again, in their order. (Waking
+ * one would lose the edge if that one were canceled meanwhile.)
+ * coro_fd_close wakes every waiter with CORO_EBADF before closing.
+ *
+ * The scheduler asks this file whether tasks wait on I/O (then an idle
+ * loop blocks in the poller instead of declaring a deadlock) and polls
+ * between rounds without blocking while tasks are ready, so that I/O is
+ * never starved by busy tasks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "poll.h"
+#include "sched.h"
+
+typedef struct fd_state {
+    coro_waitq readers, writers;
+    unsigned char adopted; /* non-blocking and watched */
+    unsigned char socket;  /* writes use send(MSG_NOSIGNAL) */
+} fd_state;
+
+struct coro__io {
+    coro__poller *poller;
+    fd_state *fds;
+    int cap;
+    size_t waiters; /* tasks parked on fds */
+};
+
+static struct coro__io *io_of(coro__loop *l)
+{
+    if (l->io == NULL && (l->io = coro__malloc(sizeof *l->io)) != NULL)
+        memset(l->io, 0, sizeof *l->io);
+    return l->io;
+}
+
+/* fd's state, the table grown to hold it; NULL without memory. */
+static fd_state *state(struct coro__io *io, int fd)
+{
+    if (fd >= io->cap) {
+        int cap = io->cap > 0 ? io->cap : 64;
+        fd_state *t;
+
+        while (cap <= fd)
+            cap *= 2;
+        t = coro__malloc((size_t)cap * sizeof *t);
+        if (t == NULL)
+            return NULL;
+        memset(t, 0, (size_t)cap * sizeof *t);
+        if (io->cap > 0)
+            memcpy(t, io->fds, (size_t)io->cap * sizeof *t);
+        for (int i = 0; i < io->cap; i++) { /* the queues' ends point into the old table */
+            for (coro__waiter *w = t[i].readers.first; w != NULL; w = w->next)
+                w->q = &t[i].readers;
+            for (coro__waiter *w = t[i].writers.first; w != NULL; w = w->next)
+                w->q = &t[i].writers;
+        }
+        coro__free(io->fds);
+        io->fds = t;
+        io->cap = cap;
+    }
+    return &io->fds[fd];
+}
+
+/* Makes fd usable by tasks: non-blocking, watched. Its state, or NULL with
+ * *err set. */
+static fd_state *adopt(coro__loop *l, int fd, int *err)
+{
+    struct coro__io *io = io_of(l);
+    fd_state *s;
+    struct stat st;
+    int flags;
+
+    *err = CORO_ENOMEM;
+    if (io == NULL || (s = state(io, fd)) == NULL)
+        return NULL;
+    if (s->adopted)
+        return s;
+    if (fstat(fd, &st) != 0 || (flags = fcntl(fd, F_GETFL)) < 0) {
+        *err = -errno;
+        return NULL;
+    }
+    if (io->poller == NULL && (*err = coro__poller_open(&io->poller)) != 0)
+        return NULL;
+    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+        *err = -errno;
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && (*err = coro__poller_add(io->poller, fd)))
+        return NULL;
+    s->socket = S_ISSOCK(st.st_mode);
+    s->adopted = 1;
+    return s;
+}
+
+int coro__fd_adopt(coro__loop *l, int fd)
+{
+    int err;
+
+    if (fd < 0)
+        return CORO_EBADF;
+    return adopt(l, fd, &err) != NULL ? 0 : err;
+}
+
+int coro_fd_wait_until(int fd, unsigned events, coro_time deadline)
+{
+    int err, rc;
+    coro_task *self = coro__blocking_begin(&err);
+    fd_state *s;
+    coro__waiter *w;
+
+    if (self == NULL)
+        return err;
+    if (fd < 0)
+        return CORO_EBADF;
+    if (events != CORO_READ && events != CORO_WRITE)
+        return CORO_EINVAL;
+    if (err != 0)
+        return err;
+    if ((s = adopt(self->loop, fd, &err)) == NULL)
+        return err;
+    w = &self->w[0];
+    coro__waiter_wait(w, self, events == CORO_READ ? &s->readers : &s->writers, NULL, -1);
+    self->loop->io->waiters++;
+    rc = coro__park(self, events == CORO_READ ? "fd read" : "fd write", (void *)(long)fd, deadline,
+                    1);
+    self->loop->io->waiters--;
+    coro__waitq_remove(w);
+    return w->fired ? w->result : rc;
+}
+
+int coro_fd_wait(int fd, unsigned events)
+{
+    return coro_fd_wait_until(fd, events, CORO_NEVER);
+}
+
+int coro_fd_close(int fd)
+{
+    coro__loop *l = coro__loop_tls;
+    struct coro__io *io = l != NULL ? l->io : NULL;
+
+    if (fd < 0)
+        return CORO_EBADF;
+    if (io != NULL && fd < io->cap && io->fds[fd].adopted) {
+        fd_state *s = &io->fds[fd];
+
+        coro__waitq_fire_all(&s->readers, CORO_EBADF);
+        coro__waitq_fire_all(&s->writers, CORO_EBADF);
+        coro__poller_del(io->poller, fd);
+        memset(s, 0, sizeof *s);
+    }
+    return close(fd) == 0 || errno == EINTR ? 0 : -errno;
+}
+
+/* ---- reads and writes ---- */
+
+/* The start of every I/O call: the running task and fd's state. */
+static fd_state *begin(int fd, coro_task **self, int *err)
+{
+    *self = coro__blocking_begin(err);
+    if (*self == NULL || *err != 0)
+        return NULL;
+    if (fd < 0) {
+        *err = CORO_EBADF;
+        return NULL;
+    }
+    return adopt((*self)->loop, fd, err);
+}
+
+long coro_read_until(int fd, void *buf, size_t n, coro_time deadline)
+{
+    coro_task *self;
+    int err;
+    fd_state *s = begin(fd, &self, &err);
+
+    if (s == NULL)
+        return err;
+    if (buf == NULL && n > 0)
+        return CORO_EINVAL;
+    for (;;) {
+        ssize_t r = read(fd, buf, n);
+
+        if (r >= 0)
+            return (long)r;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        if ((err = coro_fd_wait_until(fd, CORO_READ, deadline)) != 0)
+            return err;
+    }
+}
+
+long coro_read(int fd, void *buf, size_t n)
+{
+    return coro_read_until(fd, buf, n, CORO_NEVER);
+}
+
+static ssize_t write_now(const fd_state *s, int fd, const void *buf, size_t n)
+{
+    return s->socket ? send(fd, buf, n, MSG_NOSIGNAL) : write(fd, buf, n);
+}
+
+long coro_write_until(int fd, const void *buf, size_t n, coro_time deadline)
+{
+    coro_task *self;
+    int err;
+    fd_state *s = begin(fd, &self, &err);
+
+    if (s == NULL)
+        return err;
+    if (buf == NULL && n > 0)
+        return CORO_EINVAL;
+    for (;;) {
+        ssize_t r = write_now(s, fd, buf, n);
+
+        if (r >= 0)
+            return (long)r;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        if ((err = coro_fd_wait_until(fd, CORO_WRITE, deadline)) != 0)
+            return err;
+    }
+}
+
+long coro_write(int fd, const void *buf, size_t n)
+{
+    return coro_write_until(fd, buf, n, CORO_NEVER);
+}
+
+int coro_write_all_until(int fd, const void *buf, size_t n, coro_time deadline, size_t *written)
+{
+    const char *p = buf;
+    size_t done = 0;
+    long r = 0;
+
+    while (done < n) { /* short writes: on with the rest */
+        r = coro_write_until(fd, p + done, n - done, deadline);
+        if (r < 0)
+            break;
+        done += (size_t)r;
+    }
+    if (written != NULL)
+        *written = done;
+    return r < 0 ? (int)r : 0;
+}
+
+int coro_write_all(int fd, const void *buf, size_t n)
+{
+    return coro_write_all_until(fd, buf, n, CORO_NEVER, NULL);
+}
+
+/* ---- the loop's side ---- */
+
+static void ready(void *ctx, int fd, unsigned events)
+{
+    struct coro__io *io = ctx;
+
+    if (fd < 0 || fd >= io->cap)
+        return;
+    if (events & CORO__POLL_IN)
+        coro__waitq_fire_all(&io->fds[fd].readers, 0);
+    if (events & CORO__POLL_OUT)
+        coro__waitq_fire_all(&io->fds[fd].writers, 0);
+}
+
+size_t coro__io_waiters(const coro__loop *l)
+{
+    return l->io != NULL ? l->io->waiters : 0;
+}
+
+void coro__io_poll(coro__loop *l, coro_time timeout)
+{
+    if (l->io != NULL && l->io->poller != NULL)
+        (void)coro__poller_wait(l->io->poller, timeout, ready, l->io);
+}
+
+void coro__io_free(coro__loop *l)
+{
+    if (l->io == NULL)
+        return;
+    coro__poller_close(l->io->poller);
+    coro__free(l->io->fds);
+    coro__free(l->io);
+    l->io = NULL;
+}

@@ -1,0 +1,203 @@
+/*
+ * net.c - sockets for tasks: TCP and Unix-domain listen, accept and
+ * connect, each with a deadline form, on non-blocking sockets whose reads
+ * and writes are io.c's.
+ *
+ * Addresses are numeric (an IPv4 or IPv6 literal, or NULL for "any" when
+ * listening): a name lookup blocks in getaddrinfo, and belongs on the
+ * offload pool with a deadline of its own, not here.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "sched.h"
+
+/* A numeric address for host:port into *ss. 0 or CORO_EINVAL. */
+static int numeric(const char *host, int port, int passive, struct sockaddr_storage *ss,
+                   socklen_t *len)
+{
+    struct addrinfo hints, *ai = NULL;
+    char service[16];
+
+    if (port < 0 || port > 65535)
+        return CORO_EINVAL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    snprintf(service, sizeof service, "%d", port);
+    if (getaddrinfo(host, service, &hints, &ai) != 0 || ai == NULL)
+        return CORO_EINVAL;
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static int unix_address(const char *path, struct sockaddr_un *sun, socklen_t *len)
+{
+    size_t n = path != NULL ? strlen(path) : 0;
+
+    if (n == 0 || n >= sizeof sun->sun_path)
+        return CORO_EINVAL;
+    memset(sun, 0, sizeof *sun);
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, path, n);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    return 0;
+}
+
+static int listen_on(const struct sockaddr *sa, socklen_t len, int backlog)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, err;
+
+    if (fd < 0)
+        return -errno;
+    if (sa->sa_family != AF_UNIX)
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, sa, len) != 0 || listen(fd, backlog > 0 ? backlog : SOMAXCONN) != 0) {
+        err = -errno;
+        close(fd);
+        return err;
+    }
+    return fd;
+}
+
+int coro_tcp_listen(const char *host, int port, int backlog)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc = numeric(host, port, 1, &ss, &len);
+
+    return rc != 0 ? rc : listen_on((struct sockaddr *)&ss, len, backlog);
+}
+
+int coro_unix_listen(const char *path, int backlog)
+{
+    struct sockaddr_un sun;
+    socklen_t len;
+    int rc = unix_address(path, &sun, &len);
+
+    return rc != 0 ? rc : listen_on((struct sockaddr *)&sun, len, backlog);
+}
+
+int coro_socket_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -errno;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return CORO_EINVAL;
+}
+
+int coro_accept_until(int lfd, coro_time deadline)
+{
+    int err, fd;
+    coro_task *self = coro__blocking_begin(&err);
+
+    if (self == NULL || err != 0)
+        return err;
+    if ((err = coro__fd_adopt(self->loop, lfd)) != 0) /* non-blocking from the start */
+        return err;
+    for (;;) {
+        fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0)
+            return fd;
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue; /* a connection reset before it was accepted: the next */
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        if ((err = coro_fd_wait_until(lfd, CORO_READ, deadline)) != 0)
+            return err;
+    }
+}
+
+int coro_accept(int lfd)
+{
+    return coro_accept_until(lfd, CORO_NEVER);
+}
+
+static int connect_to(const struct sockaddr *sa, socklen_t len, coro_time deadline)
+{
+    int err, fd, soerr = 0;
+    socklen_t elen = sizeof soerr;
+    coro_task *self = coro__blocking_begin(&err);
+
+    if (self == NULL || err != 0)
+        return err;
+    fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, sa, len) == 0)
+        return fd;
+    if (errno != EINPROGRESS && errno != EAGAIN) {
+        err = -errno;
+        close(fd);
+        return err;
+    }
+    err = coro_fd_wait_until(fd, CORO_WRITE, deadline);
+    if (err == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) != 0)
+        err = -errno;
+    if (err == 0 && soerr != 0)
+        err = -soerr;
+    if (err != 0) {
+        coro_fd_close(fd);
+        return err;
+    }
+    return fd;
+}
+
+int coro_tcp_connect_until(const char *host, int port, coro_time deadline)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc = numeric(host, port, 0, &ss, &len), fd, one = 1;
+
+    if (rc != 0)
+        return rc;
+    fd = connect_to((struct sockaddr *)&ss, len, deadline);
+    if (fd >= 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+int coro_tcp_connect(const char *host, int port)
+{
+    return coro_tcp_connect_until(host, port, CORO_NEVER);
+}
+
+int coro_unix_connect_until(const char *path, coro_time deadline)
+{
+    struct sockaddr_un sun;
+    socklen_t len;
+    int rc = unix_address(path, &sun, &len);
+
+    return rc != 0 ? rc : connect_to((struct sockaddr *)&sun, len, deadline);
+}
+
+int coro_unix_connect(const char *path)
+{
+    return coro_unix_connect_until(path, CORO_NEVER);
+}
+
+int coro_shutdown(int fd, int how)
+{
+    int h = how == CORO_SHUT_RD ? SHUT_RD : how == CORO_SHUT_WR ? SHUT_WR : SHUT_RDWR;
+
+    if (how != CORO_SHUT_RD && how != CORO_SHUT_WR && how != CORO_SHUT_RDWR)
+        return CORO_EINVAL;
+    return shutdown(fd, h) == 0 ? 0 : -errno;
+}

@@ -1,0 +1,46 @@
+/*
+ * poll.h - the I/O backend contract: what the loop needs from a readiness
+ * poller, one backend per file (poll_epoll.c; io_uring to come).
+ *
+ * Contract. A poller watches file descriptors edge-triggered: after
+ * coro__poller_add(fd), each time fd becomes readable or writable (or
+ * fails: error, hang-up) the next coro__poller_wait reports it once, with
+ * the directions that changed. Readiness that existed when the fd was
+ * added is reported too. The caller always tries its I/O first and waits
+ * only after EAGAIN, so an edge is never needed twice. A closed fd must be
+ * removed before close() (the kernel would drop it anyway, but the fd
+ * number may come back as another file). Nothing here blocks except
+ * coro__poller_wait, and nothing here knows about tasks.
+ *
+ * Why edge-triggered and persistent: one epoll_ctl per fd for its whole
+ * life instead of one per wait (a system call costs about 235 ns here,
+ * more than the rest of a request's handling).
+ */
+#ifndef CORO_POLL_H
+#define CORO_POLL_H
+
+#include "internal.h"
+
+#define CORO__POLL_IN 0x1u
+#define CORO__POLL_OUT 0x2u
+#define CORO__POLL_ERR 0x4u /* error or hang-up: wake both directions */
+
+typedef struct coro__poller coro__poller;
+
+/* A poller, or CORO_ENOMEM / CORO_EMFILE. */
+CORO__HIDDEN int coro__poller_open(coro__poller **p);
+CORO__HIDDEN void coro__poller_close(coro__poller *p);
+
+/* Watches fd (both directions). 0 or a negative errno code. */
+CORO__HIDDEN int coro__poller_add(coro__poller *p, int fd);
+
+/* Stops watching fd. */
+CORO__HIDDEN void coro__poller_del(coro__poller *p, int fd);
+
+/* Waits at most timeout ns (0: do not block; < 0: no limit) and calls
+ * ready(ctx, fd, events) for every reported fd. Returns how many were
+ * reported (0 on timeout or a signal). */
+CORO__HIDDEN int coro__poller_wait(coro__poller *p, coro_time timeout,
+                                   void (*ready)(void *ctx, int fd, unsigned events), void *ctx);
+
+#endif /* CORO_POLL_H */

@@ -1,0 +1,436 @@
+/*
+ * test_io.c - non-blocking I/O for tasks over loopback and pipes: reads and
+ * writes that suspend only their task, deadlines on every call, end of
+ * file, a peer that resets, half-closed connections, short writes, closing
+ * an fd under its waiters, several readers of one fd, and the loop
+ * sleeping in the poller instead of reporting a deadlock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "test.h"
+
+static coro_run_options real = {0, 0, 0};
+
+/* ---- a pipe between two tasks ---- */
+
+static int pipe_fds[2];
+
+static void *pipe_writer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 5; i++) {
+        char c = (char)('a' + i);
+        CHECK_ERR(coro_sleep(CORO_MSEC(2)), 0);
+        CHECK_INT(coro_write(pipe_fds[1], &c, 1), 1);
+    }
+    CHECK_ERR(coro_fd_close(pipe_fds[1]), 0);
+    return NULL;
+}
+
+static void *ticker(void *arg)
+{
+    int *ticks = arg;
+
+    for (int i = 0; i < 5; i++) {
+        CHECK_ERR(coro_sleep(CORO_MSEC(1)), 0);
+        (*ticks)++;
+    }
+    return NULL;
+}
+
+static void *pipe_reader(void *arg)
+{
+    char buf[16];
+    size_t got = 0;
+    long n;
+    int ticks = 0;
+
+    (void)arg;
+    CHECK_INT(pipe(pipe_fds), 0); /* blocking fds: adopted on first use */
+    CHECK_ERR(coro_spawn(NULL, pipe_writer, NULL, NULL), 0);
+    CHECK_ERR(coro_spawn(NULL, ticker, &ticks, NULL), 0);
+    while ((n = coro_read(pipe_fds[0], buf + got, sizeof buf - got)) > 0)
+        got += (size_t)n;
+    CHECK_INT(n, 0); /* end of file */
+    CHECK_INT(got, 5);
+    CHECK(memcmp(buf, "abcde", 5) == 0);
+    CHECK_INT(ticks, 5); /* the reads suspended only this task */
+    CHECK(fcntl(pipe_fds[0], F_GETFL) & O_NONBLOCK);
+    CHECK_ERR(coro_fd_close(pipe_fds[0]), 0);
+    return NULL;
+}
+
+TEST(reads_suspend_only_their_task_until_data_or_end_of_file)
+{
+    CHECK_ERR(coro_run(pipe_reader, NULL, NULL, &real), 0);
+}
+
+/* ---- TCP echo over loopback ---- */
+
+struct echo {
+    int lfd, port, clients, served;
+};
+
+static void *echo_conn(void *arg)
+{
+    int fd = (int)N(arg);
+    char buf[256];
+    long n;
+
+    while ((n = coro_read(fd, buf, sizeof buf)) > 0)
+        CHECK_ERR(coro_write_all(fd, buf, (size_t)n), 0);
+    CHECK_INT(n, 0);
+    CHECK_ERR(coro_fd_close(fd), 0);
+    return NULL;
+}
+
+static void *echo_server(void *arg)
+{
+    struct echo *e = arg;
+
+    for (int i = 0; i < e->clients; i++) {
+        int fd = coro_accept(e->lfd);
+        CHECK(fd >= 0);
+        CHECK_ERR(coro_spawn(NULL, echo_conn, P(fd), NULL), 0);
+        e->served++;
+    }
+    return NULL;
+}
+
+static void *echo_client(void *arg)
+{
+    struct echo *e = arg;
+    char msg[64], back[64];
+    int fd = coro_tcp_connect_until("127.0.0.1", e->port, coro_after(CORO_SEC(5)));
+    long n;
+
+    CHECK(fd >= 0);
+    for (int round = 0; round < 20; round++) {
+        size_t len = (size_t)snprintf(msg, sizeof msg, "hello %d from %d", round, fd);
+        size_t got = 0;
+
+        CHECK_ERR(coro_write_all(fd, msg, len), 0);
+        while (got < len) {
+            n = coro_read_until(fd, back + got, len - got, coro_after(CORO_SEC(5)));
+            CHECK(n > 0);
+            got += (size_t)n;
+        }
+        CHECK(memcmp(msg, back, len) == 0);
+    }
+    CHECK_ERR(coro_shutdown(fd, CORO_SHUT_WR), 0);  /* half-closed: the server sees EOF */
+    CHECK_INT(coro_read(fd, back, sizeof back), 0); /* and closes its side */
+    CHECK_ERR(coro_fd_close(fd), 0);
+    return NULL;
+}
+
+static void *echo_main(void *arg)
+{
+    struct echo *e = arg;
+    coro_task *server;
+
+    e->lfd = coro_tcp_listen("127.0.0.1", 0, 0);
+    CHECK(e->lfd >= 0);
+    e->port = coro_socket_port(e->lfd);
+    CHECK(e->port > 0);
+    CHECK_ERR(coro_spawn(&server, echo_server, e, NULL), 0);
+    for (int i = 0; i < e->clients; i++)
+        CHECK_ERR(coro_spawn(NULL, echo_client, e, NULL), 0);
+    CHECK_ERR(coro_await(server, NULL), 0);
+    return NULL;
+}
+
+TEST(tcp_echo_between_tasks_over_loopback)
+{
+    struct echo e = {-1, 0, 20, 0};
+
+    CHECK_ERR(coro_run(echo_main, &e, NULL, &real), 0);
+    CHECK_INT(e.served, 20);
+    CHECK_ERR(coro_fd_close(e.lfd), 0);
+}
+
+/* ---- deadlines, refusals, resets ---- */
+
+static void *deadlines(void *arg)
+{
+    int lfd = coro_tcp_listen("127.0.0.1", 0, 0), fd, port;
+    char c;
+    coro_time t0;
+
+    (void)arg;
+    CHECK(lfd >= 0);
+    port = coro_socket_port(lfd);
+    t0 = coro_now();
+    CHECK_ERR(coro_accept_until(lfd, coro_after(CORO_MSEC(20))), CORO_ETIMEDOUT);
+    CHECK(coro_now() - t0 >= CORO_MSEC(20));
+    CHECK_ERR(coro_accept_until(lfd, t0), CORO_ETIMEDOUT); /* past: at once */
+    fd = coro_tcp_connect("127.0.0.1", port);
+    CHECK(fd >= 0);
+    CHECK_INT(coro_read_until(fd, &c, 1, coro_after(CORO_MSEC(10))), CORO_ETIMEDOUT);
+    CHECK_ERR(coro_fd_close(fd), 0);
+    CHECK_ERR(coro_fd_close(lfd), 0);
+    /* Nobody listens there any more. */
+    CHECK_ERR(coro_tcp_connect("127.0.0.1", port), CORO_ECONNREFUSED);
+    return NULL;
+}
+
+TEST(every_io_call_times_out_at_its_deadline)
+{
+    CHECK_ERR(coro_run(deadlines, NULL, NULL, &real), 0);
+}
+
+static void *reset_peer(void *arg)
+{
+    int lfd = coro_tcp_listen("127.0.0.1", 0, 0), fd, peer;
+    struct linger lg = {1, 0};
+    char buf[64];
+    long n;
+
+    (void)arg;
+    CHECK(lfd >= 0);
+    fd = coro_tcp_connect("127.0.0.1", coro_socket_port(lfd));
+    CHECK(fd >= 0);
+    peer = coro_accept(lfd);
+    CHECK(peer >= 0);
+    CHECK_INT(coro_write(peer, "x", 1), 1);
+    CHECK_INT(coro_read(fd, buf, sizeof buf), 1);
+    /* The peer aborts: linger 0 makes close send a reset. */
+    CHECK_INT(setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    CHECK_ERR(coro_fd_close(peer), 0);
+    n = coro_read(fd, buf, sizeof buf);
+    CHECK_ERR((int)n, CORO_ECONNRESET);
+    n = coro_write(fd, "y", 1); /* after a reset: an error, never SIGPIPE */
+    CHECK(n == CORO_EPIPE || n == CORO_ECONNRESET);
+    CHECK_ERR(coro_fd_close(fd), 0);
+    CHECK_ERR(coro_fd_close(lfd), 0);
+    return NULL;
+}
+
+TEST(a_peer_that_resets_gives_errors_not_signals)
+{
+    CHECK_ERR(coro_run(reset_peer, NULL, NULL, &real), 0);
+}
+
+/* ---- short writes: a full pipe ---- */
+
+static void *slow_drain(void *arg)
+{
+    char buf[4096];
+    size_t *total = arg;
+    long n;
+
+    while ((n = coro_read(pipe_fds[0], buf, sizeof buf)) > 0) {
+        *total += (size_t)n;
+        CHECK_ERR(coro_sleep(CORO_USEC(100)), 0);
+    }
+    CHECK_INT(n, 0);
+    return NULL;
+}
+
+static void *big_write(void *arg)
+{
+    size_t n = 1 << 20, total = 0, written = 0;
+    char *data = malloc(n);
+    coro_task *t;
+
+    (void)arg;
+    CHECK(data != NULL);
+    memset(data, 'z', n);
+    CHECK_INT(pipe(pipe_fds), 0);
+    CHECK_ERR(coro_spawn(&t, slow_drain, &total, NULL), 0);
+    CHECK_ERR(coro_write_all_until(pipe_fds[1], data, n, coro_after(CORO_SEC(30)), &written), 0);
+    CHECK_INT(written, n); /* through many short writes */
+    CHECK_ERR(coro_fd_close(pipe_fds[1]), 0);
+    CHECK_ERR(coro_await(t, NULL), 0);
+    CHECK_INT(total, n);
+    CHECK_ERR(coro_fd_close(pipe_fds[0]), 0);
+    free(data);
+    return NULL;
+}
+
+TEST(write_all_goes_through_short_writes)
+{
+    CHECK_ERR(coro_run(big_write, NULL, NULL, &real), 0);
+}
+
+/* ---- several waiters, close under waiters ---- */
+
+static int reads_done[4];
+
+static void *reader_n(void *arg)
+{
+    char c;
+    long n = coro_read(pipe_fds[0], &c, 1);
+
+    reads_done[N(arg)] = n == 1 ? c : (int)n;
+    return NULL;
+}
+
+static void *many_readers(void *arg)
+{
+    coro_task *t[4];
+
+    (void)arg;
+    CHECK_INT(pipe(pipe_fds), 0);
+    for (long i = 0; i < 4; i++)
+        CHECK_ERR(coro_spawn(&t[i], reader_n, P(i), NULL), 0);
+    CHECK_ERR(coro_sleep(CORO_MSEC(5)), 0); /* all four wait on one fd */
+    CHECK_INT(coro_write(pipe_fds[1], "AB", 2), 2);
+    CHECK_ERR(coro_sleep(CORO_MSEC(5)), 0);
+    CHECK_ERR(coro_fd_close(pipe_fds[0]), 0); /* the two left wake with EBADF */
+    for (int i = 0; i < 4; i++)
+        CHECK_ERR(coro_await(t[i], NULL), 0);
+    CHECK_ERR(coro_fd_close(pipe_fds[1]), 0);
+    return NULL;
+}
+
+TEST(several_readers_of_one_fd_are_served_in_order_and_close_wakes_the_rest)
+{
+    memset(reads_done, 0, sizeof reads_done);
+    CHECK_ERR(coro_run(many_readers, NULL, NULL, &real), 0);
+    CHECK_INT(reads_done[0], 'A'); /* the first two, in the order they came */
+    CHECK_INT(reads_done[1], 'B');
+    CHECK_ERR(reads_done[2], CORO_EBADF);
+    CHECK_ERR(reads_done[3], CORO_EBADF);
+}
+
+/* ---- cancellation, misuse, and no false deadlock ---- */
+
+static void *read_forever(void *arg)
+{
+    char c;
+
+    (void)arg;
+    return P(coro_read(pipe_fds[0], &c, 1));
+}
+
+static void *cancel_reader(void *arg)
+{
+    coro_task *t;
+    void *out;
+
+    (void)arg;
+    CHECK_INT(pipe(pipe_fds), 0);
+    CHECK_ERR(coro_spawn(&t, read_forever, NULL, NULL), 0);
+    CHECK_ERR(coro_sleep(CORO_MSEC(2)), 0);
+    CHECK_ERR(coro_cancel(t), 0);
+    CHECK_ERR(coro_await(t, &out), CORO_ECANCELED);
+    CHECK_ERR((int)N(out), CORO_ECANCELED);
+    CHECK_ERR(coro_fd_close(pipe_fds[0]), 0);
+    CHECK_ERR(coro_fd_close(pipe_fds[1]), 0);
+    return NULL;
+}
+
+TEST(a_canceled_reader_wakes_with_canceled)
+{
+    CHECK_ERR(coro_run(cancel_reader, NULL, NULL, &real), 0);
+}
+
+static void *write_later_from_thread(void *arg)
+{
+    (void)arg;
+    usleep(30000);
+    if (write(pipe_fds[1], "!", 1) != 1)
+        abort();
+    return NULL;
+}
+
+static void *wait_for_outside(void *arg)
+{
+    char c;
+
+    (void)arg;
+    /* No timer and no other task: only the fd can wake this one. */
+    CHECK_INT(coro_read(pipe_fds[0], &c, 1), 1);
+    CHECK_INT(c, '!');
+    return NULL;
+}
+
+TEST(a_loop_waiting_only_on_io_sleeps_in_the_poller_not_in_a_deadlock)
+{
+    pthread_t th;
+
+    CHECK_INT(pipe(pipe_fds), 0);
+    CHECK_INT(pthread_create(&th, NULL, write_later_from_thread, NULL), 0);
+    CHECK_ERR(coro_run(wait_for_outside, NULL, NULL, &real), 0);
+    CHECK_INT(pthread_join(th, NULL), 0);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+}
+
+static void *io_misuse(void *arg)
+{
+    char c;
+
+    (void)arg;
+    CHECK_ERR(coro_fd_wait(-1, CORO_READ), CORO_EBADF);
+    CHECK_ERR(coro_fd_wait(0, CORO_READ | CORO_WRITE), CORO_EINVAL);
+    CHECK_INT(coro_read(-1, &c, 1), CORO_EBADF);
+    CHECK_INT(coro_read(1000000, &c, 1), CORO_EBADF);
+    CHECK_ERR(coro_tcp_listen("not an address", 0, 0), CORO_EINVAL);
+    CHECK_ERR(coro_tcp_listen("127.0.0.1", 70000, 0), CORO_EINVAL);
+    CHECK_ERR(coro_tcp_connect("localhost", 80), CORO_EINVAL); /* names: not here */
+    CHECK_ERR(coro_unix_listen("", 0), CORO_EINVAL);
+    CHECK_ERR(coro_unix_connect("/nonexistent/socket"), CORO_ENOENT);
+    CHECK_ERR(coro_shutdown(0, 9), CORO_EINVAL);
+    CHECK_ERR(coro_fd_close(-1), CORO_EBADF);
+    return NULL;
+}
+
+TEST(io_misuse_is_answered_with_errors)
+{
+    char c;
+
+    CHECK_INT(coro_read(0, &c, 1), CORO_ENOLOOP);
+    CHECK_ERR(coro_accept(0), CORO_ENOLOOP);
+    CHECK_ERR(coro_run(io_misuse, NULL, NULL, &real), 0);
+}
+
+/* ---- Unix-domain sockets ---- */
+
+static char sock_path[64];
+
+static void *unix_server(void *arg)
+{
+    int lfd = (int)N(arg), fd = coro_accept(lfd);
+    char buf[8];
+
+    CHECK(fd >= 0);
+    CHECK_INT(coro_read(fd, buf, sizeof buf), 4);
+    CHECK_ERR(coro_write_all(fd, "pong", 4), 0);
+    CHECK_ERR(coro_fd_close(fd), 0);
+    return NULL;
+}
+
+static void *unix_main(void *arg)
+{
+    int lfd, fd;
+    char buf[8];
+
+    (void)arg;
+    snprintf(sock_path, sizeof sock_path, "/tmp/coro-test-%d.sock", (int)getpid());
+    unlink(sock_path);
+    lfd = coro_unix_listen(sock_path, 0);
+    CHECK(lfd >= 0);
+    CHECK_ERR(coro_spawn(NULL, unix_server, P(lfd), NULL), 0);
+    fd = coro_unix_connect(sock_path);
+    CHECK(fd >= 0);
+    CHECK_ERR(coro_write_all(fd, "ping", 4), 0);
+    CHECK_INT(coro_read(fd, buf, sizeof buf), 4);
+    CHECK(memcmp(buf, "pong", 4) == 0);
+    CHECK_INT(coro_read(fd, buf, sizeof buf), 0);
+    CHECK_ERR(coro_fd_close(fd), 0);
+    CHECK_ERR(coro_fd_close(lfd), 0);
+    unlink(sock_path);
+    return NULL;
+}
+
+TEST(unix_domain_sockets_connect_and_talk)
+{
+    CHECK_ERR(coro_run(unix_main, NULL, NULL, &real), 0);
+}
