@@ -833,6 +833,35 @@ CORO_API int coro_unix_connect_until(const char *path, coro_time deadline);
 #define CORO_SHUT_WR 1
 #define CORO_SHUT_RDWR 2
 
+/* ---- offload: blocking work on a thread pool ---- */
+
+/*
+ * Runs fn(arg) on a thread of the loop's pool (4 threads, started on first
+ * use, joined when coro_run returns) and suspends only the calling task
+ * until it returns; *result (may be NULL) gets its return value. For
+ * CPU-heavy work and blocking library calls. fn runs on another thread: it
+ * must not call coro functions. Returns 0, or CORO_ETIMEDOUT /
+ * CORO_ECANCELED when the caller gave up: fn still runs to its end on its
+ * thread and its result is dropped, so arg must stay valid until fn has
+ * returned (not on the caller's stack, then). CORO_EINVAL, CORO_ENOMEM,
+ * CORO_ENOLOOP. May suspend.
+ */
+CORO_API int coro_offload(coro_fn fn, void *arg, void **result);
+CORO_API int coro_offload_until(coro_fn fn, void *arg, void **result, coro_time deadline);
+
+struct addrinfo;
+
+/*
+ * getaddrinfo(3) on the offload pool, with a deadline: name resolution
+ * that suspends only the calling task. 0 with *res (free it with
+ * freeaddrinfo), CORO_ENOENT (no such name), CORO_EIO (another resolver
+ * error), CORO_ETIMEDOUT (the lookup goes on in the background and is freed
+ * when it ends), CORO_ECANCELED, CORO_EINVAL, CORO_ENOMEM, CORO_ENOLOOP.
+ * May suspend.
+ */
+CORO_API int coro_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
+                              struct addrinfo **res, coro_time deadline);
+
 /* shutdown(2): CORO_SHUT_WR sends end-of-file and keeps reading (a
  * half-closed connection). 0 or an error. Never suspends. */
 CORO_API int coro_shutdown(int fd, int how);

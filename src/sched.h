@@ -128,11 +128,12 @@ typedef struct coro__loop {
     unsigned long long timer_seq;
     unsigned flags; /* CORO_RUN_* */
     unsigned long long rng;
-    coro_time vnow;      /* the virtual clock */
-    int stopping;        /* shutting down: wakes are ignored */
-    int handoffs;        /* task-to-task switches since the loop last ran one */
-    struct coro__io *io; /* fds and the poller (io.c); NULL until used */
-    coro *idle[64];      /* workers waiting for a task (worker.c) */
+    coro_time vnow;                /* the virtual clock */
+    int stopping;                  /* shutting down: wakes are ignored */
+    int handoffs;                  /* task-to-task switches since the loop last ran one */
+    struct coro__io *io;           /* fds and the poller (io.c); NULL until used */
+    struct coro__offload *offload; /* the thread pool (offload.c); NULL until used */
+    coro *idle[64];                /* workers waiting for a task (worker.c) */
     int nidle;
     coro *retired;    /* a worker that ended, for the loop to free */
     coro_task *spare; /* freed task records for reuse, by rq_next */
@@ -218,6 +219,7 @@ CORO__HIDDEN size_t coro__io_waiters(const coro__loop *l);
 CORO__HIDDEN int coro__fd_adopt(coro__loop *l, int fd);
 CORO__HIDDEN void coro__io_poll(coro__loop *l, coro_time timeout);
 CORO__HIDDEN void coro__io_free(coro__loop *l);
+CORO__HIDDEN void coro__offload_free(coro__loop *l);
 
 /* worker.c */
 CORO__HIDDEN int coro__worker_get(coro__loop *l, coro_task *t, const coro_task_options *opt);

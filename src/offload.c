@@ -1,0 +1,336 @@
+/*
+ * offload.c - running blocking functions on a thread pool while only the
+ * calling task waits; getaddrinfo with a deadline on top of it.
+ *
+ * Design. Each loop has, once first used, a pool of OFFLOAD_THREADS
+ * threads taking jobs from a queue (a mutex and a condition variable: the
+ * only locks in the runtime, and only the pool's threads and the loop's
+ * thread take them). A finished job is marked done and an eventfd is
+ * written; the loop watches that eventfd like any other fd, so a task
+ * waiting for its job is an ordinary fd waiter: woken when some job ends,
+ * it looks at its own job's flag and waits again if that is not done yet
+ * (an eventfd write always produces a new edge). The eventfd is drained by
+ * whichever waiter runs first.
+ *
+ * A job belongs to the pool from submission to the loop's end or its
+ * collection, never to the task: a task that gives up (deadline, cancel)
+ * or is closed by the deadlock shutdown leaves the job to finish on its
+ * thread, and the pool frees it once it is done and uncollected. So a
+ * worker thread never writes into freed memory. What it cannot protect is
+ * the caller's own arg: see coro_offload's contract.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "sched.h"
+
+#define OFFLOAD_THREADS 4
+
+typedef struct job {
+    struct job *next;     /* the queue */
+    struct job *all_next; /* every job the pool still holds */
+    coro_fn fn;
+    void *arg;
+    void *result;
+    int done;      /* set by the thread (atomic) */
+    int collected; /* the task took the result, or gave up */
+} job;
+
+struct coro__offload {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job *head, *tail; /* waiting to run */
+    job *all;
+    int stop;
+    int efd;
+    int nthreads;
+    pthread_t threads[OFFLOAD_THREADS];
+};
+
+static void *thread_main(void *arg)
+{
+    struct coro__offload *p = arg;
+    uint64_t one = 1;
+
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        job *j;
+
+        while (p->head == NULL && !p->stop)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->head == NULL)
+            break; /* stopping, queue empty */
+        j = p->head;
+        p->head = j->next;
+        if (p->head == NULL)
+            p->tail = NULL;
+        pthread_mutex_unlock(&p->mu);
+        j->result = j->fn(j->arg);
+        __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
+        if (write(p->efd, &one, sizeof one) < 0) {
+            /* eventfd at its maximum: readers are behind, the edge is there */
+        }
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static struct coro__offload *pool(coro__loop *l, int *err)
+{
+    struct coro__offload *p = l->offload;
+
+    if (p != NULL)
+        return p;
+    *err = CORO_ENOMEM;
+    if ((p = coro__malloc(sizeof *p)) == NULL)
+        return NULL;
+    memset(p, 0, sizeof *p);
+    p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->efd < 0) {
+        *err = -errno;
+        coro__free(p);
+        return NULL;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    while (p->nthreads < OFFLOAD_THREADS &&
+           pthread_create(&p->threads[p->nthreads], NULL, thread_main, p) == 0)
+        p->nthreads++;
+    if (p->nthreads == 0) {
+        close(p->efd);
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+        coro__free(p);
+        return NULL;
+    }
+    l->offload = p;
+    return p;
+}
+
+/* Frees the jobs that are done and collected (or abandoned). Under mu. */
+static void reap(struct coro__offload *p)
+{
+    job **pp = &p->all;
+
+    while (*pp != NULL) {
+        job *j = *pp;
+        if (j->collected && __atomic_load_n(&j->done, __ATOMIC_ACQUIRE)) {
+            *pp = j->all_next;
+            coro__free(j);
+        } else {
+            pp = &j->all_next;
+        }
+    }
+}
+
+/* Queues fn(arg) on the running task's loop: the job, or NULL with *err. */
+static job *submit(coro_task *self, coro_fn fn, void *arg, int *err)
+{
+    struct coro__offload *p = pool(self->loop, err);
+    job *j;
+
+    if (p == NULL)
+        return NULL;
+    if ((j = coro__malloc(sizeof *j)) == NULL) {
+        *err = CORO_ENOMEM;
+        return NULL;
+    }
+    memset(j, 0, sizeof *j);
+    j->fn = fn;
+    j->arg = arg;
+    pthread_mutex_lock(&p->mu);
+    reap(p);
+    j->all_next = p->all;
+    p->all = j;
+    if (p->tail != NULL)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return j;
+}
+
+/* Waits for j; either way the pool frees it afterwards. */
+static int collect(coro_task *self, job *j, void **result, coro_time deadline)
+{
+    struct coro__offload *p = self->loop->offload;
+    int rc = 0;
+
+    while (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE)) {
+        uint64_t n;
+
+        rc = coro_fd_wait_until(p->efd, CORO_READ, deadline);
+        if (read(p->efd, &n, sizeof n) < 0) {
+            /* empty: another waiter drained it */
+        }
+        if (rc != 0)
+            break;
+    }
+    if (rc == 0 && result != NULL)
+        *result = j->result;
+    j->collected = 1; /* done, or left to finish: the pool frees it */
+    return rc;
+}
+
+int coro_offload_until(coro_fn fn, void *arg, void **result, coro_time deadline)
+{
+    int err;
+    coro_task *self = coro__blocking_begin(&err);
+    job *j;
+
+    if (self == NULL || err != 0)
+        return err;
+    if (fn == NULL)
+        return CORO_EINVAL;
+    if ((j = submit(self, fn, arg, &err)) == NULL)
+        return err;
+    return collect(self, j, result, deadline);
+}
+
+int coro_offload(coro_fn fn, void *arg, void **result)
+{
+    return coro_offload_until(fn, arg, result, CORO_NEVER);
+}
+
+/* The loop is done: the threads finish what they run and what is queued,
+ * then every job goes. */
+void coro__offload_free(coro__loop *l)
+{
+    struct coro__offload *p = l->offload;
+
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    while (p->all != NULL) {
+        job *j = p->all;
+        p->all = j->all_next;
+        coro__free(j);
+    }
+    coro_fd_close(p->efd);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    coro__free(p);
+    l->offload = NULL;
+}
+
+/* ---- name resolution ---- */
+
+typedef struct lookup {
+    char *host, *service;
+    struct addrinfo hints;
+    int has_hints;
+    struct addrinfo *res;
+    int gai;
+} lookup;
+
+static void *resolve(void *arg)
+{
+    lookup *q = arg;
+
+    q->gai = getaddrinfo(q->host, q->service, q->has_hints ? &q->hints : NULL, &q->res);
+    return NULL;
+}
+
+/* A lookup outlives a caller that gives up: two references, the thread's
+ * and the caller's; whoever lets go last frees it. */
+typedef struct owned_lookup {
+    lookup q;
+    int refs; /* atomic */
+} owned_lookup;
+
+static void free_lookup(lookup *q)
+{
+    if (q->res != NULL)
+        freeaddrinfo(q->res);
+    coro__free(q->host);
+    coro__free(q->service);
+}
+
+static void unref(owned_lookup *o)
+{
+    if (__atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        free_lookup(&o->q);
+        coro__free(o);
+    }
+}
+
+static void *resolve_owned(void *arg)
+{
+    owned_lookup *o = arg;
+
+    resolve(&o->q);
+    unref(o);
+    return NULL;
+}
+
+static int gai_error(int gai)
+{
+    switch (gai) {
+    case 0:
+        return 0;
+    case EAI_MEMORY:
+        return CORO_ENOMEM;
+    case EAI_NONAME:
+#ifdef EAI_NODATA
+    case EAI_NODATA:
+#endif
+        return CORO_ENOENT;
+    default:
+        return CORO_EIO;
+    }
+}
+
+int coro_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
+                     struct addrinfo **res, coro_time deadline)
+{
+    int err, rc;
+    coro_task *self = coro__blocking_begin(&err);
+    owned_lookup *o;
+    job *j;
+
+    if (res != NULL)
+        *res = NULL;
+    if (self == NULL || err != 0)
+        return err;
+    if (res == NULL || (host == NULL && service == NULL))
+        return CORO_EINVAL;
+    if ((o = coro__malloc(sizeof *o)) == NULL)
+        return CORO_ENOMEM;
+    memset(o, 0, sizeof *o);
+    o->refs = 2;
+    if ((host != NULL && (o->q.host = coro__strdup(host)) == NULL) ||
+        (service != NULL && (o->q.service = coro__strdup(service)) == NULL)) {
+        free_lookup(&o->q);
+        coro__free(o);
+        return CORO_ENOMEM;
+    }
+    if (hints != NULL) {
+        o->q.hints = *hints;
+        o->q.has_hints = 1;
+    }
+    if ((j = submit(self, resolve_owned, o, &err)) == NULL) {
+        free_lookup(&o->q);
+        coro__free(o);
+        return err;
+    }
+    rc = collect(self, j, NULL, deadline);
+    if (rc == 0) {
+        rc = gai_error(o->q.gai);
+        *res = o->q.res;
+        o->q.res = NULL;
+    }
+    unref(o); /* after a deadline, the thread frees it when it ends */
+    return rc;
+}

@@ -1,0 +1,167 @@
+/*
+ * test_offload.c - blocking work on the loop's thread pool: it runs on
+ * another thread while other tasks go on, results come back, callers can
+ * give up at a deadline or on cancellation without leaking, and name
+ * resolution through it.
+ */
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "test.h"
+
+static pthread_t loop_thread;
+
+static void *on_pool(void *arg)
+{
+    usleep(5000);
+    return P(!pthread_equal(pthread_self(), loop_thread) ? N(arg) * 2 : -1);
+}
+
+static void *tick(void *arg)
+{
+    int *ticks = arg;
+
+    for (int i = 0; i < 3; i++) {
+        CHECK_ERR(coro_sleep(CORO_MSEC(1)), 0);
+        (*ticks)++;
+    }
+    return NULL;
+}
+
+static void *offload_one(void *arg)
+{
+    void *out = NULL;
+
+    CHECK_ERR(coro_offload(on_pool, arg, &out), 0);
+    return out;
+}
+
+static void *offload_main(void *arg)
+{
+    coro_task *t[12];
+    int ticks = 0;
+    void *out;
+
+    (void)arg;
+    loop_thread = pthread_self();
+    CHECK_ERR(coro_spawn(NULL, tick, &ticks, NULL), 0);
+    for (long i = 0; i < 12; i++)
+        CHECK_ERR(coro_spawn(&t[i], offload_one, P(i + 1), NULL), 0);
+    for (long i = 0; i < 12; i++) {
+        CHECK_ERR(coro_await(t[i], &out), 0);
+        CHECK_INT(N(out), (i + 1) * 2); /* ran off the loop's thread */
+    }
+    CHECK_INT(ticks, 3); /* the loop kept running other tasks meanwhile */
+    return NULL;
+}
+
+TEST(offloaded_work_runs_on_the_pool_while_other_tasks_go_on)
+{
+    CHECK_ERR(coro_run(offload_main, NULL, NULL, NULL), 0);
+}
+
+static void *slow(void *arg)
+{
+    (void)arg;
+    usleep(50000);
+    return P(1);
+}
+
+static void *give_up(void *arg)
+{
+    void *out = P(7);
+
+    (void)arg;
+    CHECK_ERR(coro_offload_until(slow, NULL, &out, coro_after(CORO_MSEC(5))), CORO_ETIMEDOUT);
+    CHECK_INT(N(out), 7); /* untouched */
+    return NULL;          /* the slow one finishes on its thread; coro_run joins it */
+}
+
+static void *offload_one_canceled(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_sleep(CORO_MSEC(1)), 0);
+    return P(coro_offload(slow, NULL, NULL));
+}
+
+static void *cancel_while_waiting(void *arg)
+{
+    coro_task *t;
+    void *out;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&t, offload_one_canceled, NULL, NULL), 0);
+    CHECK_ERR(coro_sleep(CORO_MSEC(5)), 0);
+    CHECK_ERR(coro_cancel(t), 0);
+    CHECK_ERR(coro_await(t, &out), CORO_ECANCELED);
+    CHECK_ERR((int)N(out), CORO_ECANCELED);
+    return NULL;
+}
+
+TEST(callers_may_give_up_at_a_deadline_or_on_cancel_and_nothing_leaks)
+{
+    CHECK_ERR(coro_run(give_up, NULL, NULL, NULL), 0);
+    CHECK_ERR(coro_run(cancel_while_waiting, NULL, NULL, NULL), 0);
+}
+
+static void *lookups(void *arg)
+{
+    struct addrinfo hints, *res = (struct addrinfo *)1, *ai;
+    int rc, loopback = 0;
+
+    (void)arg;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    CHECK_ERR(coro_getaddrinfo("localhost", "80", &hints, &res, coro_after(CORO_SEC(10))), 0);
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            struct sockaddr_in sin;
+
+            memcpy(&sin, ai->ai_addr, sizeof sin);
+            loopback |= sin.sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+        }
+        if (ai->ai_family == AF_INET6)
+            loopback |= 1;
+    }
+    CHECK(loopback);
+    freeaddrinfo(res);
+    rc = coro_getaddrinfo("no-such-host.invalid", NULL, &hints, &res, coro_after(CORO_SEC(5)));
+    CHECK(rc == CORO_ENOENT || rc == CORO_EIO || rc == CORO_ETIMEDOUT);
+    CHECK_PTR(res, NULL);
+    /* A deadline that has passed: a time-out unless the lookup was done at
+     * once; after a time-out its thread frees it. */
+    for (int i = 0; i < 20; i++) {
+        rc = coro_getaddrinfo("localhost", NULL, NULL, &res, coro_now() - 1);
+        CHECK(rc == 0 || rc == CORO_ETIMEDOUT);
+        CHECK(rc == 0 ? res != NULL : res == NULL);
+        if (res != NULL)
+            freeaddrinfo(res);
+    }
+    CHECK_ERR(coro_getaddrinfo(NULL, NULL, NULL, &res, CORO_NEVER), CORO_EINVAL);
+    CHECK_ERR(coro_getaddrinfo("localhost", NULL, NULL, NULL, CORO_NEVER), CORO_EINVAL);
+    return NULL;
+}
+
+TEST(name_resolution_runs_on_the_pool_with_a_deadline)
+{
+    CHECK_ERR(coro_run(lookups, NULL, NULL, NULL), 0);
+}
+
+static void *offload_misuse(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_offload(NULL, NULL, NULL), CORO_EINVAL);
+    return NULL;
+}
+
+TEST(offload_misuse_is_refused)
+{
+    struct addrinfo *res;
+
+    CHECK_ERR(coro_offload(slow, NULL, NULL), CORO_ENOLOOP);
+    CHECK_ERR(coro_getaddrinfo("localhost", NULL, NULL, &res, CORO_NEVER), CORO_ENOLOOP);
+    CHECK_ERR(coro_run(offload_misuse, NULL, NULL, NULL), 0);
+}
