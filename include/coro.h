@@ -833,6 +833,28 @@ CORO_API int coro_unix_connect_until(const char *path, coro_time deadline);
 #define CORO_SHUT_WR 1
 #define CORO_SHUT_RDWR 2
 
+/* ---- servers ---- */
+
+/* Handles one connection (fd, closed by coro_serve when this returns). */
+typedef void (*coro_serve_fn)(int fd, void *ctx);
+
+typedef struct coro_serve_options {
+    int max_conns; /* > 0: at most this many connections at once; the
+                    * rest wait in the listen backlog */
+} coro_serve_options;
+
+/*
+ * Accepts connections on lfd forever, each handled by handler(fd, ctx) in
+ * a task of its own (named "connection") that the server owns. Out of fds
+ * (EMFILE / ENFILE) it waits for one of its connections to close, or backs
+ * off from 1 ms to 1 s when it has none, instead of spinning; at max_conns
+ * it waits for a connection to close. An error raised in a handler ends
+ * that connection only. Returns when accepting fails otherwise, or when the
+ * calling task is canceled (CORO_ECANCELED), after canceling and waiting
+ * for its connections. lfd stays open. May suspend.
+ */
+CORO_API int coro_serve(int lfd, coro_serve_fn handler, void *ctx, const coro_serve_options *opt);
+
 /* ---- offload: blocking work on a thread pool ---- */
 
 /*

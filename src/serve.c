@@ -1,0 +1,108 @@
+/*
+ * serve.c - the accept loop every server needs, with the overload answers
+ * built in: a task per connection in a group the server owns, a cap on
+ * open connections, and a back-off when the process runs out of fds.
+ *
+ * Out of fds (EMFILE / ENFILE), accept fails while the connection stays in
+ * the kernel's backlog and the listening socket stays readable: a server
+ * that retries at once spins the CPU at 100%. Here the server instead waits
+ * until one of its own connections closes (an fd comes back) or, if it has
+ * none, for a back-off that doubles from 1 ms to 1 s. At the connection cap
+ * it waits for a connection to close before accepting again, so excess
+ * clients queue in the backlog instead of costing memory.
+ */
+#include <errno.h>
+
+#include "sched.h"
+
+typedef struct server {
+    coro_serve_fn handler;
+    void *ctx;
+    int max_conns;
+    int open;          /* connections being handled */
+    coro_event closed; /* set when one closes */
+} server;
+
+typedef struct conn {
+    server *s;
+    int fd;
+} conn;
+
+static void *call_handler(void *arg)
+{
+    conn *c = arg;
+
+    c->s->handler(c->fd, c->s->ctx);
+    return NULL;
+}
+
+/* A connection's task. An error raised by the handler ends that
+ * connection only: a server outlives its bad requests. */
+static void *handle(void *arg)
+{
+    conn c = *(conn *)arg;
+
+    coro__free(arg);
+    (void)coro_pcall(call_handler, &c, NULL);
+    coro_fd_close(c.fd);
+    c.s->open--;
+    coro_event_set(&c.s->closed);
+    return NULL;
+}
+
+/* Out of fds or at the cap: waits for a connection of ours to close, or
+ * for `backoff` when there is none to wait for. */
+static int wait_room(server *s, coro_time backoff)
+{
+    int rc;
+
+    coro_event_clear(&s->closed);
+    rc = s->open > 0 ? coro_event_wait(&s->closed) : coro_sleep(backoff);
+    return rc == CORO_ETIMEDOUT ? 0 : rc;
+}
+
+int coro_serve(int lfd, coro_serve_fn handler, void *ctx, const coro_serve_options *opt)
+{
+    server s = {handler, ctx, opt != NULL ? opt->max_conns : 0, 0, CORO_EVENT_INIT};
+    coro_task_options in_group = {"connection", 0, NULL, 0};
+    coro_time backoff = CORO_MSEC(1);
+    coro_group *g;
+    int rc, fd;
+
+    if (handler == NULL || lfd < 0 || s.max_conns < 0)
+        return CORO_EINVAL;
+    if ((rc = coro_group_open(&g)) != 0)
+        return rc;
+    in_group.group = g;
+    for (;;) {
+        conn *c;
+
+        if (s.max_conns > 0 && s.open >= s.max_conns) {
+            if ((rc = wait_room(&s, backoff)) != 0)
+                break;
+            continue;
+        }
+        fd = coro_accept(lfd);
+        if (fd == CORO_EMFILE || fd == CORO_ENFILE) {
+            if ((rc = wait_room(&s, backoff)) != 0)
+                break;
+            backoff = backoff < CORO_SEC(1) ? backoff * 2 : CORO_SEC(1);
+            continue;
+        }
+        if (fd < 0) {
+            rc = fd; /* canceled, the listener closed, ... */
+            break;
+        }
+        backoff = CORO_MSEC(1);
+        if ((c = coro__malloc(sizeof *c)) == NULL ||
+            (c->s = &s, c->fd = fd, coro_spawn(NULL, handle, c, &in_group)) != 0) {
+            coro__free(c); /* no memory for this one: it is dropped, the server goes on */
+            coro_fd_close(fd);
+        } else {
+            s.open++;
+        }
+    }
+    coro_group_cancel(g); /* the connections end with the server */
+    coro_group_wait(g);
+    return rc;
+}
