@@ -73,6 +73,9 @@ TESTS := $(basename $(notdir $(wildcard tests/test_*.c)))
 TEST_BIN := $(TESTS:%=$(BUILD)/tests/%)
 EXAMPLES := $(basename $(notdir $(wildcard examples/*.c)))
 EXAMPLE_BIN := $(EXAMPLES:%=$(BUILD)/examples/%)
+# Servers run until stopped: built with the examples, not run by demo/test.
+SERVERS := $(basename $(notdir $(wildcard examples/servers/*.c)))
+SERVER_BIN := $(SERVERS:%=$(BUILD)/examples/servers/%)
 
 ifneq ($(CROSS),)
 EMU ?= qemu-$(patsubst %-linux-gnu-,%,$(CROSS)) -L /usr/$(patsubst %-,%,$(CROSS))
@@ -122,6 +125,9 @@ $(BUILD)/tests/%: tests/%.c tests/test.h tests/runner.c $(BUILD)/libcoro.a
 	    $(LDSAN) -pthread -o $@
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libcoro.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) $< $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
+$(BUILD)/examples/servers/%: examples/servers/%.c $(BUILD)/libcoro.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) $< $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
 
@@ -175,7 +181,7 @@ bench-json-run: $(BENCH_BIN) $(BENCH_PEERS)
 	    bench/chart.gp || echo "bench: gnuplot failed: no chart"
 
 tests: $(TEST_BIN)
-examples: $(EXAMPLE_BIN)
+examples: $(EXAMPLE_BIN) $(SERVER_BIN)
 
 # Runs every test binary (each test in its own process), the examples
 # against their expected output, the C++ header check and the install check,
@@ -204,7 +210,7 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libcoro.so* $(DESTDIR)$(PKGCONFIGDIR)/coro.pc
 
 FORMAT_FILES = $(wildcard include/*.h src/*.c src/*.h src/arch/*.c tests/*.c tests/*.h \
-                          tests/*.cpp examples/*.c bench/*.c)
+                          tests/*.cpp examples/*.c examples/servers/*.c bench/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
