@@ -814,7 +814,8 @@ CORO_API int coro_unix_listen(const char *path, int backlog);
 /* The local port of a TCP socket, or an error. */
 CORO_API int coro_socket_port(int fd);
 
-/* Accepts a connection on a listening socket: its fd (non-blocking), or an
+/* Accepts a connection on a listening socket: its fd (non-blocking;
+ * TCP_NODELAY set on TCP connections, as Go does), or an
  * error (CORO_EMFILE / CORO_ENFILE when out of fds: back off, the
  * connection waits in the backlog). May suspend. */
 CORO_API int coro_accept(int lfd);

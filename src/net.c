@@ -114,8 +114,11 @@ int coro_accept_until(int lfd, coro_time deadline)
         return err;
     for (;;) {
         fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0)
+        if (fd >= 0) {
+            int one = 1; /* as Go does: small writes go out now (fails on Unix sockets) */
+            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             return fd;
+        }
         if (errno == EINTR || errno == ECONNABORTED)
             continue; /* a connection reset before it was accepted: the next */
         if (errno != EAGAIN && errno != EWOULDBLOCK)

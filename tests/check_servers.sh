@@ -26,3 +26,35 @@ bash -c '
     [ "$a" = "first line" ] && [ "$b" = "second line" ]
 '
 kill -0 $pid # still serving
+kill $pid
+
+# http_server: two keep-alive requests on one connection, then wrk for a
+# second (when installed: .ci/run installs it) without errors.
+"$BUILD/examples/servers/http_server" 0 README.md > "$dir/http" 2>&1 &
+pid=$!
+for _ in $(seq 50); do
+    grep -q listening "$dir/http" && break
+    sleep 0.1
+done
+port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$dir/http")
+[ -n "$port" ]
+bash -c '
+    exec 3<>/dev/tcp/127.0.0.1/'"$port"'
+    printf "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nHost: x\r\n\r\n" >&3
+    read -r status1 <&3
+    while read -r line <&3 && [ "$line" != $'"'"'\r'"'"' ]; do :; done
+    read -r body <&3
+    read -r status2 <&3
+    case "$status1" in "HTTP/1.1 200 OK"*) ;; *) exit 1 ;; esac
+    case "$status2" in "HTTP/1.1 404 Not Found"*) ;; *) exit 1 ;; esac
+    [ "$body" = "Hello, World!" ]
+'
+if command -v wrk >/dev/null 2>&1; then
+    wrk -t1 -c20 -d1s "http://127.0.0.1:$port/" > "$dir/wrk" 2>&1
+    cat "$dir/wrk"
+    grep -q "requests in" "$dir/wrk"
+    ! grep -Eq "Socket errors|Non-2xx" "$dir/wrk"
+else
+    echo "wrk not installed: its run skipped"
+fi
+kill -0 $pid
