@@ -58,3 +58,32 @@ else
     echo "wrk not installed: its run skipped"
 fi
 kill -0 $pid
+kill $pid
+
+# redis_server: redis-cli's answers, and redis-benchmark (a few thousand
+# requests, pipelined and not) without errors, when redis-tools is there.
+"$BUILD/examples/servers/redis_server" 0 > "$dir/redis" 2>&1 &
+pid=$!
+for _ in $(seq 50); do
+    grep -q listening "$dir/redis" && break
+    sleep 0.1
+done
+port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$dir/redis")
+[ -n "$port" ]
+if command -v redis-cli >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1; then
+    [ "$(redis-cli -p "$port" ping)" = PONG ]
+    [ "$(redis-cli -p "$port" set k v)" = OK ]
+    [ "$(redis-cli -p "$port" get k)" = v ]
+    [ "$(redis-cli -p "$port" incr n)" = 1 ]
+    [ "$(redis-cli -p "$port" expire n 100)" = 1 ]
+    [ "$(redis-cli -p "$port" del k n)" = 2 ]
+    for p in 1 16; do
+        redis-benchmark -p "$port" -t ping,set,get -n 3000 -P $p -q > "$dir/bench" 2>&1
+        tr '\r' '\n' < "$dir/bench" | grep "requests per second" | sort -u
+        [ "$(tr '\r' '\n' < "$dir/bench" | grep -c ': [0-9.]* requests per second')" -eq 4 ]
+        ! grep -qi "error" "$dir/bench"
+    done
+else
+    echo "redis-tools not installed: redis-cli and redis-benchmark runs skipped"
+fi
+kill -0 $pid
