@@ -277,5 +277,8 @@ CORO__HIDDEN void coro__munmap(void *p, size_t len);
 CORO__HIDDEN void coro__fail_after(long n);
 CORO__HIDDEN long coro__live_allocs(void);
 CORO__HIDDEN long coro__live_maps(void);
+/* I/O test hook (io.c): reads and writes move at most `chunk` bytes (0: no
+ * limit); every `eintr_every`-th one fails with EINTR first (0: never). */
+CORO__HIDDEN void coro__io_inject(size_t chunk, unsigned eintr_every);
 
 #endif /* CORO_INTERNAL_H */

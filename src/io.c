@@ -167,6 +167,32 @@ int coro_fd_close(int fd)
 
 /* ---- reads and writes ---- */
 
+/* Test hooks (internal.h): every read and write moves at most io_chunk
+ * bytes (0: no limit), and every io_eintr-th system call fails with EINTR
+ * before it is made (0: never). Per thread, like the loop. */
+static __thread size_t io_chunk;
+static __thread unsigned io_eintr, io_calls;
+
+void coro__io_inject(size_t chunk, unsigned eintr_every)
+{
+    io_chunk = chunk;
+    io_eintr = eintr_every;
+    io_calls = 0;
+}
+
+static size_t chunk(size_t n)
+{
+    return io_chunk > 0 && n > io_chunk ? io_chunk : n;
+}
+
+static int eintr_now(void)
+{
+    if (io_eintr == 0 || ++io_calls % io_eintr != 0)
+        return 0;
+    errno = EINTR;
+    return 1;
+}
+
 /* The start of every I/O call: the running task and fd's state. */
 static fd_state *begin(int fd, coro_task **self, int *err)
 {
@@ -191,7 +217,7 @@ long coro_read_until(int fd, void *buf, size_t n, coro_time deadline)
     if (buf == NULL && n > 0)
         return CORO_EINVAL;
     for (;;) {
-        ssize_t r = read(fd, buf, n);
+        ssize_t r = eintr_now() ? -1 : read(fd, buf, chunk(n));
 
         if (r >= 0)
             return (long)r;
@@ -211,6 +237,9 @@ long coro_read(int fd, void *buf, size_t n)
 
 static ssize_t write_now(const fd_state *s, int fd, const void *buf, size_t n)
 {
+    if (eintr_now())
+        return -1;
+    n = chunk(n);
     return s->socket ? send(fd, buf, n, MSG_NOSIGNAL) : write(fd, buf, n);
 }
 

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "test.h"
 
 static coro_run_options real = {0, 0, 0};
@@ -433,4 +434,17 @@ static void *unix_main(void *arg)
 TEST(unix_domain_sockets_connect_and_talk)
 {
     CHECK_ERR(coro_run(unix_main, NULL, NULL, &real), 0);
+}
+
+/* ---- short reads and writes, EINTR: injected ---- */
+
+TEST(one_byte_reads_and_writes_and_eintr_change_nothing)
+{
+    struct echo e = {-1, 0, 4, 0};
+
+    coro__io_inject(1, 3); /* 1 byte per call; every third call EINTR */
+    CHECK_ERR(coro_run(echo_main, &e, NULL, &real), 0);
+    coro__io_inject(0, 0);
+    CHECK_INT(e.served, 4);
+    CHECK_ERR(coro_fd_close(e.lfd), 0);
 }
