@@ -73,6 +73,8 @@ extern "C" {
     X(ECHCLOSED, -1012, "channel is closed")                                                       \
     X(ENOLOOP, -1013, "not called from a task of a running loop")                                  \
     X(ESELF, -1014, "a task cannot await itself")                                                  \
+    X(ETASKCO, -1015, "a task's coroutine is resumed and freed by its loop only")                  \
+    X(ETASKCANCELED, -1016, "the awaited task was canceled")                                       \
     X(EBADF, -9, "bad file descriptor (or closed while waited on)")                                \
     X(ENOENT, -2, "no such file or directory")                                                     \
     X(EIO, -5, "input/output error")                                                               \
@@ -391,7 +393,12 @@ CORO_API int coro_set_userdata(coro *co, void *user_data);
  * (then every later blocking call of that task returns it at once, even
  * one that could complete, so that it can only wind down; try forms are
  * not blocking calls and still work), CORO_ENOLOOP outside a task (or in a
- * coroutine a task resumed: only the task itself can block). coro_yield() inside a task
+ * coroutine a task resumed: only the task itself can block), CORO_ENOMEM
+ * when a deadline cannot be armed. Channels, locks, wait groups and events
+ * belong to their loop's thread: closing, freeing or waking them from
+ * another thread while tasks wait on them is refused with CORO_ETHREAD. A
+ * task's coroutine (coro_running() in a task) is the loop's: coro_resume,
+ * coro_call, coro_close and coro_destroy refuse it with CORO_ETASKCO. coro_yield() inside a task
  * lets the other ready tasks run and returns 0.
  * ====================================================================== */
 
@@ -493,11 +500,12 @@ CORO_API int coro_spawn_at(coro_task **t, coro_fn fn, void *arg, const coro_task
 /*
  * Waits for task t to end and stores its result in *result (may be NULL).
  * Returns 0; CORO_EERROR when t died by an error (its message is then
- * coro_errmsg(coro_running(NULL)), its value in *result); CORO_ECANCELED
- * when t was canceled (*result still gets what it returned). These end the
- * handle. Also CORO_ETIMEDOUT (the _until form), CORO_ECANCELED for the
- * caller's own cancellation (t still runs; the handle stays), CORO_ESELF,
- * CORO_EBUSY (another task awaits t), CORO_EINVAL, CORO_ENOLOOP.
+ * coro_errmsg(coro_running(NULL)), its value in *result);
+ * CORO_ETASKCANCELED when t was canceled (*result still gets what it
+ * returned). These end the handle. The handle stays with CORO_ETIMEDOUT
+ * (the _until form), CORO_ECANCELED (the caller itself is canceled; t
+ * still runs), CORO_ESELF, CORO_EBUSY (another task awaits t), CORO_EINVAL,
+ * CORO_ENOLOOP.
  * May suspend.
  */
 CORO_API int coro_await(coro_task *t, void **result);
@@ -545,7 +553,8 @@ CORO_API int coro_group_open(coro_group **g);
 
 /* Sets (or moves) g's deadline: at it, g is canceled and coro_group_wait
  * returns CORO_ETIMEDOUT. Nested deadlines: the earlier one wins. Returns
- * 0, CORO_EINVAL, CORO_ENOMEM. */
+ * 0, CORO_EINVAL, CORO_ENOMEM, CORO_ECANCELED (in a cleanup run by a
+ * deadlock's shutdown, when no timer will fire again). */
 CORO_API int coro_group_deadline(coro_group *g, coro_time deadline);
 
 /* Cancels every task of g, and those it spawns later (they start and see

@@ -216,10 +216,20 @@ int coro_chan_try_recv(coro_chan *ch, void *elem)
     return recv_now(ch, elem);
 }
 
+/* ch may be closed or freed only by its loop's thread (or by any thread
+ * once nobody waits on it and no loop runs on the caller's). */
+static int foreign(const coro_chan *ch)
+{
+    return (coro__loop_tls != NULL && ch->loop != coro__loop_tls) ||
+           coro__waitq_foreign(&ch->recvq) || coro__waitq_foreign(&ch->sendq);
+}
+
 int coro_chan_close(coro_chan *ch)
 {
     if (ch == NULL)
         return CORO_EINVAL;
+    if (foreign(ch))
+        return CORO_ETHREAD;
     if (ch->closed)
         return CORO_ECHCLOSED;
     ch->closed = 1;
@@ -232,6 +242,8 @@ int coro_chan_free(coro_chan *ch)
 {
     if (ch == NULL)
         return CORO_EINVAL;
+    if (foreign(ch))
+        return CORO_ETHREAD;
     if (coro__waitq_peek(&ch->recvq) != NULL || coro__waitq_peek(&ch->sendq) != NULL)
         return CORO_EBUSY;
     coro__free(ch->buf);

@@ -41,6 +41,7 @@
 #define CORO__F_ERRORED 0x10 /* it died by an error */
 #define CORO__F_NOYIELD 0x20 /* running cleanups for coro_close */
 #define CORO__F_COPY 0x40    /* runs on the thread's shared stack (copystack.c) */
+#define CORO__F_WORKER 0x80  /* a runtime worker: only its loop resumes or frees it */
 
 /* Offsets in struct coro and struct coro__thread used by the assembly;
  * coro.c checks them against the structs at compile time. */

@@ -205,13 +205,28 @@ int coro__resume_dead(coro *co)
     return (co->flags & CORO__F_ERRORED) ? CORO_EERROR : 0;
 }
 
+static int resume(coro *co, void *in, void **out, int worker_ok);
+
 int resume_c(coro *co, void *in, void **out)
+{
+    return resume(co, in, out, 0);
+}
+
+/* The runtime's resume of a task's worker (public calls refuse those). */
+int coro__resume_worker(coro *co, void *in)
+{
+    return resume(co, in, NULL, 1);
+}
+
+static int resume(coro *co, void *in, void **out, int worker_ok)
 {
     coro__thread *t = coro__tls;
     int err = check_resume(co, t);
 
     if (CORO__UNLIKELY(err != 0))
         return err;
+    if (CORO__UNLIKELY((co->flags & CORO__F_WORKER) && !worker_ok))
+        return CORO_ETASKCO;
     err = coro__copy_reserve(t, t->current, co, in);
     if (err != 0)
         return err;
@@ -282,6 +297,21 @@ void coro__set_identity(coro *co, const char *name, unsigned long long id)
 {
     co->name = (char *)name;
     co->id = id;
+}
+
+/* Marks co a runtime worker (on) or frees it for the runtime's own
+ * coro_close / coro_destroy (off). */
+void coro__set_worker(coro *co, int on)
+{
+    if (on)
+        co->flags |= CORO__F_WORKER;
+    else
+        co->flags &= ~CORO__F_WORKER;
+}
+
+void coro__set_transfer(coro *co, void *value)
+{
+    co->transfer = value;
 }
 
 /* What co's last switch out carried: a yield's value, or at death its
@@ -369,6 +399,8 @@ int coro_close(coro *co)
 
     if (err != 0)
         return err;
+    if (co->flags & CORO__F_WORKER)
+        return CORO_ETASKCO;
     if (co->status == CORO_SUSPENDED) {
         if (co->flags & CORO__F_STARTED) {
             err = coro__copy_reserve(t, t->current, co, NULL);
@@ -434,6 +466,8 @@ int coro_destroy(coro *co)
         return CORO_EINVAL;
     if (co->flags & CORO__F_MAIN)
         return CORO_EMAINCO;
+    if (co->flags & CORO__F_WORKER)
+        return CORO_ETASKCO;
     if (co->thread != t)
         return destroy_foreign(co);
     err = check_close(co, t);

@@ -49,6 +49,8 @@ int coro_group_deadline(coro_group *g, coro_time deadline)
 
     if (g == NULL || l == NULL || g->owner->loop != l)
         return CORO_EINVAL;
+    if (l->stopping)
+        return CORO_ECANCELED; /* the deadlock's shutdown: no timer will fire */
     g->deadline.fire = deadline_passed;
     if (deadline == CORO_NEVER) {
         coro__timer_del(l, &g->deadline);
@@ -104,6 +106,8 @@ int coro_group_wait_until(coro_group *g, coro_time deadline)
 {
     int rc;
 
+    if (g != NULL && !g->implicit && g->owner != coro_task_self())
+        return coro_task_self() == NULL ? CORO_ENOLOOP : CORO_EPERM; /* nothing moved */
     if (g != NULL && !g->implicit && (g->deadline.index == 0 || deadline < g->deadline.when)) {
         rc = coro_group_deadline(g, deadline);
         if (rc != 0)

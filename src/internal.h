@@ -250,6 +250,9 @@ CORO__HIDDEN CORO__NORETURN void coro__die(coro *co, int status, void *result);
 CORO__HIDDEN int coro__resume_dead(coro *co);
 CORO__HIDDEN int coro__transfer(coro *from, coro *to, void *value);
 CORO__HIDDEN void *coro__transfer_value(const coro *co);
+CORO__HIDDEN void coro__set_transfer(coro *co, void *value);
+CORO__HIDDEN void coro__set_worker(coro *co, int on);
+CORO__HIDDEN int coro__resume_worker(coro *co, void *in);
 CORO__HIDDEN void coro__set_identity(coro *co, const char *name, unsigned long long id);
 CORO__HIDDEN int coro__call_dead(coro *gen);
 #ifdef CORO__ASM_FASTPATH

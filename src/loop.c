@@ -132,7 +132,7 @@ static inline int switch_away(coro__loop *l, coro *self, coro_task *t)
 {
     coro_task *n;
 
-    if (l->rq_len > 0 && l->handoffs < HANDOFF_MAX &&
+    if (l->rq_len > 0 && l->handoffs < HANDOFF_MAX && !l->stopping &&
         !(self->flags & (CORO__F_MAIN | CORO__F_NOYIELD))) {
         n = rq_pop(l);
         l->handoffs++;
@@ -199,7 +199,7 @@ static void run_task(coro__loop *l, coro_task *t)
     l->handoffs = 0;
     t->state = CORO__T_RUNNING;
     note_switch(l, t);
-    if (coro_resume(co, t, NULL) == 0 || l->retired != NULL) {
+    if (coro__resume_worker(co, t) == 0 || l->retired != NULL) {
         coro *w = l->retired;
 
         l->retired = NULL;
@@ -431,8 +431,9 @@ static int finish(coro__loop *l, void **result)
     if (result != NULL)
         *result = rc == CORO_EERROR ? m->errvalue : m->result;
     if (rc == CORO_EERROR)
-        coro__error_set(coro_running(NULL), m->errvalue, m->errmsg);
-    if (rc == CORO_ECANCELED)
+        coro__error_set(coro_running(NULL), m->errvalue,
+                        m->errmsg != NULL ? m->errmsg : "not enough memory for the error message");
+    if (rc == CORO_ETASKCANCELED)
         rc = 0; /* the main task can only be canceled by itself */
     coro__task_free(m);
     return rc;

@@ -91,14 +91,46 @@ size_t coro__owned_live(const coro_task *t)
     return n;
 }
 
-void coro__cancel_group(coro_group *g)
+/*
+ * Cancellation reaches everything a task owns, to any depth (a sieve of
+ * stages, each spawning the next, is a chain thousands deep): an explicit
+ * worklist through the tasks' cancel_next links, not recursion, so the
+ * canceling task's stack does not grow with the depth.
+ */
+static void mark_group(coro_group *g, coro_task **work)
 {
     if (g->canceled)
         return;
     g->canceled = 1;
     for (coro_task *m = g->first; m != NULL; m = m->mem_next)
-        if (m->state != CORO__T_DONE)
-            coro__cancel_task(m);
+        if (m->state != CORO__T_DONE && !m->canceled) {
+            m->canceled = 1;
+            m->cancel_next = *work;
+            *work = m;
+        }
+}
+
+static void cancel_all(coro_task *work)
+{
+    while (work != NULL) {
+        coro_task *t = work;
+
+        work = t->cancel_next;
+        t->cancel_next = NULL;
+        mark_group(&t->own, &work);
+        for (coro_group *g = t->groups; g != NULL; g = g->next)
+            mark_group(g, &work);
+        if (t->state == CORO__T_PARKED && t->cancelable)
+            coro__ready(t, CORO_ECANCELED);
+    }
+}
+
+void coro__cancel_group(coro_group *g)
+{
+    coro_task *work = NULL;
+
+    mark_group(g, &work);
+    cancel_all(work);
 }
 
 void coro__cancel_task(coro_task *t)
@@ -106,11 +138,7 @@ void coro__cancel_task(coro_task *t)
     if (t->canceled)
         return;
     t->canceled = 1;
-    coro__cancel_group(&t->own);
-    for (coro_group *g = t->groups; g != NULL; g = g->next)
-        coro__cancel_group(g);
-    if (t->state == CORO__T_PARKED && t->cancelable)
-        coro__ready(t, CORO_ECANCELED);
+    cancel_all(t);
 }
 
 /* ---- errors ---- */
@@ -193,8 +221,10 @@ static void unlink_all(coro_task *t)
     l->ntasks--;
 }
 
-/* t's body has ended and nothing it owns is live: it is done. */
-static void complete(coro_task *t)
+/* t's body has ended and nothing it owns is live: it is done. Returns
+ * its owner when that one may now be done too (completion runs up a chain
+ * of owners as a loop, not as recursion). */
+static coro_task *complete(coro_task *t)
 {
     coro_group *g = t->group;
 
@@ -208,27 +238,27 @@ static void complete(coro_task *t)
         coro__group_free(e);
     }
     if (t->status == 0 && t->canceled)
-        t->status = CORO_ECANCELED;
+        t->status = CORO_ETASKCANCELED;
     t->state = CORO__T_DONE;
     unlink_all(t);
     coro__waitq_fire_all(&t->awaiter, 0);
     if (g == NULL)
-        return; /* the main task: coro_run takes it from here */
+        return NULL; /* the main task: coro_run takes it from here */
     g->live--;
     if (t->status == CORO_EERROR && (t->detached || !g->implicit))
         group_fail(g, t);
     if (t->detached)
         coro__task_free(t);
-    if (g->live == 0) {
-        coro__waitq_fire_all(&g->waiters, 0);
-        coro__task_maybe_complete(g->owner);
-    }
+    if (g->live > 0)
+        return NULL;
+    coro__waitq_fire_all(&g->waiters, 0);
+    return g->owner;
 }
 
 void coro__task_maybe_complete(coro_task *t)
 {
-    if (t->state == CORO__T_JOINING && coro__owned_live(t) == 0)
-        complete(t);
+    while (t != NULL && t->state == CORO__T_JOINING && coro__owned_live(t) == 0)
+        t = complete(t);
 }
 
 /* t's function ended (on its worker): rc 0 (it returned out), CORO_EERROR
@@ -499,14 +529,20 @@ void coro__shutdown(coro__loop *l)
     for (t = l->all; t != NULL; t = t->all_next) {
         fprintf(stderr, "coro: task %llu \"%s\" never finished; closing it\n", coro_task_id(t),
                 coro_task_name(t));
-        if (t->co != NULL)
-            (void)coro_close(t->co); /* its cleanups run; they cannot block */
+        if (t->co != NULL) {
+            l->current = t; /* its cleanups run as the task; they cannot block */
+            coro__set_worker(t->co, 0);
+            (void)coro_close(t->co);
+            l->current = NULL;
+        }
     }
     for (t = l->all; t != NULL; t = t->all_next) {
+        coro__timer_del(l, &t->own.deadline); /* a cleanup may have set one */
         drop_members(&t->own);
         while (t->groups != NULL) {
             coro_group *g = t->groups;
             t->groups = g->next;
+            coro__timer_del(l, &g->deadline);
             drop_members(g);
             coro__free(g->errmsg);
             coro__free(g);

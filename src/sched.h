@@ -93,6 +93,7 @@ struct coro_task {
     int detached;                   /* no handle: freed when done, failure fails the owner */
     int awaited;                    /* a coro_await is waiting for it */
     coro_task *rq_next;             /* the run queue */
+    coro_task *cancel_next;         /* a cancellation's worklist (sched.c) */
     coro_task *all_prev, *all_next; /* every live task of the loop */
     coro_task *mem_prev, *mem_next; /* in its group */
     coro_group *group;              /* the group it belongs to; NULL for the main task */
@@ -294,6 +295,13 @@ static inline void coro__waiter_wait(coro__waiter *w, coro_task *t, coro_waitq *
     w->fired = 0;
     w->result = 0;
     coro__waitq_push(q, w);
+}
+
+/* 1 if q's waiters belong to a loop that is not the calling thread's (a
+ * misuse from another thread, refused with CORO_ETHREAD). */
+static inline int coro__waitq_foreign(const coro_waitq *q)
+{
+    return q->first != NULL && q->first->task->loop != coro__loop_tls;
 }
 
 /* Where the bytes at p of task t's stack are now (copy-stack mode moves

@@ -77,6 +77,8 @@ int coro_mutex_unlock(coro_mutex *m)
 
     if (m == NULL)
         return CORO_EINVAL;
+    if (coro__waitq_foreign(&m->q))
+        return CORO_ETHREAD;
     if (m->holder == NULL || m->holder != coro_task_self())
         return CORO_EPERM;
     w = coro__waitq_peek(&m->q);
@@ -140,6 +142,8 @@ int coro_sem_release(coro_sem *s)
 
     if (s == NULL)
         return CORO_EINVAL;
+    if (coro__waitq_foreign(&s->q))
+        return CORO_ETHREAD;
     w = coro__waitq_peek(&s->q);
     if (w != NULL)
         coro__waiter_fire(w, 0); /* the permit goes to it */
@@ -162,6 +166,8 @@ int coro_wg_add(coro_wg *wg, long n)
 {
     if (wg == NULL || (n < 0 && wg->count + n < 0) || (n > 0 && wg->count > LONG_MAX - n))
         return CORO_EINVAL; /* below 0, or past LONG_MAX */
+    if (coro__waitq_foreign(&wg->q))
+        return CORO_ETHREAD;
     wg->count += n;
     if (wg->count == 0)
         coro__waitq_fire_all(&wg->q, 0);
@@ -208,6 +214,8 @@ int coro_event_set(coro_event *e)
 {
     if (e == NULL)
         return CORO_EINVAL;
+    if (coro__waitq_foreign(&e->q))
+        return CORO_ETHREAD;
     e->set = 1;
     coro__waitq_fire_all(&e->q, 0);
     return 0;

@@ -47,6 +47,7 @@ int coro__worker_get(coro__loop *l, coro_task *t, const coro_task_options *opt)
         rc = coro_create(&t->co, worker_main, &co);
         if (rc != 0)
             return rc;
+        coro__set_worker(t->co, 1);
     }
     coro__set_identity(t->co, t->name, t->id);
     return 0;
@@ -57,6 +58,7 @@ int coro__worker_get(coro__loop *l, coro_task *t, const coro_task_options *opt)
 void coro__worker_destroy(coro *w)
 {
     coro__set_identity(w, NULL, coro_id(w)); /* the name was the task's */
+    coro__set_worker(w, 0);
     (void)coro_destroy(w);
 }
 
@@ -69,7 +71,12 @@ static coro_task *idle(coro__loop *l, coro *w, int pooled)
         return NULL;
     }
     l->idle[l->nidle++] = w;
-    (void)coro__switch_away(l, w, NULL);
+    coro__set_transfer(w, NULL);
+    if (coro__switch_away(l, w, NULL) != 0) { /* cannot suspend: retire instead */
+        l->nidle--;
+        l->retired = w;
+        return NULL;
+    }
     return coro__transfer_value(w); /* what the resume or handoff passed */
 }
 

@@ -4,6 +4,7 @@
  * and deadline forms, select's readiness, fairness and default case, one
  * channel twice in a select, and misuse.
  */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "test.h"
@@ -550,4 +551,56 @@ static void *feed_copy_tasks(void *arg)
 TEST(values_reach_parked_copy_stack_tasks)
 {
     CHECK_ERR(coro_run(feed_copy_tasks, NULL, NULL, NULL), 0);
+}
+
+/* ---- another thread ---- */
+
+static int foreign_close_rc, foreign_free_rc, foreign_send_rc;
+
+static void *close_from_thread(void *arg)
+{
+    int v = 1;
+
+    (void)arg;
+    foreign_send_rc = coro_chan_send(shared, &v);
+    foreign_close_rc = coro_chan_close(shared);
+    foreign_free_rc = coro_chan_free(shared);
+    return NULL;
+}
+
+static void *foreign_closer(void *arg)
+{
+    pthread_t th;
+
+    (void)arg;
+    CHECK_ERR(coro_yield(NULL, NULL), 0); /* the receiver waits */
+    CHECK_INT(pthread_create(&th, NULL, close_from_thread, NULL), 0);
+    CHECK_INT(pthread_join(th, NULL), 0);
+    CHECK_ERR(coro_chan_close(shared), 0); /* its own thread may */
+    return NULL;
+}
+
+static void *wait_on_shared(void *arg)
+{
+    int v;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(NULL, foreign_closer, NULL, NULL), 0);
+    CHECK_ERR(coro_chan_recv(shared, &v), CORO_ECHCLOSED);
+    return NULL;
+}
+
+static void *open_shared_then(void *arg)
+{
+    CHECK_ERR(coro_chan_open(&shared, sizeof(int), 0), 0);
+    return wait_on_shared(arg);
+}
+
+TEST(another_thread_cannot_close_or_free_a_channel_tasks_wait_on)
+{
+    CHECK_ERR(coro_run(open_shared_then, NULL, NULL, NULL), 0);
+    CHECK_ERR(foreign_send_rc, CORO_ENOLOOP);
+    CHECK_ERR(foreign_close_rc, CORO_ETHREAD);
+    CHECK_ERR(foreign_free_rc, CORO_ETHREAD);
+    CHECK_ERR(coro_chan_free(shared), 0); /* nobody waits now: any thread may */
 }

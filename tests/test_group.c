@@ -189,7 +189,7 @@ static void *canceled_group_main(void *arg)
     CHECK_ERR(coro_group_cancel(g), 0); /* again: nothing more */
     CHECK_ERR(spawn_in(g, start_then_block, 1), 0);
     CHECK_ERR(coro_spawn(&t, start_then_block, P(3), &(coro_task_options){.group = g}), 0);
-    CHECK_ERR(coro_await(t, &out), CORO_ECANCELED);
+    CHECK_ERR(coro_await(t, &out), CORO_ETASKCANCELED);
     CHECK_PTR(out, NULL); /* what it returned */
     CHECK_ERR(coro_group_wait(g), CORO_ECANCELED);
     CHECK_INT(coro_now(), 0);
@@ -380,7 +380,7 @@ static void *cancel_parent_main(void *arg)
     CHECK_ERR(coro_spawn(&t, parent, NULL, NULL), 0);
     CHECK_ERR(coro_sleep(CORO_MSEC(5)), 0);
     CHECK_ERR(coro_cancel(t), 0);
-    CHECK_ERR(coro_await(t, &out), CORO_ECANCELED);
+    CHECK_ERR(coro_await(t, &out), CORO_ETASKCANCELED);
     CHECK_INT(N(out), 5);
     CHECK_INT(coro_now(), CORO_MSEC(5));
     for (int i = 0; i <= 3; i++) {
@@ -431,7 +431,7 @@ static void *canceled_owner_main(void *arg)
 
     (void)arg;
     CHECK_ERR(coro_spawn(&t, canceled_owner, NULL, NULL), 0);
-    CHECK_ERR(coro_await(t, NULL), CORO_ECANCELED);
+    CHECK_ERR(coro_await(t, NULL), CORO_ETASKCANCELED);
     return NULL;
 }
 
@@ -772,7 +772,7 @@ static void *cleanup_main(void *arg)
     CHECK_ERR(coro_spawn(&t, deferring, P(0), NULL), 0);
     CHECK_ERR(coro_sleep(CORO_MSEC(1)), 0);
     CHECK_ERR(coro_cancel(t), 0);
-    CHECK_ERR(coro_await(t, NULL), CORO_ECANCELED);
+    CHECK_ERR(coro_await(t, NULL), CORO_ETASKCANCELED);
     CHECK_STR(log_buf, "returns cleanup ");
     CHECK_ERR(rc_of[0], CORO_ECANCELED);
     /* The same through a group's deadline. */

@@ -320,7 +320,7 @@ static void *cancel_reader(void *arg)
     CHECK_ERR(coro_spawn(&t, read_forever, NULL, NULL), 0);
     CHECK_ERR(coro_sleep(CORO_MSEC(2)), 0);
     CHECK_ERR(coro_cancel(t), 0);
-    CHECK_ERR(coro_await(t, &out), CORO_ECANCELED);
+    CHECK_ERR(coro_await(t, &out), CORO_ETASKCANCELED);
     CHECK_ERR((int)N(out), CORO_ECANCELED);
     CHECK_ERR(coro_fd_close(pipe_fds[0]), 0);
     CHECK_ERR(coro_fd_close(pipe_fds[1]), 0);

@@ -96,7 +96,7 @@ static void *cancel_while_waiting(void *arg)
     CHECK_ERR(coro_spawn(&t, offload_one_canceled, NULL, NULL), 0);
     CHECK_ERR(coro_sleep(CORO_MSEC(5)), 0);
     CHECK_ERR(coro_cancel(t), 0);
-    CHECK_ERR(coro_await(t, &out), CORO_ECANCELED);
+    CHECK_ERR(coro_await(t, &out), CORO_ETASKCANCELED);
     CHECK_ERR((int)N(out), CORO_ECANCELED);
     return NULL;
 }

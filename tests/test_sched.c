@@ -306,7 +306,7 @@ static void *cancel_main(void *arg)
     CHECK_ERR(coro_sleep(CORO_MSEC(10)), 0);
     CHECK_ERR(coro_cancel(t), 0);
     CHECK_ERR(coro_cancel(t), 0); /* again: nothing more */
-    CHECK_ERR(coro_await(t, &out), CORO_ECANCELED);
+    CHECK_ERR(coro_await(t, &out), CORO_ETASKCANCELED);
     CHECK_INT(N(out), 5);
     CHECK_ERR(coro_cancel(NULL), CORO_EINVAL);
     return NULL;
@@ -868,4 +868,120 @@ TEST(a_stack_overflow_in_a_task_is_reported_by_the_task_name)
     CHECK_INT(waitpid(pid, &status, 0), pid);
     CHECK(WIFSIGNALED(status));
     CHECK(strstr(buf, "stack overflow in coroutine \"runaway\"") != NULL);
+}
+
+/* ---- found in review ---- */
+
+static coro_chan *chain_gate;
+
+static void *chain_link(void *arg)
+{
+    long depth = N(arg);
+    coro_task_options copy = {NULL, 0, NULL, CORO_COPY_STACK};
+    long v;
+
+    if (depth > 0)
+        CHECK_ERR(coro_spawn(NULL, chain_link, P(depth - 1), &copy), 0);
+    return P(coro_chan_recv(chain_gate, &v)); /* canceled from the top */
+}
+
+static void *deep_chain(void *arg)
+{
+    coro_task_options copy = {NULL, 0, NULL, CORO_COPY_STACK};
+    coro_task *top;
+    void *out;
+
+    CHECK_ERR(coro_chan_open(&chain_gate, sizeof(long), 0), 0);
+    CHECK_ERR(coro_spawn(&top, chain_link, arg, &copy), 0);
+    CHECK_ERR(coro_sleep(CORO_MSEC(1)), 0); /* the whole chain is parked */
+    CHECK_ERR(coro_cancel(top), 0);         /* no recursion per level */
+    CHECK_ERR(coro_await(top, &out), CORO_ETASKCANCELED);
+    CHECK_ERR((int)N(out), CORO_ECANCELED);
+    CHECK_ERR(coro_chan_free(chain_gate), 0);
+    return NULL;
+}
+
+TEST(canceling_and_completing_a_chain_ten_thousand_deep_uses_no_stack_per_level)
+{
+    CHECK_ERR(coro_run(deep_chain, P(test_slow_env() ? 1000 : 10000), NULL, &virt), 0);
+}
+
+static coro *victim_co;
+
+static void *victim(void *arg)
+{
+    (void)arg;
+    victim_co = coro_running(NULL);
+    CHECK_ERR(coro_sleep(CORO_MSEC(10)), 0); /* the full 10 ms: nobody cuts it short */
+    return P(1);
+}
+
+static void *attacker(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_close(victim_co), CORO_ETASKCO);
+    CHECK_ERR(coro_resume(victim_co, NULL, NULL), CORO_ETASKCO);
+    CHECK_ERR(coro_call(victim_co, NULL, NULL), CORO_ETASKCO);
+    CHECK_ERR(coro_destroy(victim_co), CORO_ETASKCO);
+    return NULL;
+}
+
+static void *workers_guarded(void *arg)
+{
+    coro_task *v;
+    coro_time t0 = coro_now();
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&v, victim, NULL, NULL), 0);
+    CHECK_ERR(coro_yield(NULL, NULL), 0);
+    CHECK_ERR(coro_spawn(NULL, attacker, NULL, NULL), 0);
+    CHECK_ERR(coro_await(v, NULL), 0);
+    CHECK_INT(coro_now() - t0, CORO_MSEC(10));
+    return NULL;
+}
+
+TEST(a_tasks_coroutine_cannot_be_resumed_closed_or_destroyed_by_user_code)
+{
+    CHECK_ERR(coro_run(workers_guarded, NULL, NULL, &virt), 0);
+}
+
+static coro_event never = CORO_EVENT_INIT;
+static coro_group *wind_group;
+static int wind_rc;
+
+static void *wait_never(void *arg)
+{
+    (void)arg;
+    return P(coro_event_wait(&never));
+}
+
+static void wind_down(void *arg)
+{
+    coro_task *t = (coro_task *)1;
+
+    (void)arg;
+    wind_rc = coro_group_wait_until(wind_group, coro_after(CORO_SEC(1)));
+    CHECK(coro_task_self() != NULL); /* cleanups run as their task */
+    CHECK_ERR(coro_spawn(&t, wait_never, NULL, NULL), CORO_ECANCELED);
+    CHECK_PTR(t, NULL);
+}
+
+static void *deadlock_with_cleanup(void *arg)
+{
+    coro_task_options in_g = {NULL, 0, NULL, 0};
+
+    (void)arg;
+    CHECK_ERR(coro_group_open(&wind_group), 0);
+    in_g.group = wind_group;
+    CHECK_ERR(coro_spawn(NULL, wait_never, NULL, &in_g), 0);
+    CHECK_ERR(coro_defer(wind_down, NULL), 0);
+    coro_event_wait(&never);
+    return NULL;
+}
+
+TEST(cleanups_run_by_a_deadlock_shutdown_cannot_arm_timers_or_spawn)
+{
+    wind_rc = 0;
+    CHECK_ERR(run_capturing(deadlock_with_cleanup, NULL, NULL), CORO_EDEADLK);
+    CHECK_ERR(wind_rc, CORO_ECANCELED); /* its deadline refused: no timer left behind */
 }

@@ -98,7 +98,7 @@ static void *serve_main(void *arg)
     for (int i = 0; i < u->clients; i++)
         CHECK_ERR(coro_await(c[i], NULL), 0);
     CHECK_ERR(coro_cancel(server), 0);
-    CHECK_ERR(coro_await(server, &out), CORO_ECANCELED);
+    CHECK_ERR(coro_await(server, &out), CORO_ETASKCANCELED);
     CHECK_ERR((int)N(out), CORO_ECANCELED);
     CHECK_ERR(coro_fd_close(u->lfd), 0);
     return NULL;

@@ -172,7 +172,7 @@ static void *mutex_cancel_main(void *arg)
     CHECK_ERR(coro_cancel(a), 0);
     CHECK_ERR(coro_mutex_unlock(&mu), 0);
     CHECK_PTR(mu.holder, b); /* skipped the canceled waiter */
-    CHECK_ERR(coro_await(a, NULL), CORO_ECANCELED);
+    CHECK_ERR(coro_await(a, NULL), CORO_ETASKCANCELED);
     CHECK_ERR(coro_await(b, NULL), 0);
     CHECK_ERR(canceled_rc, CORO_ECANCELED);
     CHECK_INT(canceled_held, 0);
@@ -323,7 +323,7 @@ static void *sem_cancel_main(void *arg)
     CHECK_ERR(coro_cancel(a), 0);
     CHECK_ERR(coro_sem_release(&sem), 0); /* to b, past the canceled a */
     CHECK_INT(sem.count, 0);
-    CHECK_ERR(coro_await(a, NULL), CORO_ECANCELED);
+    CHECK_ERR(coro_await(a, NULL), CORO_ETASKCANCELED);
     CHECK_ERR(coro_await(b, NULL), 0);
     CHECK_INT(sem.count, 0);
     CHECK_PTR(sem.q.first, NULL);
@@ -507,7 +507,7 @@ static void *event_cancel_main(void *arg)
     CHECK_ERR(coro_spawn(&t, event_canceled_waiter, NULL, NULL), 0);
     CHECK_ERR(coro_sleep(CORO_MSEC(1)), 0);
     CHECK_ERR(coro_cancel(t), 0);
-    CHECK_ERR(coro_await(t, NULL), CORO_ECANCELED);
+    CHECK_ERR(coro_await(t, NULL), CORO_ETASKCANCELED);
     CHECK_PTR(ev.q.first, NULL);
     CHECK_INT(coro_event_is_set(&ev), 0);
     return NULL;

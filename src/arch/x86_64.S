@@ -249,11 +249,13 @@ coro__ctx_start:
     jne \slow
     cmpl $CORO__S_SUSPENDED, CORO__OFF_STATUS(%rdi)
     jne \slow
-    testl $CORO__F_COPY, CORO__OFF_FLAGS(%rdi) /* copy mode: its frames must */
-    jz 3f                                     /* be on the shared stack, or */
-    cmpq %rdi, CORO__OFF_OWNER(%rax)          /* the C path copies them back */
-    jne \slow
-3:
+    testl $(CORO__F_COPY | CORO__F_WORKER), CORO__OFF_FLAGS(%rdi)
+    jz 3f                                     /* the common case: neither */
+    testl $CORO__F_WORKER, CORO__OFF_FLAGS(%rdi)
+    jnz \slow                                 /* a task's: the C path refuses */
+    cmpq %rdi, CORO__OFF_OWNER(%rax)          /* copy mode: its frames must be on */
+    jne \slow                                 /* the shared stack, or the C path */
+3:                                            /* copies them back */
     movq %rsi, CORO__OFF_TRANSFER(%rdi)       /* co->transfer = in */
     movq CORO__OFF_CURRENT(%rax), %rcx        /* cur = t->current */
     movq %rcx, CORO__OFF_RESUMER(%rdi)        /* co->resumer = cur */
