@@ -811,6 +811,38 @@ CORO_API int coro_write_all(int fd, const void *buf, size_t n);
 CORO_API int coro_write_all_until(int fd, const void *buf, size_t n, coro_time deadline,
                                   size_t *written);
 
+struct iovec;
+
+/* readv / writev: as coro_read / coro_write, over n (1..IOV_MAX) buffers.
+ * May suspend. */
+CORO_API long coro_readv(int fd, const struct iovec *iov, int n);
+CORO_API long coro_readv_until(int fd, const struct iovec *iov, int n, coro_time deadline);
+CORO_API long coro_writev(int fd, const struct iovec *iov, int n);
+CORO_API long coro_writev_until(int fd, const struct iovec *iov, int n, coro_time deadline);
+
+/* sendfile(2) from in_fd (a regular file, read from *offset, which
+ * advances; NULL: its file position) to out_fd (a socket): the bytes sent
+ * (may be fewer than count), or an error. May suspend while out_fd is
+ * full. */
+CORO_API long coro_sendfile(int out_fd, int in_fd, long long *offset, size_t count);
+CORO_API long coro_sendfile_until(int out_fd, int in_fd, long long *offset, size_t count,
+                                  coro_time deadline);
+
+/* A UDP socket bound to host:port (numeric; NULL host: any; port 0: the
+ * system picks, see coro_socket_port). The fd, or an error. */
+CORO_API int coro_udp_bind(const char *host, int port);
+
+/* Sends one datagram of n bytes to host:port (numeric): n, or an error.
+ * May suspend while the socket's buffer is full. */
+CORO_API long coro_udp_send(int fd, const void *buf, size_t n, const char *host, int port);
+
+/* Receives one datagram into buf (truncated to n): its length, or an error;
+ * the sender's address into host (a buffer of host_len bytes, at least 46)
+ * and *port, each when not NULL. May suspend. */
+CORO_API long coro_udp_recv(int fd, void *buf, size_t n, char *host, size_t host_len, int *port);
+CORO_API long coro_udp_recv_until(int fd, void *buf, size_t n, char *host, size_t host_len,
+                                  int *port, coro_time deadline);
+
 /* A listening TCP socket on host (a numeric IPv4 or IPv6 address; NULL
  * for any) and port (0: the system picks; see coro_socket_port), with
  * SO_REUSEADDR; backlog <= 0 means SOMAXCONN. The fd, or CORO_EINVAL

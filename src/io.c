@@ -20,8 +20,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "poll.h"
@@ -327,4 +330,120 @@ void coro__io_free(coro__loop *l)
     coro__free(l->io->fds);
     coro__free(l->io);
     l->io = NULL;
+}
+
+/* ---- vectored I/O and sendfile ---- */
+
+/* The loop of every I/O call: op() until it does not say EAGAIN, waiting
+ * for `dir` in between. */
+typedef ssize_t (*io_op)(int fd, void *ctx);
+
+static long retry(int fd, unsigned dir, coro_time deadline, io_op op, void *ctx)
+{
+    coro_task *self;
+    int err;
+
+    if (begin(fd, &self, &err) == NULL)
+        return err;
+    for (;;) {
+        ssize_t r = eintr_now() ? -1 : op(fd, ctx);
+
+        if (r >= 0)
+            return (long)r;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        if ((err = coro_fd_wait_until(fd, dir, deadline)) != 0)
+            return err;
+    }
+}
+
+#ifndef IOV_MAX
+#define IOV_MAX 1024 /* Linux's UIO_MAXIOV */
+#endif
+
+struct vec {
+    const struct iovec *iov;
+    int n;
+};
+
+static ssize_t do_readv(int fd, void *ctx)
+{
+    struct vec *v = ctx;
+
+    return readv(fd, v->iov, v->n);
+}
+
+static ssize_t do_writev(int fd, void *ctx)
+{
+    struct vec *v = ctx;
+    struct msghdr m;
+    ssize_t r;
+
+    memset(&m, 0, sizeof m);
+    m.msg_iov = (struct iovec *)v->iov;
+    m.msg_iovlen = (size_t)v->n;
+    /* sendmsg for MSG_NOSIGNAL; ENOTSOCK: a pipe or file, writev it is */
+    r = sendmsg(fd, &m, MSG_NOSIGNAL);
+    return r < 0 && errno == ENOTSOCK ? writev(fd, v->iov, v->n) : r;
+}
+
+long coro_readv_until(int fd, const struct iovec *iov, int n, coro_time deadline)
+{
+    struct vec v = {iov, n};
+
+    if (iov == NULL || n <= 0 || n > IOV_MAX)
+        return CORO_EINVAL;
+    return retry(fd, CORO_READ, deadline, do_readv, &v);
+}
+
+long coro_readv(int fd, const struct iovec *iov, int n)
+{
+    return coro_readv_until(fd, iov, n, CORO_NEVER);
+}
+
+long coro_writev_until(int fd, const struct iovec *iov, int n, coro_time deadline)
+{
+    struct vec v = {iov, n};
+
+    if (iov == NULL || n <= 0 || n > IOV_MAX)
+        return CORO_EINVAL;
+    return retry(fd, CORO_WRITE, deadline, do_writev, &v);
+}
+
+long coro_writev(int fd, const struct iovec *iov, int n)
+{
+    return coro_writev_until(fd, iov, n, CORO_NEVER);
+}
+
+struct sendfile_args {
+    int in_fd;
+    long long *offset;
+    size_t count;
+};
+
+static ssize_t do_sendfile(int fd, void *ctx)
+{
+    struct sendfile_args *a = ctx;
+    off_t off = a->offset != NULL ? (off_t)*a->offset : 0;
+    ssize_t r = sendfile(fd, a->in_fd, a->offset != NULL ? &off : NULL, a->count);
+
+    if (r > 0 && a->offset != NULL)
+        *a->offset = (long long)off;
+    return r;
+}
+
+long coro_sendfile_until(int out_fd, int in_fd, long long *offset, size_t count, coro_time deadline)
+{
+    struct sendfile_args a = {in_fd, offset, count};
+
+    if (in_fd < 0)
+        return CORO_EBADF;
+    return retry(out_fd, CORO_WRITE, deadline, do_sendfile, &a);
+}
+
+long coro_sendfile(int out_fd, int in_fd, long long *offset, size_t count)
+{
+    return coro_sendfile_until(out_fd, in_fd, offset, count, CORO_NEVER);
 }

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -203,4 +204,89 @@ int coro_shutdown(int fd, int how)
     if (how != CORO_SHUT_RD && how != CORO_SHUT_WR && how != CORO_SHUT_RDWR)
         return CORO_EINVAL;
     return shutdown(fd, h) == 0 ? 0 : -errno;
+}
+
+/* ---- UDP ---- */
+
+int coro_udp_bind(const char *host, int port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc, fd, err;
+
+    rc = numeric(host, port, 1, &ss, &len);
+    if (rc != 0)
+        return rc;
+    fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        err = -errno;
+        close(fd);
+        return err;
+    }
+    return fd;
+}
+
+long coro_udp_send(int fd, const void *buf, size_t n, const char *host, int port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc = numeric(host, port, 0, &ss, &len), err;
+    coro_task *self = coro__blocking_begin(&err);
+
+    if (self == NULL || err != 0)
+        return err;
+    if (rc != 0)
+        return rc;
+    for (;;) {
+        ssize_t r = sendto(fd, buf, n, MSG_NOSIGNAL, (struct sockaddr *)&ss, len);
+
+        if (r >= 0)
+            return (long)r;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        if ((rc = coro_fd_wait(fd, CORO_WRITE)) != 0)
+            return rc;
+    }
+}
+
+long coro_udp_recv_until(int fd, void *buf, size_t n, char *host, size_t host_len, int *port,
+                         coro_time deadline)
+{
+    struct sockaddr_storage ss;
+    int rc;
+    coro_task *self = coro__blocking_begin(&rc);
+
+    if (self == NULL || rc != 0)
+        return rc;
+    for (;;) {
+        socklen_t len = sizeof ss;
+        ssize_t r = recvfrom(fd, buf, n, 0, (struct sockaddr *)&ss, &len);
+
+        if (r >= 0) {
+            char service[16];
+
+            if ((host != NULL || port != NULL) &&
+                getnameinfo((struct sockaddr *)&ss, len, host,
+                            host != NULL ? (socklen_t)host_len : 0, service, sizeof service,
+                            NI_NUMERICHOST | NI_NUMERICSERV) == 0 &&
+                port != NULL)
+                *port = atoi(service);
+            return (long)r;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        if ((rc = coro_fd_wait_until(fd, CORO_READ, deadline)) != 0)
+            return rc;
+    }
+}
+
+long coro_udp_recv(int fd, void *buf, size_t n, char *host, size_t host_len, int *port)
+{
+    return coro_udp_recv_until(fd, buf, n, host, host_len, port, CORO_NEVER);
 }

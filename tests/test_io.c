@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -447,4 +448,84 @@ TEST(one_byte_reads_and_writes_and_eintr_change_nothing)
     coro__io_inject(0, 0);
     CHECK_INT(e.served, 4);
     CHECK_ERR(coro_fd_close(e.lfd), 0);
+}
+
+/* ---- vectored I/O, sendfile, UDP ---- */
+
+static void *vectors_and_files(void *arg)
+{
+    int lfd = coro_tcp_listen("127.0.0.1", 0, 0), a, b, file;
+    char h[] = "head:", t[] = "tail", x[5], y[16], path[64], got[64];
+    struct iovec out[2] = {{h, 5}, {t, 4}}, in[2] = {{x, 5}, {y, sizeof y}};
+    long long off = 2;
+    long n, total = 0;
+
+    (void)arg;
+    CHECK(lfd >= 0);
+    a = coro_tcp_connect("127.0.0.1", coro_socket_port(lfd));
+    b = coro_accept(lfd);
+    CHECK(a >= 0 && b >= 0);
+    CHECK_INT(coro_writev(a, out, 2), 9);
+    CHECK_INT(coro_readv_until(b, in, 2, coro_after(CORO_SEC(5))), 9);
+    CHECK(memcmp(x, "head:", 5) == 0 && memcmp(y, "tail", 4) == 0);
+    CHECK_INT(coro_writev(a, out, 0), CORO_EINVAL);
+
+    snprintf(path, sizeof path, "/tmp/coro-sendfile-%d", (int)getpid());
+    file = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    CHECK(file >= 0);
+    CHECK_INT(write(file, "0123456789", 10), 10);
+    CHECK_INT(coro_sendfile(a, file, &off, 8), 8); /* from offset 2 */
+    CHECK_INT(off, 10);
+    while (total < 8 && (n = coro_read_until(b, got + total, sizeof got - (size_t)total,
+                                             coro_after(CORO_SEC(5)))) > 0)
+        total += n;
+    CHECK_INT(total, 8);
+    CHECK(memcmp(got, "23456789", 8) == 0);
+    close(file);
+    unlink(path);
+    CHECK_ERR(coro_fd_close(a), 0);
+    CHECK_ERR(coro_fd_close(b), 0);
+    CHECK_ERR(coro_fd_close(lfd), 0);
+    return NULL;
+}
+
+TEST(readv_writev_and_sendfile_move_what_they_say)
+{
+    CHECK_ERR(coro_run(vectors_and_files, NULL, NULL, &real), 0);
+}
+
+static void *udp_pong(void *arg)
+{
+    int fd = (int)N(arg), port;
+    char buf[32], host[64];
+    long n = coro_udp_recv(fd, buf, sizeof buf, host, sizeof host, &port);
+
+    CHECK_INT(n, 4);
+    CHECK_STR(host, "127.0.0.1");
+    CHECK_INT(coro_udp_send(fd, "pong", 4, host, port), 4);
+    return NULL;
+}
+
+static void *udp_main(void *arg)
+{
+    int srv = coro_udp_bind("127.0.0.1", 0), cli = coro_udp_bind("127.0.0.1", 0);
+    char buf[32];
+
+    (void)arg;
+    CHECK(srv >= 0 && cli >= 0);
+    CHECK_ERR(coro_spawn(NULL, udp_pong, P(srv), NULL), 0);
+    CHECK_INT(coro_udp_send(cli, "ping", 4, "127.0.0.1", coro_socket_port(srv)), 4);
+    CHECK_INT(coro_udp_recv_until(cli, buf, sizeof buf, NULL, 0, NULL, coro_after(CORO_SEC(5))), 4);
+    CHECK(memcmp(buf, "pong", 4) == 0);
+    CHECK_INT(coro_udp_recv_until(cli, buf, sizeof buf, NULL, 0, NULL, coro_after(CORO_MSEC(5))),
+              CORO_ETIMEDOUT);
+    CHECK_INT(coro_udp_send(cli, "x", 1, "not an address", 1), CORO_EINVAL);
+    CHECK_ERR(coro_fd_close(srv), 0);
+    CHECK_ERR(coro_fd_close(cli), 0);
+    return NULL;
+}
+
+TEST(udp_datagrams_go_both_ways_with_deadlines)
+{
+    CHECK_ERR(coro_run(udp_main, NULL, NULL, &real), 0);
 }

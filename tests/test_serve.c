@@ -245,3 +245,102 @@ TEST(serve_misuse_is_refused)
     CHECK_ERR(coro_serve(0, echo_once, NULL, NULL), CORO_ENOLOOP);
     CHECK_ERR(coro_run(serve_misuse, NULL, NULL, NULL), 0);
 }
+
+/* ---- a slowloris client is shed at its deadline ---- */
+
+/* Reads one line, which must arrive whole within 50 ms of the first try. */
+static void line_echo(int fd, void *ctx)
+{
+    char buf[64];
+    size_t have = 0;
+    coro_time deadline = coro_after(CORO_MSEC(50));
+    long n;
+
+    (void)ctx;
+    while (have < sizeof buf && (have == 0 || buf[have - 1] != '\n')) {
+        n = coro_read_until(fd, buf + have, sizeof buf - have, deadline);
+        if (n <= 0)
+            return; /* closed, or too slow: shed */
+        have += (size_t)n;
+    }
+    coro_write_all(fd, buf, have);
+}
+
+struct loris {
+    int lfd;
+    coro_time shed_at, normal_at;
+};
+
+static void *trickle(void *arg)
+{
+    struct loris *l = arg;
+    int fd = coro_tcp_connect("127.0.0.1", coro_socket_port(l->lfd));
+    coro_time t0 = coro_now();
+    char c;
+
+    CHECK(fd >= 0);
+    for (int i = 0; i < 20; i++) { /* a byte every 10 ms, never a newline */
+        if (coro_write(fd, "x", 1) != 1)
+            break;
+        if (coro_read_until(fd, &c, 1, coro_after(CORO_MSEC(10))) == 0) {
+            l->shed_at = coro_now() - t0; /* the server closed on it */
+            break;
+        }
+    }
+    CHECK_ERR(coro_fd_close(fd), 0);
+    return NULL;
+}
+
+static void *normal(void *arg)
+{
+    struct loris *l = arg;
+    coro_time t0;
+    int fd;
+    char buf[16];
+
+    CHECK_ERR(coro_sleep(CORO_MSEC(20)), 0); /* while the slow one trickles */
+    t0 = coro_now();
+    fd = coro_tcp_connect("127.0.0.1", coro_socket_port(l->lfd));
+    CHECK(fd >= 0);
+    CHECK_ERR(coro_write_all(fd, "hi\n", 3), 0);
+    CHECK_INT(coro_read_until(fd, buf, sizeof buf, coro_after(CORO_SEC(5))), 3);
+    l->normal_at = coro_now() - t0;
+    CHECK_ERR(coro_fd_close(fd), 0);
+    return NULL;
+}
+
+static void *serve_lines(void *arg)
+{
+    struct loris *l = arg;
+
+    return P(coro_serve(l->lfd, line_echo, NULL, NULL));
+}
+
+static void *loris_main(void *arg)
+{
+    struct loris *l = arg;
+    coro_task *server, *a, *b;
+
+    l->lfd = coro_tcp_listen("127.0.0.1", 0, 0);
+    CHECK(l->lfd >= 0);
+    CHECK_ERR(coro_spawn(&server, serve_lines, l, NULL), 0);
+    CHECK_ERR(coro_spawn(&a, trickle, l, NULL), 0);
+    CHECK_ERR(coro_spawn(&b, normal, l, NULL), 0);
+    CHECK_ERR(coro_await(a, NULL), 0);
+    CHECK_ERR(coro_await(b, NULL), 0);
+    CHECK_ERR(coro_cancel(server), 0);
+    coro_await(server, NULL);
+    CHECK_ERR(coro_fd_close(l->lfd), 0);
+    return NULL;
+}
+
+TEST(a_trickling_client_is_shed_at_its_deadline_while_others_are_served)
+{
+    struct loris l = {-1, -1, -1};
+
+    CHECK_ERR(coro_run(loris_main, &l, NULL, NULL), 0);
+    CHECK(l.shed_at >= CORO_MSEC(40)); /* shed at its 50 ms deadline, not before */
+    CHECK(l.shed_at < CORO_MSEC(150) || test_slow_env());
+    CHECK(l.normal_at >= 0); /* served meanwhile */
+    CHECK(l.normal_at < CORO_MSEC(40) || test_slow_env());
+}
