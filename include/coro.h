@@ -913,6 +913,23 @@ CORO_API int coro_serve(int lfd, coro_serve_fn handler, void *ctx, const coro_se
 CORO_API int coro_offload(coro_fn fn, void *arg, void **result);
 CORO_API int coro_offload_until(coro_fn fn, void *arg, void **result, coro_time deadline);
 
+/* ---- regular files ---- */
+
+/*
+ * open(2), pread(2) / read(2), pwrite(2) / write(2) and fsync(2) on the
+ * loop's offload pool: a task waiting for the disk lets the others run.
+ * offset < 0 reads or writes at the file position. They return what the
+ * system call does (an fd, a byte count, 0) or a negative errno code, and
+ * CORO_ECANCELED (the task was canceled before the call), CORO_ENOLOOP,
+ * CORO_EINVAL, CORO_EBADF. Once started they are not cancelable and have no
+ * deadline: a thread uses the caller's buffer until the call ends. Close a
+ * file with close(2) (or coro_fd_close). May suspend.
+ */
+CORO_API int coro_file_open(const char *path, int flags, int mode);
+CORO_API long coro_file_read(int fd, void *buf, size_t n, long long offset);
+CORO_API long coro_file_write(int fd, const void *buf, size_t n, long long offset);
+CORO_API int coro_file_fsync(int fd);
+
 struct addrinfo;
 
 /*

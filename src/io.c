@@ -118,7 +118,7 @@ int coro__fd_adopt(coro__loop *l, int fd)
     return adopt(l, fd, &err) != NULL ? 0 : err;
 }
 
-int coro_fd_wait_until(int fd, unsigned events, coro_time deadline)
+static int fd_wait(int fd, unsigned events, coro_time deadline, int cancelable)
 {
     int err, rc;
     coro_task *self = coro__blocking_begin(&err);
@@ -131,7 +131,7 @@ int coro_fd_wait_until(int fd, unsigned events, coro_time deadline)
         return CORO_EBADF;
     if (events != CORO_READ && events != CORO_WRITE)
         return CORO_EINVAL;
-    if (err != 0)
+    if (err != 0 && cancelable)
         return err;
     if ((s = adopt(self->loop, fd, &err)) == NULL)
         return err;
@@ -139,10 +139,20 @@ int coro_fd_wait_until(int fd, unsigned events, coro_time deadline)
     coro__waiter_wait(w, self, events == CORO_READ ? &s->readers : &s->writers, NULL, -1);
     self->loop->io->waiters++;
     rc = coro__park(self, events == CORO_READ ? "fd read" : "fd write", (void *)(long)fd, deadline,
-                    1);
+                    cancelable);
     self->loop->io->waiters--;
     coro__waitq_remove(w);
     return w->fired ? w->result : rc;
+}
+
+int coro_fd_wait_until(int fd, unsigned events, coro_time deadline)
+{
+    return fd_wait(fd, events, deadline, 1);
+}
+
+int coro__fd_wait_uncancelable(int fd, unsigned events)
+{
+    return fd_wait(fd, events, CORO_NEVER, 0);
 }
 
 int coro_fd_wait(int fd, unsigned events)

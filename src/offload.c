@@ -194,6 +194,34 @@ int coro_offload_until(coro_fn fn, void *arg, void **result, coro_time deadline)
     return collect(self, j, result, deadline);
 }
 
+int coro__offload_all(coro_task *self, coro_fn fn, void *arg, void **result)
+{
+    struct coro__offload *p;
+    int err = 0;
+    job *j = submit(self, fn, arg, &err);
+
+    if (j == NULL)
+        return err;
+    p = self->loop->offload;
+    while (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE)) {
+        uint64_t n;
+
+        err = coro__fd_wait_uncancelable(p->efd, CORO_READ);
+        if (read(p->efd, &n, sizeof n) < 0) {
+            /* empty: another waiter drained it */
+        }
+        if (err != 0 && err != CORO_ECANCELED) {
+            /* cannot suspend (a cleanup of a close): wait on this thread */
+            while (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE))
+                usleep(100);
+        }
+    }
+    if (result != NULL)
+        *result = j->result;
+    j->collected = 1;
+    return 0;
+}
+
 int coro_offload(coro_fn fn, void *arg, void **result)
 {
     return coro_offload_until(fn, arg, result, CORO_NEVER);

@@ -218,6 +218,12 @@ CORO__HIDDEN void coro__task_spares_free(coro__loop *l);
 /* io.c */
 CORO__HIDDEN size_t coro__io_waiters(const coro__loop *l);
 CORO__HIDDEN int coro__fd_adopt(coro__loop *l, int fd);
+/* A wait for fd that cancellation does not end (for work whose buffers a
+ * thread still uses). */
+CORO__HIDDEN int coro__fd_wait_uncancelable(int fd, unsigned events);
+/* offload.c: runs fn(arg) on the pool and waits for it to end, whatever
+ * happens to the caller meanwhile: for work on the caller's buffers. */
+CORO__HIDDEN int coro__offload_all(coro_task *self, coro_fn fn, void *arg, void **result);
 CORO__HIDDEN void coro__io_poll(coro__loop *l, coro_time timeout);
 CORO__HIDDEN void coro__io_free(coro__loop *l);
 CORO__HIDDEN void coro__offload_free(coro__loop *l);

@@ -1,0 +1,94 @@
+/*
+ * test_file.c - regular-file reads and writes that suspend only the calling
+ * task (on the offload pool): contents, offsets, fsync, errors, and that a
+ * task canceled mid-call still gets its buffer filled before it returns.
+ */
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "test.h"
+
+static char path[64];
+
+static void *file_main(void *arg)
+{
+    int fd;
+    char buf[32] = "";
+
+    (void)arg;
+    snprintf(path, sizeof path, "/tmp/coro-file-%d", (int)getpid());
+    fd = coro_file_open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    CHECK_INT(coro_file_write(fd, "hello, world", 12, 0), 12);
+    CHECK_INT(coro_file_write(fd, "W", 1, 7), 1); /* at an offset */
+    CHECK_ERR(coro_file_fsync(fd), 0);
+    CHECK_INT(coro_file_read(fd, buf, sizeof buf, 0), 12);
+    CHECK(memcmp(buf, "hello, World", 12) == 0);
+    CHECK_INT(coro_file_read(fd, buf, 5, 7), 5);
+    CHECK(memcmp(buf, "World", 5) == 0);
+    CHECK_INT(coro_file_read(fd, buf, sizeof buf, 100), 0); /* past the end */
+    CHECK_INT(coro_file_read(fd, buf, 5, -1), 5);           /* at the position */
+    CHECK(memcmp(buf, "hello", 5) == 0);
+    CHECK_INT(close(fd), 0);
+    CHECK_ERR(coro_file_open("/nonexistent/dir/file", O_RDONLY, 0), CORO_ENOENT);
+    CHECK_INT(coro_file_read(-1, buf, 1, 0), CORO_EBADF);
+    CHECK_INT(coro_file_read(fd, NULL, 1, 0), CORO_EINVAL);
+    CHECK_INT(coro_file_read(fd, buf, 1, 0), CORO_EBADF); /* closed */
+    unlink(path);
+    return NULL;
+}
+
+TEST(file_reads_and_writes_at_offsets_through_the_pool)
+{
+    CHECK_ERR(coro_run(file_main, NULL, NULL, NULL), 0);
+}
+
+struct slow_read {
+    int fds[2];
+    char buf[8];
+    long got, after;
+};
+
+static void *read_pipe(void *arg)
+{
+    struct slow_read *r = arg;
+
+    /* A pipe with nothing in it: the pool's thread blocks in read(2). */
+    r->got = coro_file_read(r->fds[0], r->buf, sizeof r->buf, -1);
+    r->after = coro_file_read(r->fds[0], r->buf, 1, -1); /* canceled now: refused */
+    return NULL;
+}
+
+static void *cancel_mid_read(void *arg)
+{
+    struct slow_read *r = arg;
+    coro_task *t;
+
+    CHECK_ERR(coro_spawn(&t, read_pipe, r, NULL), 0);
+    CHECK_ERR(coro_sleep(CORO_MSEC(5)), 0); /* it waits in its read */
+    CHECK_ERR(coro_cancel(t), 0);           /* which goes on */
+    CHECK_INT(write(r->fds[1], "hello", 5), 5);
+    CHECK_ERR(coro_await(t, NULL), CORO_ETASKCANCELED);
+    return NULL;
+}
+
+TEST(a_task_canceled_during_a_file_read_still_gets_its_data)
+{
+    struct slow_read r = {{-1, -1}, "", 0, 0};
+
+    CHECK_INT(pipe(r.fds), 0);
+    CHECK_ERR(coro_run(cancel_mid_read, &r, NULL, NULL), 0);
+    CHECK_INT(r.got, 5); /* the read was not cut short by the cancel */
+    CHECK(memcmp(r.buf, "hello", 5) == 0);
+    CHECK_ERR((int)r.after, CORO_ECANCELED);
+    close(r.fds[0]);
+    close(r.fds[1]);
+}
+
+TEST(file_calls_outside_a_task_are_refused)
+{
+    char c;
+
+    CHECK_ERR(coro_file_open("/tmp", O_RDONLY, 0), CORO_ENOLOOP);
+    CHECK_INT(coro_file_read(0, &c, 1, 0), CORO_ENOLOOP);
+}
