@@ -219,18 +219,19 @@ static fd_state *begin(int fd, coro_task **self, int *err)
     return adopt((*self)->loop, fd, err);
 }
 
-long coro_read_until(int fd, void *buf, size_t n, coro_time deadline)
+/* The loop of every I/O call: op() until it does not say EAGAIN, waiting
+ * for `dir` in between; EINTR retried. */
+long coro__io_retry(int fd, unsigned dir, coro_time deadline, coro__io_op op, void *ctx)
 {
     coro_task *self;
-    int err;
+    int err, socket;
     fd_state *s = begin(fd, &self, &err);
 
     if (s == NULL)
         return err;
-    if (buf == NULL && n > 0)
-        return CORO_EINVAL;
+    socket = s->socket; /* s itself moves when another task grows the table */
     for (;;) {
-        ssize_t r = eintr_now() ? -1 : read(fd, buf, chunk(n));
+        long r = eintr_now() ? -1 : op(fd, ctx, socket);
 
         if (r >= 0)
             return (long)r;
@@ -238,9 +239,31 @@ long coro_read_until(int fd, void *buf, size_t n, coro_time deadline)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
-        if ((err = coro_fd_wait_until(fd, CORO_READ, deadline)) != 0)
+        if ((err = coro_fd_wait_until(fd, dir, deadline)) != 0)
             return err;
     }
+}
+
+struct span {
+    void *buf;
+    size_t n;
+};
+
+static long do_read(int fd, void *ctx, int socket)
+{
+    struct span *sp = ctx;
+
+    (void)socket;
+    return (long)read(fd, sp->buf, chunk(sp->n));
+}
+
+long coro_read_until(int fd, void *buf, size_t n, coro_time deadline)
+{
+    struct span sp = {buf, n};
+
+    if (buf == NULL && n > 0)
+        return fd < 0 ? CORO_EBADF : CORO_EINVAL;
+    return coro__io_retry(fd, CORO_READ, deadline, do_read, &sp);
 }
 
 long coro_read(int fd, void *buf, size_t n)
@@ -248,36 +271,22 @@ long coro_read(int fd, void *buf, size_t n)
     return coro_read_until(fd, buf, n, CORO_NEVER);
 }
 
-static ssize_t write_now(const fd_state *s, int fd, const void *buf, size_t n)
+static long do_write(int fd, void *ctx, int socket)
 {
-    if (eintr_now())
-        return -1;
-    n = chunk(n);
-    return s->socket ? send(fd, buf, n, MSG_NOSIGNAL) : write(fd, buf, n);
+    struct span *sp = ctx;
+    size_t n = chunk(sp->n);
+
+    /* send(MSG_NOSIGNAL): a socket whose peer left is EPIPE, not SIGPIPE */
+    return (long)(socket ? send(fd, sp->buf, n, MSG_NOSIGNAL) : write(fd, sp->buf, n));
 }
 
 long coro_write_until(int fd, const void *buf, size_t n, coro_time deadline)
 {
-    coro_task *self;
-    int err;
-    fd_state *s = begin(fd, &self, &err);
+    struct span sp = {(void *)buf, n};
 
-    if (s == NULL)
-        return err;
     if (buf == NULL && n > 0)
-        return CORO_EINVAL;
-    for (;;) {
-        ssize_t r = write_now(s, fd, buf, n);
-
-        if (r >= 0)
-            return (long)r;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        if ((err = coro_fd_wait_until(fd, CORO_WRITE, deadline)) != 0)
-            return err;
-    }
+        return fd < 0 ? CORO_EBADF : CORO_EINVAL;
+    return coro__io_retry(fd, CORO_WRITE, deadline, do_write, &sp);
 }
 
 long coro_write(int fd, const void *buf, size_t n)
@@ -342,33 +351,6 @@ void coro__io_free(coro__loop *l)
     l->io = NULL;
 }
 
-/* ---- vectored I/O and sendfile ---- */
-
-/* The loop of every I/O call: op() until it does not say EAGAIN, waiting
- * for `dir` in between. */
-typedef ssize_t (*io_op)(int fd, void *ctx);
-
-static long retry(int fd, unsigned dir, coro_time deadline, io_op op, void *ctx)
-{
-    coro_task *self;
-    int err;
-
-    if (begin(fd, &self, &err) == NULL)
-        return err;
-    for (;;) {
-        ssize_t r = eintr_now() ? -1 : op(fd, ctx);
-
-        if (r >= 0)
-            return (long)r;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        if ((err = coro_fd_wait_until(fd, dir, deadline)) != 0)
-            return err;
-    }
-}
-
 #ifndef IOV_MAX
 #define IOV_MAX 1024 /* Linux's UIO_MAXIOV */
 #endif
@@ -378,25 +360,25 @@ struct vec {
     int n;
 };
 
-static ssize_t do_readv(int fd, void *ctx)
+static long do_readv(int fd, void *ctx, int socket)
 {
     struct vec *v = ctx;
 
-    return readv(fd, v->iov, v->n);
+    (void)socket;
+    return (long)readv(fd, v->iov, v->n);
 }
 
-static ssize_t do_writev(int fd, void *ctx)
+static long do_writev(int fd, void *ctx, int socket)
 {
     struct vec *v = ctx;
     struct msghdr m;
-    ssize_t r;
 
+    if (!socket)
+        return (long)writev(fd, v->iov, v->n);
     memset(&m, 0, sizeof m);
     m.msg_iov = (struct iovec *)v->iov;
     m.msg_iovlen = (size_t)v->n;
-    /* sendmsg for MSG_NOSIGNAL; ENOTSOCK: a pipe or file, writev it is */
-    r = sendmsg(fd, &m, MSG_NOSIGNAL);
-    return r < 0 && errno == ENOTSOCK ? writev(fd, v->iov, v->n) : r;
+    return (long)sendmsg(fd, &m, MSG_NOSIGNAL); /* writev without SIGPIPE */
 }
 
 long coro_readv_until(int fd, const struct iovec *iov, int n, coro_time deadline)
@@ -405,7 +387,7 @@ long coro_readv_until(int fd, const struct iovec *iov, int n, coro_time deadline
 
     if (iov == NULL || n <= 0 || n > IOV_MAX)
         return CORO_EINVAL;
-    return retry(fd, CORO_READ, deadline, do_readv, &v);
+    return coro__io_retry(fd, CORO_READ, deadline, do_readv, &v);
 }
 
 long coro_readv(int fd, const struct iovec *iov, int n)
@@ -419,7 +401,7 @@ long coro_writev_until(int fd, const struct iovec *iov, int n, coro_time deadlin
 
     if (iov == NULL || n <= 0 || n > IOV_MAX)
         return CORO_EINVAL;
-    return retry(fd, CORO_WRITE, deadline, do_writev, &v);
+    return coro__io_retry(fd, CORO_WRITE, deadline, do_writev, &v);
 }
 
 long coro_writev(int fd, const struct iovec *iov, int n)
@@ -433,15 +415,16 @@ struct sendfile_args {
     size_t count;
 };
 
-static ssize_t do_sendfile(int fd, void *ctx)
+static long do_sendfile(int fd, void *ctx, int socket)
 {
     struct sendfile_args *a = ctx;
     off_t off = a->offset != NULL ? (off_t)*a->offset : 0;
     ssize_t r = sendfile(fd, a->in_fd, a->offset != NULL ? &off : NULL, a->count);
 
+    (void)socket;
     if (r > 0 && a->offset != NULL)
         *a->offset = (long long)off;
-    return r;
+    return (long)r;
 }
 
 long coro_sendfile_until(int out_fd, int in_fd, long long *offset, size_t count, coro_time deadline)
@@ -450,7 +433,7 @@ long coro_sendfile_until(int out_fd, int in_fd, long long *offset, size_t count,
 
     if (in_fd < 0)
         return CORO_EBADF;
-    return retry(out_fd, CORO_WRITE, deadline, do_sendfile, &a);
+    return coro__io_retry(out_fd, CORO_WRITE, deadline, do_sendfile, &a);
 }
 
 long coro_sendfile(int out_fd, int in_fd, long long *offset, size_t count)

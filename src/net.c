@@ -228,62 +228,58 @@ int coro_udp_bind(const char *host, int port)
     return fd;
 }
 
-long coro_udp_send(int fd, const void *buf, size_t n, const char *host, int port)
-{
+struct datagram {
+    void *buf;
+    size_t n;
     struct sockaddr_storage ss;
     socklen_t len;
-    int rc = numeric(host, port, 0, &ss, &len), err;
-    coro_task *self = coro__blocking_begin(&err);
+};
 
-    if (self == NULL || err != 0)
-        return err;
+static long do_sendto(int fd, void *ctx, int socket)
+{
+    struct datagram *d = ctx;
+
+    (void)socket;
+    return (long)sendto(fd, d->buf, d->n, MSG_NOSIGNAL, (struct sockaddr *)&d->ss, d->len);
+}
+
+long coro_udp_send(int fd, const void *buf, size_t n, const char *host, int port)
+{
+    struct datagram d;
+    int rc = numeric(host, port, 0, &d.ss, &d.len);
+
     if (rc != 0)
         return rc;
-    for (;;) {
-        ssize_t r = sendto(fd, buf, n, MSG_NOSIGNAL, (struct sockaddr *)&ss, len);
+    d.buf = (void *)buf;
+    d.n = n;
+    return coro__io_retry(fd, CORO_WRITE, CORO_NEVER, do_sendto, &d);
+}
 
-        if (r >= 0)
-            return (long)r;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        if ((rc = coro_fd_wait(fd, CORO_WRITE)) != 0)
-            return rc;
-    }
+static long do_recvfrom(int fd, void *ctx, int socket)
+{
+    struct datagram *d = ctx;
+
+    (void)socket;
+    d->len = sizeof d->ss;
+    return (long)recvfrom(fd, d->buf, d->n, 0, (struct sockaddr *)&d->ss, &d->len);
 }
 
 long coro_udp_recv_until(int fd, void *buf, size_t n, char *host, size_t host_len, int *port,
                          coro_time deadline)
 {
-    struct sockaddr_storage ss;
-    int rc;
-    coro_task *self = coro__blocking_begin(&rc);
+    struct datagram d;
+    char service[16];
+    long r;
 
-    if (self == NULL || rc != 0)
-        return rc;
-    for (;;) {
-        socklen_t len = sizeof ss;
-        ssize_t r = recvfrom(fd, buf, n, 0, (struct sockaddr *)&ss, &len);
-
-        if (r >= 0) {
-            char service[16];
-
-            if ((host != NULL || port != NULL) &&
-                getnameinfo((struct sockaddr *)&ss, len, host,
-                            host != NULL ? (socklen_t)host_len : 0, service, sizeof service,
-                            NI_NUMERICHOST | NI_NUMERICSERV) == 0 &&
-                port != NULL)
-                *port = atoi(service);
-            return (long)r;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        if ((rc = coro_fd_wait_until(fd, CORO_READ, deadline)) != 0)
-            return rc;
-    }
+    d.buf = buf;
+    d.n = n;
+    r = coro__io_retry(fd, CORO_READ, deadline, do_recvfrom, &d);
+    if (r >= 0 && (host != NULL || port != NULL) &&
+        getnameinfo((struct sockaddr *)&d.ss, d.len, host, host != NULL ? (socklen_t)host_len : 0,
+                    service, sizeof service, NI_NUMERICHOST | NI_NUMERICSERV) == 0 &&
+        port != NULL)
+        *port = atoi(service);
+    return r;
 }
 
 long coro_udp_recv(int fd, void *buf, size_t n, char *host, size_t host_len, int *port)

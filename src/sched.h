@@ -218,6 +218,12 @@ CORO__HIDDEN void coro__task_spares_free(coro__loop *l);
 /* io.c */
 CORO__HIDDEN size_t coro__io_waiters(const coro__loop *l);
 CORO__HIDDEN int coro__fd_adopt(coro__loop *l, int fd);
+/* One attempt of an I/O call on fd (socket: whether fd is one): >= 0, or -1
+ * with errno; coro__io_retry repeats it until it does not say EAGAIN,
+ * waiting for fd in direction `dir` (CORO_READ / CORO_WRITE) meanwhile. */
+typedef long (*coro__io_op)(int fd, void *ctx, int socket);
+CORO__HIDDEN long coro__io_retry(int fd, unsigned dir, coro_time deadline, coro__io_op op,
+                                 void *ctx);
 /* A wait for fd that cancellation does not end (for work whose buffers a
  * thread still uses). */
 CORO__HIDDEN int coro__fd_wait_uncancelable(int fd, unsigned events);
