@@ -529,3 +529,54 @@ TEST(udp_datagrams_go_both_ways_with_deadlines)
 {
     CHECK_ERR(coro_run(udp_main, NULL, NULL, &real), 0);
 }
+
+/* ---- the fd table grows while tasks wait on fds in it ---- */
+
+static int grow_fds[2];
+
+static void *wait_to_write(void *arg)
+{
+    static char block[4 << 16];
+    size_t written = 0;
+
+    (void)arg;
+    /* Fills the pipe, then waits in the fd table for room. */
+    CHECK_ERR(
+        coro_write_all_until(grow_fds[1], block, sizeof block, coro_after(CORO_SEC(10)), &written),
+        0);
+    CHECK_INT(written, sizeof block);
+    return NULL;
+}
+
+static void *grow_table(void *arg)
+{
+    int extra[300][2];
+    char buf[1 << 16];
+    coro_task *w;
+    long n, total = 0;
+
+    (void)arg;
+    CHECK_INT(pipe(grow_fds), 0);
+    CHECK_ERR(coro_spawn(&w, wait_to_write, NULL, NULL), 0);
+    CHECK_ERR(coro_yield(NULL, NULL), 0); /* the writer waits now */
+    for (int i = 0; i < 300; i++) {       /* fds far above: the table moves */
+        CHECK_INT(pipe(extra[i]), 0);
+        CHECK_INT(coro_read_until(extra[i][0], buf, 1, coro_now()), CORO_ETIMEDOUT);
+    }
+    while (total < (long)sizeof buf * 4 && (n = coro_read(grow_fds[0], buf, sizeof buf)) > 0)
+        total += n;
+    CHECK_INT(total, (long)sizeof buf * 4);
+    CHECK_ERR(coro_await(w, NULL), 0);
+    for (int i = 0; i < 300; i++) {
+        CHECK_ERR(coro_fd_close(extra[i][0]), 0);
+        CHECK_ERR(coro_fd_close(extra[i][1]), 0);
+    }
+    CHECK_ERR(coro_fd_close(grow_fds[0]), 0);
+    CHECK_ERR(coro_fd_close(grow_fds[1]), 0);
+    return NULL;
+}
+
+TEST(waiters_survive_the_fd_table_growing_under_them)
+{
+    CHECK_ERR(coro_run(grow_table, NULL, NULL, &real), 0);
+}
