@@ -51,6 +51,16 @@ ifneq ($(SANITIZE),)
 XCFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDSAN := -fsanitize=address,undefined
 endif
+# io_uring for file operations where liburing is installed (not when
+# cross-compiling: the cross sysroots have none); the pool otherwise.
+URING ?= $(if $(CROSS),,$(shell printf '\043include <liburing.h>\nint main(void){return 0;}' | \
+           $(CC) -x c - -luring -o /dev/null 2>/dev/null && echo 1))
+ifneq ($(URING),)
+XCFLAGS += -DCORO_HAVE_URING
+LDSAN += -luring
+PC_PRIVATE := -luring
+CORO_LIBS := -luring
+endif
 ifeq ($(BACKEND),ucontext)
 XCFLAGS += -DCORO_BACKEND_UCONTEXT
 endif
@@ -64,7 +74,7 @@ TEST_CFLAGS := -DCORO_ASSERTS
 
 LIB_SRC := src/coro.c src/error.c src/unwind.c src/switch.c src/stack.c \
            src/loop.c src/sched.c src/worker.c src/group.c src/timer.c src/chan.c src/select.c \
-           src/sync.c src/io.c src/net.c src/poll_epoll.c src/offload.c src/serve.c src/file.c \
+           src/sync.c src/io.c src/net.c src/poll_epoll.c src/offload.c src/serve.c src/file.c src/uring.c \
            src/thread.c src/overflow.c src/alloc.c src/copystack.c src/arch/ucontext.c
 LIB_ASM := src/arch/x86_64.S src/arch/aarch64.S src/arch/riscv64.S
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
@@ -111,10 +121,11 @@ $(BUILD)/libcoro.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/libcoro.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libcoro.so.$(SOMAJOR) $(LDSAN) -pthread $^ -o $@
+	$(CC) -shared -Wl,-soname,libcoro.so.$(SOMAJOR) -pthread $^ $(LDSAN) -o $@
 
 PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-             -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
+             -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+             -e 's|@PRIVATE@|$(PC_PRIVATE)|'
 $(BUILD)/coro.pc: coro.pc.in Makefile
 	$(PC_SED) $< > $@
 
@@ -187,7 +198,7 @@ examples: $(EXAMPLE_BIN) $(SERVER_BIN)
 # against their expected output, the C++ header check and the install check,
 # and ends with one "N passed, N failed" line.
 test: tests examples
-	@BUILD=$(BUILD) EMU="$(EMU)" CC="$(CC)" CXX="$(CXX)" CROSS="$(CROSS)" SANITIZE="$(SANITIZE)" BACKEND="$(BACKEND)" \
+	@BUILD=$(BUILD) EMU="$(EMU)" CC="$(CC)" CXX="$(CXX)" CROSS="$(CROSS)" SANITIZE="$(SANITIZE)" BACKEND="$(BACKEND)" CORO_LIBS="$(CORO_LIBS)" \
 	    sh tests/run.sh $(TESTS)
 
 demo: examples

@@ -90,7 +90,8 @@ extern "C" {
     X(ECONNRESET, -104, "connection reset by peer")                                                \
     X(ENOTCONN, -107, "not connected")                                                             \
     X(ECONNREFUSED, -111, "connection refused")                                                    \
-    X(EHOSTUNREACH, -113, "host unreachable")
+    X(EHOSTUNREACH, -113, "host unreachable")                                                      \
+    X(ENOSYS, -38, "not supported here")
 
 /* The error codes: CORO_EINVAL, CORO_ENOMEM, CORO_EDEAD, ... */
 enum coro_error_code {

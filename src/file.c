@@ -6,8 +6,7 @@
  * A file operation is not cancelable once started, and has no deadline: a
  * thread reads into or writes from the caller's buffer, so the caller waits
  * for it to end whatever happens (a canceled task gets CORO_ECANCELED only
- * if it was canceled before the call). An io_uring backend is to replace
- * the pool here where the kernel allows it.
+ * if it was canceled before the call).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,10 +55,15 @@ static long submit(file_op *op)
 {
     int err;
     coro_task *self = coro__blocking_begin(&err);
+    long r;
 
     if (self == NULL || err != 0)
         return err;
-    err = coro__offload_all(self, run, op, NULL);
+    r = coro__uring_file(self, op->kind, op->fd, op->path, op->flags, op->mode, op->buf, op->n,
+                         op->offset);
+    if (r != CORO_ENOSYS)
+        return r;
+    err = coro__offload_all(self, run, op, NULL); /* no io_uring: the pool */
     return err != 0 ? err : op->result;
 }
 

@@ -32,22 +32,49 @@
 
 typedef struct fd_state {
     coro_waitq readers, writers;
-    unsigned char adopted; /* non-blocking and watched */
-    unsigned char socket;  /* writes use send(MSG_NOSIGNAL) */
+    void (*hook)(coro__loop *l); /* called instead when readable (coro__io_hook) */
+    unsigned char adopted;       /* non-blocking and watched */
+    unsigned char socket;        /* writes use send(MSG_NOSIGNAL) */
 } fd_state;
 
 struct coro__io {
     coro__poller *poller;
     fd_state *fds;
     int cap;
-    size_t waiters; /* tasks parked on fds */
+    size_t waiters; /* tasks parked on fds or on other I/O (io_uring) */
+    coro__loop *loop;
 };
 
 static struct coro__io *io_of(coro__loop *l)
 {
-    if (l->io == NULL && (l->io = coro__malloc(sizeof *l->io)) != NULL)
+    if (l->io == NULL && (l->io = coro__malloc(sizeof *l->io)) != NULL) {
         memset(l->io, 0, sizeof *l->io);
+        l->io->loop = l;
+    }
     return l->io;
+}
+
+/* Watches fd and calls hook(l) whenever it becomes readable, in the loop,
+ * between tasks (the completion eventfds of the offload pool and of
+ * io_uring: whoever drains them must wake every waiter at once, or a
+ * completion signalled between a drain and a wake is lost). 0 or an
+ * error. */
+int coro__io_hook(coro__loop *l, int fd, void (*hook)(coro__loop *l))
+{
+    int err = coro__fd_adopt(l, fd);
+
+    if (err != 0)
+        return err;
+    l->io->fds[fd].hook = hook;
+    return 0;
+}
+
+/* Counts tasks parked on I/O that is not an fd wait (so the loop sleeps in
+ * the poller instead of reporting a deadlock). */
+void coro__io_waiting(coro__loop *l, int delta)
+{
+    if (io_of(l) != NULL)
+        l->io->waiters += (size_t)delta;
 }
 
 /* fd's state, the table grown to hold it; NULL without memory. */
@@ -324,6 +351,10 @@ static void ready(void *ctx, int fd, unsigned events)
 
     if (fd < 0 || fd >= io->cap)
         return;
+    if (io->fds[fd].hook != NULL) {
+        io->fds[fd].hook(io->loop);
+        return;
+    }
     if (events & CORO__POLL_IN)
         coro__waitq_fire_all(&io->fds[fd].readers, 0);
     if (events & CORO__POLL_OUT)

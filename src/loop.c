@@ -474,6 +474,7 @@ int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt)
     }
     coro__workers_free(l);
     coro__offload_free(l); /* before the fds: it closes its eventfd */
+    coro__uring_free(l);   /* the same */
     coro__io_free(l);
     coro__timer_free_all(l);
     coro__task_spares_free(l);

@@ -41,6 +41,7 @@ typedef struct job {
 } job;
 
 struct coro__offload {
+    coro_waitq waiters; /* tasks waiting for their job (the loop's side) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     job *head, *tail; /* waiting to run */
@@ -80,6 +81,36 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* The eventfd is readable: some jobs ended. It is drained and every
+ * waiting task woken in one step, in the loop; each looks at its own job. */
+static void reaped(coro__loop *l)
+{
+    struct coro__offload *p = l->offload;
+    uint64_t n;
+
+    if (p == NULL)
+        return;
+    if (read(p->efd, &n, sizeof n) < 0) {
+        /* nothing to drain */
+    }
+    coro__waitq_fire_all(&p->waiters, 0);
+}
+
+/* Parks the running task until the next batch of job ends (or its
+ * deadline, or, if cancelable, its cancellation). */
+static int wait_jobs(coro_task *self, struct coro__offload *p, coro_time deadline, int cancelable)
+{
+    coro__waiter *w = &self->w[0];
+    int rc;
+
+    coro__waiter_wait(w, self, &p->waiters, NULL, -1);
+    coro__io_waiting(self->loop, 1);
+    rc = coro__park(self, "offload", p, deadline, cancelable);
+    coro__io_waiting(self->loop, -1);
+    coro__waitq_remove(w);
+    return w->fired ? 0 : rc;
+}
+
 static struct coro__offload *pool(coro__loop *l, int *err)
 {
     struct coro__offload *p = l->offload;
@@ -101,7 +132,17 @@ static struct coro__offload *pool(coro__loop *l, int *err)
     while (p->nthreads < OFFLOAD_THREADS &&
            pthread_create(&p->threads[p->nthreads], NULL, thread_main, p) == 0)
         p->nthreads++;
-    if (p->nthreads == 0) {
+    if (p->nthreads == 0 || (*err = coro__io_hook(l, p->efd, reaped)) != 0) {
+        if (p->nthreads > 0) { /* the threads wait for jobs: stop them */
+            pthread_mutex_lock(&p->mu);
+            p->stop = 1;
+            pthread_cond_broadcast(&p->cv);
+            pthread_mutex_unlock(&p->mu);
+            for (int i = 0; i < p->nthreads; i++)
+                pthread_join(p->threads[i], NULL);
+        } else {
+            *err = CORO_ENOMEM;
+        }
         close(p->efd);
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
@@ -163,16 +204,9 @@ static int collect(coro_task *self, job *j, void **result, coro_time deadline)
     struct coro__offload *p = self->loop->offload;
     int rc = 0;
 
-    while (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE)) {
-        uint64_t n;
-
-        rc = coro_fd_wait_until(p->efd, CORO_READ, deadline);
-        if (read(p->efd, &n, sizeof n) < 0) {
-            /* empty: another waiter drained it */
-        }
-        if (rc != 0)
+    while (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE))
+        if ((rc = wait_jobs(self, p, deadline, 1)) != 0)
             break;
-    }
     if (rc == 0 && result != NULL)
         *result = j->result;
     j->collected = 1; /* done, or left to finish: the pool frees it */
@@ -203,19 +237,9 @@ int coro__offload_all(coro_task *self, coro_fn fn, void *arg, void **result)
     if (j == NULL)
         return err;
     p = self->loop->offload;
-    while (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE)) {
-        uint64_t n;
-
-        err = coro__fd_wait_uncancelable(p->efd, CORO_READ);
-        if (read(p->efd, &n, sizeof n) < 0) {
-            /* empty: another waiter drained it */
-        }
-        if (err != 0 && err != CORO_ECANCELED) {
-            /* cannot suspend (a cleanup of a close): wait on this thread */
-            while (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE))
-                usleep(100);
-        }
-    }
+    while (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE))
+        if (wait_jobs(self, p, CORO_NEVER, 0) != 0) /* cannot suspend (a close's */
+            usleep(100);                            /* cleanup): wait here */
     if (result != NULL)
         *result = j->result;
     j->collected = 1;

@@ -134,6 +134,8 @@ typedef struct coro__loop {
     int handoffs;                  /* task-to-task switches since the loop last ran one */
     struct coro__io *io;           /* fds and the poller (io.c); NULL until used */
     struct coro__offload *offload; /* the thread pool (offload.c); NULL until used */
+    struct coro__uring *uring;     /* io_uring (uring.c); NULL until used */
+    int uring_off;                 /* io_uring unavailable or turned off */
     coro *idle[64];                /* workers waiting for a task (worker.c) */
     int nidle;
     coro *retired;    /* a worker that ended, for the loop to free */
@@ -218,6 +220,14 @@ CORO__HIDDEN void coro__task_spares_free(coro__loop *l);
 /* io.c */
 CORO__HIDDEN size_t coro__io_waiters(const coro__loop *l);
 CORO__HIDDEN int coro__fd_adopt(coro__loop *l, int fd);
+CORO__HIDDEN int coro__io_hook(coro__loop *l, int fd, void (*hook)(coro__loop *l));
+CORO__HIDDEN void coro__io_waiting(coro__loop *l, int delta);
+/* uring.c: a file operation through io_uring: its result (>= 0 or a
+ * negative errno code), or CORO_ENOSYS when io_uring is not there (the
+ * caller then uses the pool). kind: 0 open, 1 read, 2 write, 3 fsync. */
+CORO__HIDDEN long coro__uring_file(coro_task *self, int kind, int fd, const char *path, int flags,
+                                   int mode, void *buf, size_t n, long long offset);
+CORO__HIDDEN void coro__uring_free(coro__loop *l);
 /* One attempt of an I/O call on fd (socket: whether fd is one): >= 0, or -1
  * with errno; coro__io_retry repeats it until it does not say EAGAIN,
  * waiting for fd in direction `dir` (CORO_READ / CORO_WRITE) meanwhile. */

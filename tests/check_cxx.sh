@@ -24,7 +24,7 @@ for std in c++11 c++20; do
     echo "$CXX -std=$std: tests/cxx_smoke.cpp"
     # shellcheck disable=SC2086
     $CXX -std=$std -Wall -Wextra -Werror -pedantic $SAN -Iinclude tests/cxx_smoke.cpp \
-        "$BUILD/libcoro.a" -pthread -o "$tmp/cxx_smoke_$std"
+        "$BUILD/libcoro.a" -pthread ${CORO_LIBS:-} -o "$tmp/cxx_smoke_$std"
     out=$("$tmp/cxx_smoke_$std")
     [ "$out" = "cxx ok" ] || {
         echo "cxx_smoke ($std) printed: $out"

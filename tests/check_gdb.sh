@@ -12,7 +12,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 san=""
 [ -n "${SANITIZE:-}" ] && san="-fsanitize=address,undefined"
-$CC -std=c99 -O0 -g $san -Iinclude tests/gdb_target.c "$BUILD/libcoro.a" -pthread -o "$dir/t"
+$CC -std=c99 -O0 -g $san -Iinclude tests/gdb_target.c "$BUILD/libcoro.a" -pthread ${CORO_LIBS:-} -o "$dir/t"
 gdb -q -batch -ex 'set debuginfod enabled off' -ex 'break leaf' -ex run -ex bt "$dir/t" \
     > "$dir/bt" 2>&1 || true
 cat "$dir/bt"

@@ -16,7 +16,7 @@ block() { # n: the README's n-th ```c block
 build() { # n name
     block "$1" > "$dir/$2.c"
     $CC -std=c99 -Wall -Wextra -Werror $san -Iinclude "$dir/$2.c" "$BUILD/libcoro.a" \
-        -pthread -o "$dir/$2"
+        -pthread ${CORO_LIBS:-} -o "$dir/$2"
 }
 
 build 1 first

@@ -58,7 +58,7 @@ if [ -z "$CROSS" ]; then
     for check in tests/check_*.sh; do
         [ -e "$check" ] || continue
         name=$(basename "$check" .sh)
-        if log=$(BUILD="$BUILD" CC="$CC" CXX="$CXX" SANITIZE="${SANITIZE:-}" sh "$check" 2>&1); then
+        if log=$(BUILD="$BUILD" CC="$CC" CXX="$CXX" SANITIZE="${SANITIZE:-}" CORO_LIBS="${CORO_LIBS:-}" sh "$check" 2>&1); then
             echo "ok - $name"
             count "$name" 0
         else

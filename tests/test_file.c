@@ -4,6 +4,7 @@
  * task canceled mid-call still gets its buffer filled before it returns.
  */
 #include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -38,9 +39,19 @@ static void *file_main(void *arg)
     return NULL;
 }
 
-TEST(file_reads_and_writes_at_offsets_through_the_pool)
+/* Every file test runs on both backends: io_uring where this build and
+ * kernel have it, and the thread pool (CORO_IO_URING=0). */
+static void both_backends(coro_fn fn, void *arg)
 {
-    CHECK_ERR(coro_run(file_main, NULL, NULL, NULL), 0);
+    CHECK_INT(setenv("CORO_IO_URING", "0", 1), 0);
+    CHECK_ERR(coro_run(fn, arg, NULL, NULL), 0);
+    CHECK_INT(unsetenv("CORO_IO_URING"), 0);
+    CHECK_ERR(coro_run(fn, arg, NULL, NULL), 0);
+}
+
+TEST(file_reads_and_writes_at_offsets_on_both_backends)
+{
+    both_backends(file_main, NULL);
 }
 
 struct slow_read {
@@ -76,13 +87,16 @@ TEST(a_task_canceled_during_a_file_read_still_gets_its_data)
 {
     struct slow_read r = {{-1, -1}, "", 0, 0};
 
-    CHECK_INT(pipe(r.fds), 0);
-    CHECK_ERR(coro_run(cancel_mid_read, &r, NULL, NULL), 0);
-    CHECK_INT(r.got, 5); /* the read was not cut short by the cancel */
-    CHECK(memcmp(r.buf, "hello", 5) == 0);
-    CHECK_ERR((int)r.after, CORO_ECANCELED);
-    close(r.fds[0]);
-    close(r.fds[1]);
+    for (int uring = 0; uring < 2; uring++) {
+        CHECK_INT(uring ? unsetenv("CORO_IO_URING") : setenv("CORO_IO_URING", "0", 1), 0);
+        CHECK_INT(pipe(r.fds), 0);
+        CHECK_ERR(coro_run(cancel_mid_read, &r, NULL, NULL), 0);
+        CHECK_INT(r.got, 5); /* the read was not cut short by the cancel */
+        CHECK(memcmp(r.buf, "hello", 5) == 0);
+        CHECK_ERR((int)r.after, CORO_ECANCELED);
+        close(r.fds[0]);
+        close(r.fds[1]);
+    }
 }
 
 TEST(file_calls_outside_a_task_are_refused)

@@ -1,0 +1,164 @@
+/*
+ * uring.c - the io_uring backend for regular-file operations, through
+ * liburing: open, read, write and fsync submitted to the kernel's ring
+ * instead of the thread pool, where the kernel allows it.
+ *
+ * Design. One ring per loop, created on first use. Its completions signal
+ * an eventfd (io_uring_register_eventfd) that the loop's poller watches
+ * like any fd, with a hook (io.c) that reaps every completion and readies
+ * the task that waits for it. A task submits one request (kept on its
+ * stack: the task waits, uncancelably, until the kernel is done with the
+ * buffer), counts as an I/O waiter (no false deadlock) and parks.
+ *
+ * Selection at run time: when the ring cannot be created (an old kernel,
+ * a seccomp filter that forbids io_uring_setup, CORO_IO_URING=0 in the
+ * environment) this loop uses the thread pool for good. Built only where
+ * liburing is (make detects it; cross builds do without).
+ */
+#include "sched.h"
+
+#ifndef CORO_HAVE_URING
+
+long coro__uring_file(coro_task *self, int kind, int fd, const char *path, int flags, int mode,
+                      void *buf, size_t n, long long offset)
+{
+    (void)self, (void)kind, (void)fd, (void)path, (void)flags, (void)mode, (void)buf, (void)n;
+    (void)offset;
+    return CORO_ENOSYS;
+}
+
+void coro__uring_free(coro__loop *l)
+{
+    (void)l;
+}
+
+#else
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define ENTRIES 256
+
+struct coro__uring {
+    struct io_uring ring;
+    int efd;
+};
+
+typedef struct request {
+    coro_task *task;
+    int done;
+    int result;
+} request;
+
+/* Every completion there is: its request is done, its task ready. */
+static void reap(coro__loop *l)
+{
+    struct coro__uring *u = l->uring;
+    struct io_uring_cqe *cqe;
+    uint64_t n;
+
+    if (read(u->efd, &n, sizeof n) < 0) {
+        /* drained already */
+    }
+    while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
+        request *r = io_uring_cqe_get_data(cqe);
+
+        r->result = cqe->res;
+        r->done = 1;
+        io_uring_cqe_seen(&u->ring, cqe);
+        coro__ready(r->task, 0);
+    }
+}
+
+static struct coro__uring *ring_of(coro__loop *l)
+{
+    struct coro__uring *u;
+    const char *env;
+
+    if (l->uring != NULL || l->uring_off)
+        return l->uring;
+    env = getenv("CORO_IO_URING");
+    l->uring_off = 1; /* until it works */
+    if (env != NULL && strcmp(env, "0") == 0)
+        return NULL;
+    if ((u = coro__malloc(sizeof *u)) == NULL)
+        return NULL;
+    if (io_uring_queue_init(ENTRIES, &u->ring, 0) != 0) {
+        coro__free(u);
+        return NULL;
+    }
+    u->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (u->efd < 0 || io_uring_register_eventfd(&u->ring, u->efd) != 0 ||
+        coro__io_hook(l, u->efd, reap) != 0) {
+        if (u->efd >= 0)
+            close(u->efd);
+        io_uring_queue_exit(&u->ring);
+        coro__free(u);
+        return NULL;
+    }
+    l->uring = u;
+    l->uring_off = 0;
+    return u;
+}
+
+long coro__uring_file(coro_task *self, int kind, int fd, const char *path, int flags, int mode,
+                      void *buf, size_t n, long long offset)
+{
+    coro__loop *l = self->loop;
+    struct coro__uring *u = ring_of(l);
+    struct io_uring_sqe *sqe;
+    request r = {self, 0, 0};
+    unsigned len = n > 0x7ffff000u ? 0x7ffff000u : (unsigned)n; /* one request's limit */
+    __u64 off = offset < 0 ? (__u64)-1 : (__u64)offset;         /* -1: the file position */
+
+    if (u == NULL)
+        return CORO_ENOSYS;
+    if ((sqe = io_uring_get_sqe(&u->ring)) == NULL) {
+        io_uring_submit(&u->ring); /* full: make room */
+        if ((sqe = io_uring_get_sqe(&u->ring)) == NULL)
+            return CORO_ENOSYS; /* the pool takes it */
+    }
+    switch (kind) {
+    case 0:
+        io_uring_prep_openat(sqe, AT_FDCWD, path, flags | O_CLOEXEC, (mode_t)mode);
+        break;
+    case 1:
+        io_uring_prep_read(sqe, fd, buf, len, off);
+        break;
+    case 2:
+        io_uring_prep_write(sqe, fd, buf, len, off);
+        break;
+    default:
+        io_uring_prep_fsync(sqe, fd, 0);
+        break;
+    }
+    io_uring_sqe_set_data(sqe, &r);
+    if (io_uring_submit(&u->ring) < 0)
+        return CORO_ENOSYS;
+    coro__io_waiting(l, 1);
+    while (!r.done) /* not cancelable: the kernel holds the buffer */
+        if (coro__park(self, "file io", NULL, CORO_NEVER, 0) != 0)
+            reap(l); /* cannot suspend (a cleanup of a close): poll for it */
+    coro__io_waiting(l, -1);
+    return r.result;
+}
+
+void coro__uring_free(coro__loop *l)
+{
+    struct coro__uring *u = l->uring;
+
+    if (u == NULL)
+        return;
+    io_uring_queue_exit(&u->ring);
+    coro_fd_close(u->efd);
+    coro__free(u);
+    l->uring = NULL;
+}
+
+#endif
