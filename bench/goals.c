@@ -76,6 +76,23 @@ static void check_min(goal *g, double measured, double limit)
         snprintf(g->by, sizeof g->by, "by %.0f%%", (limit / measured - 1) * 100);
 }
 
+/* A goal "measured <= limit" named what, its target shown as target. */
+static void upto(goal *g, const char *what, const char *target, double measured, double limit,
+                 const char *fmt)
+{
+    g->what = what;
+    snprintf(g->target, sizeof g->target, "%s", target);
+    check(g, measured, limit, fmt);
+}
+
+/* A goal "measured >= limit". */
+static void atleast(goal *g, const char *what, const char *target, double measured, double limit)
+{
+    g->what = what;
+    snprintf(g->target, sizeof g->target, "%s", target);
+    check_min(g, measured, limit);
+}
+
 /* Issue 4's: speed-ups over Go from the medians of the per-round ratios. */
 static int goals_rt(const config *cf, const row *rows, int nrows, const mem_row *mem, int nmem,
                     goal *g)
@@ -93,13 +110,11 @@ static int goals_rt(const config *cf, const row *rows, int nrows, const mem_row 
     m[1] = task_mem(mem, nmem, SRC_CORO, CORO_COPY_STACK);
 #endif
     (void)cf;
-    g[n].what = "spawn + await ÷ Go's go f(); <-done: Go ÷ coro";
-    snprintf(g[n].target, sizeof g[n].target, "≥ 6.00x");
-    check_min(&g[n++], sp ? 1 / sp->rmed : NAN, 6.0);
+    atleast(&g[n++], "spawn + await ÷ Go's go f(); <-done: Go ÷ coro", "≥ 6.00x",
+            sp ? 1 / sp->rmed : NAN, 6.0);
 
-    g[n].what = "unbuffered channel ping-pong: Go ÷ coro";
-    snprintf(g[n].target, sizeof g[n].target, "≥ 4.00x");
-    check_min(&g[n++], ch ? 1 / ch->rmed : NAN, 4.0);
+    atleast(&g[n++], "unbuffered channel ping-pong: Go ÷ coro", "≥ 4.00x", ch ? 1 / ch->rmed : NAN,
+            4.0);
 
     for (int k = 0; k < 2; k++) {
         if (k == 1 && m[1] == NULL)
@@ -135,29 +150,21 @@ static int goals(const config *cf, const row *rows, int nrows, const mem_row *me
     int n = 0;
 
     memset(g, 0, NGOALS * sizeof *g);
-    g[n].what = "round trip: coro ÷ Boost.Context fcontext";
-    snprintf(g[n].target, sizeof g[n].target, "≤ 1.00x");
-    check(&g[n++], fc ? fc->rmed : NAN, 1.00, "%.2fx");
+    upto(&g[n++], "round trip: coro ÷ Boost.Context fcontext", "≤ 1.00x", fc ? fc->rmed : NAN, 1.00,
+         "%.2fx");
 
-    g[n].what = "round trip: coro ÷ floor + MXCSR/x87 CW";
-    snprintf(g[n].target, sizeof g[n].target, "≤ 1.25x");
-    check(&g[n++], ffp ? ffp->rmed : NAN, 1.25, "%.2fx");
+    upto(&g[n++], "round trip: coro ÷ floor + MXCSR/x87 CW", "≤ 1.25x", ffp ? ffp->rmed : NAN, 1.25,
+         "%.2fx");
 
-    g[n].what = "instructions per round trip";
-    snprintf(g[n].target, sizeof g[n].target, "≤ 65");
-    check(&g[n++], rt ? rt->instr : NAN, 65, "%.0f");
+    upto(&g[n++], "instructions per round trip", "≤ 65", rt ? rt->instr : NAN, 65, "%.0f");
 
-    g[n].what = "create-run-destroy, pooled";
-    snprintf(g[n].target, sizeof g[n].target, "≤ 30 ns");
-    check(&g[n++], lc ? lc->med : NAN, 30, "%.1f ns");
+    upto(&g[n++], "create-run-destroy, pooled", "≤ 30 ns", lc ? lc->med : NAN, 30, "%.1f ns");
 
-    g[n].what = "create-run-destroy pooled ÷ floor + MXCSR/x87 CW doing the same";
-    snprintf(g[n].target, sizeof g[n].target, "≤ 1.30x");
-    check(&g[n++], lfp ? lfp->rmed : NAN, 1.30, "%.2fx");
+    upto(&g[n++], "create-run-destroy pooled ÷ floor + MXCSR/x87 CW doing the same", "≤ 1.30x",
+         lfp ? lfp->rmed : NAN, 1.30, "%.2fx");
 
-    g[n].what = "system calls per pooled create-run-destroy (strace)";
-    snprintf(g[n].target, sizeof g[n].target, "0");
-    check(&g[n++], lc ? fabs(lc->sys) : NAN, 0.005, "%.2f");
+    upto(&g[n++], "system calls per pooled create-run-destroy (strace)", "0",
+         lc ? fabs(lc->sys) : NAN, 0.005, "%.2f");
 
     /* Memory: the largest count that was reached in full, else the largest
      * reached at all. */
@@ -201,14 +208,12 @@ static int goals(const config *cf, const row *rows, int nrows, const mem_row *me
         n++;
     }
     if (rcopy1 != NULL) {
-        g[n].what = "CORO_COPY_STACK round trip (one, with main) ÷ default round trip";
-        snprintf(g[n].target, sizeof g[n].target, "≤ 2.00x");
-        check(&g[n++], 1 / rcopy1->rmed, 2.00, "%.2fx");
+        upto(&g[n++], "CORO_COPY_STACK round trip (one, with main) ÷ default round trip", "≤ 2.00x",
+             1 / rcopy1->rmed, 2.00, "%.2fx");
     }
     if (rcopy != NULL) {
-        g[n].what = "CORO_COPY_STACK round trip (2 in turn) ÷ default round trip";
-        snprintf(g[n].target, sizeof g[n].target, "≤ 2.00x");
-        check(&g[n++], 1 / rcopy->rmed, 2.00, "%.2fx");
+        upto(&g[n++], "CORO_COPY_STACK round trip (2 in turn) ÷ default round trip", "≤ 2.00x",
+             1 / rcopy->rmed, 2.00, "%.2fx");
     }
     for (int i = 0; i < n; i++)
         g[i].issue = 3;

@@ -73,8 +73,7 @@ static int run(coro_fn fn)
     int err = coro_run(fn, NULL, NULL, NULL);
 
     if (err != 0)
-        fprintf(stderr, "coro_run: %s\n",
-                err == CORO_EERROR ? coro_errmsg(coro_running(NULL)) : coro_strerror(err));
+        fprintf(stderr, "coro_run: %s\n", coro_run_error(err));
     return err;
 }
 

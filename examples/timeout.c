@@ -105,8 +105,7 @@ int main(void)
     int err = coro_run(main_task, NULL, NULL, &opt);
 
     if (err != 0) {
-        fprintf(stderr, "coro_run: %s\n",
-                err == CORO_EERROR ? coro_errmsg(coro_running(NULL)) : coro_strerror(err));
+        fprintf(stderr, "coro_run: %s\n", coro_run_error(err));
         return 1;
     }
     return 0;

@@ -464,6 +464,11 @@ typedef struct coro_run_options {
  */
 CORO_API int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt);
 
+/* What coro_run's result rc means, as a message: the main task's error
+ * message for CORO_EERROR (valid until the calling coroutine's next
+ * error), coro_strerror(rc) otherwise. Never NULL. */
+CORO_API const char *coro_run_error(int rc);
+
 /* Options for coro_spawn(); NULL or zeroed gives the defaults. */
 typedef struct coro_task_options {
     const char *name;  /* for reports and dumps; copied */

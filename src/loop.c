@@ -439,6 +439,13 @@ static int finish(coro__loop *l, void **result)
     return rc;
 }
 
+const char *coro_run_error(int rc)
+{
+    const char *msg = rc == CORO_EERROR ? coro_errmsg(coro_running(NULL)) : NULL;
+
+    return msg != NULL ? msg : coro_strerror(rc);
+}
+
 int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt)
 {
     coro_task_options mo = {"main", 0, NULL, 0};

@@ -56,20 +56,28 @@ static int unix_address(const char *path, struct sockaddr_un *sun, socklen_t *le
     return 0;
 }
 
-static int listen_on(const struct sockaddr *sa, socklen_t len, int backlog)
+/* A non-blocking socket of type bound to sa, listening when backlog >= 0
+ * (0: SOMAXCONN). The fd, or a negative errno code. */
+static int bound(const struct sockaddr *sa, socklen_t len, int type, int backlog)
 {
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, err;
+    int fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, err;
 
     if (fd < 0)
         return -errno;
-    if (sa->sa_family != AF_UNIX)
+    if (type == SOCK_STREAM && sa->sa_family != AF_UNIX)
         (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, sa, len) != 0 || listen(fd, backlog > 0 ? backlog : SOMAXCONN) != 0) {
+    if (bind(fd, sa, len) != 0 ||
+        (backlog >= 0 && listen(fd, backlog > 0 ? backlog : SOMAXCONN) != 0)) {
         err = -errno;
         close(fd);
         return err;
     }
     return fd;
+}
+
+static int listen_on(const struct sockaddr *sa, socklen_t len, int backlog)
+{
+    return bound(sa, len, SOCK_STREAM, backlog > 0 ? backlog : 0);
 }
 
 int coro_tcp_listen(const char *host, int port, int backlog)
@@ -212,20 +220,9 @@ int coro_udp_bind(const char *host, int port)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    int rc, fd, err;
+    int rc = numeric(host, port, 1, &ss, &len);
 
-    rc = numeric(host, port, 1, &ss, &len);
-    if (rc != 0)
-        return rc;
-    fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
-        err = -errno;
-        close(fd);
-        return err;
-    }
-    return fd;
+    return rc != 0 ? rc : bound((struct sockaddr *)&ss, len, SOCK_DGRAM, -1);
 }
 
 struct datagram {

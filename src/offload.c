@@ -81,6 +81,17 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* Lets the threads finish what they run and what is queued, and joins them. */
+static void stop_threads(struct coro__offload *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+}
+
 /* The eventfd is readable: some jobs ended. It is drained and every
  * waiting task woken in one step, in the loop; each looks at its own job. */
 static void reaped(coro__loop *l)
@@ -133,16 +144,9 @@ static struct coro__offload *pool(coro__loop *l, int *err)
            pthread_create(&p->threads[p->nthreads], NULL, thread_main, p) == 0)
         p->nthreads++;
     if (p->nthreads == 0 || (*err = coro__io_hook(l, p->efd, reaped)) != 0) {
-        if (p->nthreads > 0) { /* the threads wait for jobs: stop them */
-            pthread_mutex_lock(&p->mu);
-            p->stop = 1;
-            pthread_cond_broadcast(&p->cv);
-            pthread_mutex_unlock(&p->mu);
-            for (int i = 0; i < p->nthreads; i++)
-                pthread_join(p->threads[i], NULL);
-        } else {
+        if (p->nthreads == 0)
             *err = CORO_ENOMEM;
-        }
+        stop_threads(p);
         close(p->efd);
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
@@ -259,12 +263,7 @@ void coro__offload_free(coro__loop *l)
 
     if (p == NULL)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->stop = 1;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->nthreads; i++)
-        pthread_join(p->threads[i], NULL);
+    stop_threads(p);
     while (p->all != NULL) {
         job *j = p->all;
         p->all = j->all_next;

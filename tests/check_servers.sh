@@ -8,15 +8,21 @@ if ! command -v bash >/dev/null 2>&1; then
     exit 0
 fi
 dir=$(mktemp -d)
-"$BUILD/examples/servers/echo_server" 0 > "$dir/out" 2>&1 &
-pid=$!
+pid=
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do
-    grep -q listening "$dir/out" && break
-    sleep 0.1
-done
-port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$dir/out")
-[ -n "$port" ]
+
+start() { # server [args]: starts it on a free port; sets pid and port
+    "$BUILD/examples/servers/$1" 0 ${2:-} > "$dir/$1.out" 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do
+        grep -q listening "$dir/$1.out" && break
+        sleep 0.1
+    done
+    port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$dir/$1.out")
+    [ -n "$port" ]
+}
+
+start echo_server
 bash -c '
     exec 3<>/dev/tcp/127.0.0.1/'"$port"' 4<>/dev/tcp/127.0.0.1/'"$port"'
     printf "first line\n" >&3
@@ -30,14 +36,7 @@ kill $pid
 
 # http_server: two keep-alive requests on one connection, then wrk for a
 # second (when installed: .ci/run installs it) without errors.
-"$BUILD/examples/servers/http_server" 0 README.md > "$dir/http" 2>&1 &
-pid=$!
-for _ in $(seq 50); do
-    grep -q listening "$dir/http" && break
-    sleep 0.1
-done
-port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$dir/http")
-[ -n "$port" ]
+start http_server README.md
 bash -c '
     exec 3<>/dev/tcp/127.0.0.1/'"$port"'
     printf "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nHost: x\r\n\r\n" >&3
@@ -62,14 +61,7 @@ kill $pid
 
 # redis_server: redis-cli's answers, and redis-benchmark (a few thousand
 # requests, pipelined and not) without errors, when redis-tools is there.
-"$BUILD/examples/servers/redis_server" 0 > "$dir/redis" 2>&1 &
-pid=$!
-for _ in $(seq 50); do
-    grep -q listening "$dir/redis" && break
-    sleep 0.1
-done
-port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$dir/redis")
-[ -n "$port" ]
+start redis_server
 if command -v redis-cli >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1; then
     [ "$(redis-cli -p "$port" ping)" = PONG ]
     [ "$(redis-cli -p "$port" set k v)" = OK ]
