@@ -35,6 +35,9 @@ typedef struct fd_state {
     void (*hook)(coro__loop *l); /* called instead when readable (coro__io_hook) */
     unsigned char adopted;       /* non-blocking and watched */
     unsigned char socket;        /* writes use send(MSG_NOSIGNAL) */
+    unsigned char tcp;           /* TCP: a short transfer means drained (reset on hang-up) */
+    unsigned char drained;       /* CORO_READ / CORO_WRITE: would say EAGAIN until the
+                                    poller's next edge for that direction */
 } fd_state;
 
 struct coro__io {
@@ -132,8 +135,41 @@ static fd_state *adopt(coro__loop *l, int fd, int *err)
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && (*err = coro__poller_add(io->poller, fd)))
         return NULL;
     s->socket = S_ISSOCK(st.st_mode);
+    if (s->socket) {
+        int type = 0, domain = 0;
+        socklen_t len = sizeof type, dlen = sizeof domain;
+
+        s->tcp = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM &&
+                 getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) == 0 &&
+                 (domain == AF_INET || domain == AF_INET6);
+    }
     s->adopted = 1;
     return s;
+}
+
+/* Adopts a stream socket just made non-blocking by accept4 or socket (tcp:
+ * TCP rather than Unix-domain): no need to ask the kernel what it is.
+ * Whatever the table held for that number belonged to an fd closed behind
+ * the loop's back: its waiters are told so. 0 or an error (fd is left
+ * open). */
+int coro__fd_adopt_socket(coro__loop *l, int fd, int tcp)
+{
+    struct coro__io *io = io_of(l);
+    fd_state *s;
+    int err;
+
+    if (io == NULL || (s = state(io, fd)) == NULL)
+        return CORO_ENOMEM;
+    if (io->poller == NULL && (err = coro__poller_open(&io->poller)) != 0)
+        return err;
+    coro__waitq_fire_all(&s->readers, CORO_EBADF);
+    coro__waitq_fire_all(&s->writers, CORO_EBADF);
+    memset(s, 0, sizeof *s);
+    if ((err = coro__poller_add(io->poller, fd)) != 0)
+        return err;
+    s->socket = s->adopted = 1;
+    s->tcp = (unsigned char)(tcp != 0);
+    return 0;
 }
 
 int coro__fd_adopt(coro__loop *l, int fd)
@@ -247,21 +283,40 @@ static fd_state *begin(int fd, coro_task **self, int *err)
 }
 
 /* The loop of every I/O call: op() until it does not say EAGAIN, waiting
- * for `dir` in between; EINTR retried. */
-long coro__io_retry(int fd, unsigned dir, coro_time deadline, coro__io_op op, void *ctx)
+ * for `dir` in between; EINTR retried. want is what op asks to move (0:
+ * not a plain transfer): when a TCP socket moves less, its buffer was
+ * drained (or filled), so the next call waits for the poller's edge
+ * instead of making a system call that would only say EAGAIN. The edge is
+ * not lost: data that comes after the short transfer raises a new one. */
+long coro__io_retry(int fd, unsigned dir, coro_time deadline, coro__io_op op, void *ctx,
+                    size_t want)
 {
     coro_task *self;
     int err, socket;
     fd_state *s = begin(fd, &self, &err);
+    struct coro__io *io;
 
     if (s == NULL)
         return err;
-    socket = s->socket; /* s itself moves when another task grows the table */
+    io = self->loop->io; /* s itself moves when another task grows the table */
+    socket = s->socket;
+    if (!s->tcp)
+        want = 0; /* Unix sockets may stop short at a message boundary */
     for (;;) {
-        long r = eintr_now() ? -1 : op(fd, ctx, socket);
+        long r;
 
-        if (r >= 0)
-            return (long)r;
+        if (want > 0 && (io->fds[fd].drained & dir)) {
+            if ((err = coro_fd_wait_until(fd, dir, deadline)) != 0)
+                return err;
+            if (fd >= io->cap || !io->fds[fd].adopted)
+                return CORO_EBADF;
+        }
+        r = eintr_now() ? -1 : op(fd, ctx, socket);
+        if (r >= 0) {
+            if (r > 0 && (size_t)r < want && io->fds[fd].tcp)
+                io->fds[fd].drained |= (unsigned char)dir;
+            return r;
+        }
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -290,7 +345,7 @@ long coro_read_until(int fd, void *buf, size_t n, coro_time deadline)
 
     if (buf == NULL && n > 0)
         return fd < 0 ? CORO_EBADF : CORO_EINVAL;
-    return coro__io_retry(fd, CORO_READ, deadline, do_read, &sp);
+    return coro__io_retry(fd, CORO_READ, deadline, do_read, &sp, chunk(n));
 }
 
 long coro_read(int fd, void *buf, size_t n)
@@ -313,7 +368,7 @@ long coro_write_until(int fd, const void *buf, size_t n, coro_time deadline)
 
     if (buf == NULL && n > 0)
         return fd < 0 ? CORO_EBADF : CORO_EINVAL;
-    return coro__io_retry(fd, CORO_WRITE, deadline, do_write, &sp);
+    return coro__io_retry(fd, CORO_WRITE, deadline, do_write, &sp, chunk(n));
 }
 
 long coro_write(int fd, const void *buf, size_t n)
@@ -355,6 +410,10 @@ static void ready(void *ctx, int fd, unsigned events)
         io->fds[fd].hook(io->loop);
         return;
     }
+    if (events & CORO__POLL_HUP)
+        io->fds[fd].tcp = 0; /* an end already seen raises no new edge: stop tracking */
+    io->fds[fd].drained &= (unsigned char)~((events & CORO__POLL_IN ? CORO_READ : 0) |
+                                            (events & CORO__POLL_OUT ? CORO_WRITE : 0));
     if (events & CORO__POLL_IN)
         coro__waitq_fire_all(&io->fds[fd].readers, 0);
     if (events & CORO__POLL_OUT)
@@ -391,6 +450,19 @@ struct vec {
     int n;
 };
 
+/* The bytes iov asks for (0, no tracking, if the sum overflows). */
+static size_t total(const struct iovec *iov, int n)
+{
+    size_t sum = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (iov[i].iov_len > SSIZE_MAX - sum)
+            return 0;
+        sum += iov[i].iov_len;
+    }
+    return sum;
+}
+
 static long do_readv(int fd, void *ctx, int socket)
 {
     struct vec *v = ctx;
@@ -418,7 +490,7 @@ long coro_readv_until(int fd, const struct iovec *iov, int n, coro_time deadline
 
     if (iov == NULL || n <= 0 || n > IOV_MAX)
         return CORO_EINVAL;
-    return coro__io_retry(fd, CORO_READ, deadline, do_readv, &v);
+    return coro__io_retry(fd, CORO_READ, deadline, do_readv, &v, total(iov, n));
 }
 
 long coro_readv(int fd, const struct iovec *iov, int n)
@@ -432,7 +504,7 @@ long coro_writev_until(int fd, const struct iovec *iov, int n, coro_time deadlin
 
     if (iov == NULL || n <= 0 || n > IOV_MAX)
         return CORO_EINVAL;
-    return coro__io_retry(fd, CORO_WRITE, deadline, do_writev, &v);
+    return coro__io_retry(fd, CORO_WRITE, deadline, do_writev, &v, total(iov, n));
 }
 
 long coro_writev(int fd, const struct iovec *iov, int n)
@@ -464,7 +536,7 @@ long coro_sendfile_until(int out_fd, int in_fd, long long *offset, size_t count,
 
     if (in_fd < 0)
         return CORO_EBADF;
-    return coro__io_retry(out_fd, CORO_WRITE, deadline, do_sendfile, &a);
+    return coro__io_retry(out_fd, CORO_WRITE, deadline, do_sendfile, &a, 0);
 }
 
 long coro_sendfile(int out_fd, int in_fd, long long *offset, size_t count)

@@ -125,7 +125,12 @@ int coro_accept_until(int lfd, coro_time deadline)
         fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             int one = 1; /* as Go does: small writes go out now (fails on Unix sockets) */
-            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            int tcp = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
+
+            if ((err = coro__fd_adopt_socket(self->loop, fd, tcp)) != 0) {
+                close(fd);
+                return err;
+            }
             return fd;
         }
         if (errno == EINTR || errno == ECONNABORTED)
@@ -153,13 +158,18 @@ static int connect_to(const struct sockaddr *sa, socklen_t len, coro_time deadli
     fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    if (connect(fd, sa, len) == 0)
-        return fd;
-    if (errno != EINPROGRESS && errno != EAGAIN) {
-        err = -errno;
+    err = connect(fd, sa, len) == 0 ? 0 : errno;
+    if (err != 0 && err != EINPROGRESS && err != EAGAIN) {
         close(fd);
-        return err;
+        return -err;
     }
+    /* Watched from now on: a connection made meanwhile raises its edge. */
+    if ((soerr = coro__fd_adopt_socket(self->loop, fd, sa->sa_family != AF_UNIX)) != 0) {
+        close(fd);
+        return soerr;
+    }
+    if (err == 0)
+        return fd;
     err = coro_fd_wait_until(fd, CORO_WRITE, deadline);
     if (err == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) != 0)
         err = -errno;
@@ -249,7 +259,7 @@ long coro_udp_send(int fd, const void *buf, size_t n, const char *host, int port
         return rc;
     d.buf = (void *)buf;
     d.n = n;
-    return coro__io_retry(fd, CORO_WRITE, CORO_NEVER, do_sendto, &d);
+    return coro__io_retry(fd, CORO_WRITE, CORO_NEVER, do_sendto, &d, 0);
 }
 
 static long do_recvfrom(int fd, void *ctx, int socket)
@@ -270,7 +280,7 @@ long coro_udp_recv_until(int fd, void *buf, size_t n, char *host, size_t host_le
 
     d.buf = buf;
     d.n = n;
-    r = coro__io_retry(fd, CORO_READ, deadline, do_recvfrom, &d);
+    r = coro__io_retry(fd, CORO_READ, deadline, do_recvfrom, &d, 0);
     if (r >= 0 && (host != NULL || port != NULL) &&
         getnameinfo((struct sockaddr *)&d.ss, d.len, host, host != NULL ? (socklen_t)host_len : 0,
                     service, sizeof service, NI_NUMERICHOST | NI_NUMERICSERV) == 0 &&

@@ -24,6 +24,7 @@
 #define CORO__POLL_IN 0x1u
 #define CORO__POLL_OUT 0x2u
 #define CORO__POLL_ERR 0x4u /* error or hang-up: wake both directions */
+#define CORO__POLL_HUP 0x8u /* the peer shut down or the fd failed: no more edges come */
 
 typedef struct coro__poller coro__poller;
 

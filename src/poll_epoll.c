@@ -82,6 +82,8 @@ int coro__poller_wait(coro__poller *p, coro_time timeout,
             got |= CORO__POLL_OUT;
         if (e & (EPOLLERR | EPOLLHUP))
             got |= CORO__POLL_ERR | CORO__POLL_IN | CORO__POLL_OUT;
+        if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+            got |= CORO__POLL_HUP;
         ready(ctx, p->events[i].data.fd, got);
     }
     return n;

@@ -220,6 +220,7 @@ CORO__HIDDEN void coro__task_spares_free(coro__loop *l);
 /* io.c */
 CORO__HIDDEN size_t coro__io_waiters(const coro__loop *l);
 CORO__HIDDEN int coro__fd_adopt(coro__loop *l, int fd);
+CORO__HIDDEN int coro__fd_adopt_socket(coro__loop *l, int fd, int tcp);
 CORO__HIDDEN int coro__io_hook(coro__loop *l, int fd, void (*hook)(coro__loop *l));
 CORO__HIDDEN void coro__io_waiting(coro__loop *l, int delta);
 /* uring.c: a file operation through io_uring: its result (>= 0 or a
@@ -233,7 +234,7 @@ CORO__HIDDEN void coro__uring_free(coro__loop *l);
  * waiting for fd in direction `dir` (CORO_READ / CORO_WRITE) meanwhile. */
 typedef long (*coro__io_op)(int fd, void *ctx, int socket);
 CORO__HIDDEN long coro__io_retry(int fd, unsigned dir, coro_time deadline, coro__io_op op,
-                                 void *ctx);
+                                 void *ctx, size_t want);
 /* A wait for fd that cancellation does not end (for work whose buffers a
  * thread still uses). */
 CORO__HIDDEN int coro__fd_wait_uncancelable(int fd, unsigned events);

@@ -218,6 +218,53 @@ TEST(a_peer_that_resets_gives_errors_not_signals)
     CHECK_ERR(coro_run(reset_peer, NULL, NULL, &real), 0);
 }
 
+/* ---- after a short read: what is already there is still seen ---- */
+
+static void *short_reader(void *arg)
+{
+    int fd = (int)N(arg);
+    char buf[64];
+
+    CHECK_INT(coro_read(fd, buf, sizeof buf), 2); /* waits, then short: drained */
+    CHECK_INT(coro_read(fd, buf, sizeof buf), 2); /* data sent after the short read */
+    CHECK(memcmp(buf, "cd", 2) == 0);
+    CHECK_INT(coro_read(fd, buf, sizeof buf), 2); /* data and end in one edge ... */
+    CHECK_INT(coro_read(fd, buf, sizeof buf), 0); /* ... the end is not lost */
+    CHECK_INT(coro_read(fd, buf, sizeof buf), 0);
+    return NULL;
+}
+
+static void *short_reads(void *arg)
+{
+    int lfd = coro_tcp_listen("127.0.0.1", 0, 0), fd, peer;
+    coro_task *t;
+
+    (void)arg;
+    CHECK(lfd >= 0);
+    fd = coro_tcp_connect("127.0.0.1", coro_socket_port(lfd));
+    CHECK(fd >= 0);
+    peer = coro_accept(lfd);
+    CHECK(peer >= 0);
+    CHECK_ERR(coro_spawn(&t, short_reader, P(fd), NULL), 0);
+    CHECK_ERR(coro_sleep(1000000), 0); /* the reader waits in the poller */
+    CHECK_INT(coro_write(peer, "ab", 2), 2);
+    CHECK_ERR(coro_sleep(1000000), 0); /* it read them: less than it asked */
+    CHECK_INT(coro_write(peer, "cd", 2), 2);
+    CHECK_ERR(coro_sleep(1000000), 0);
+    CHECK_INT(coro_write(peer, "ef", 2), 2);
+    CHECK_ERR(coro_shutdown(peer, CORO_SHUT_WR), 0);
+    CHECK_ERR(coro_await(t, NULL), 0);
+    CHECK_ERR(coro_fd_close(peer), 0);
+    CHECK_ERR(coro_fd_close(fd), 0);
+    CHECK_ERR(coro_fd_close(lfd), 0);
+    return NULL;
+}
+
+TEST(after_a_short_read_later_data_and_a_pending_end_are_seen)
+{
+    CHECK_ERR(coro_run(short_reads, NULL, NULL, &real), 0);
+}
+
 /* ---- short writes: a full pipe ---- */
 
 static void *slow_drain(void *arg)
