@@ -175,6 +175,32 @@ $(BUILD)/bench/peer_go: bench/peer_go.go
 	@mkdir -p $(dir $@)
 	$(BENCH_GOENV) go build -o $@ $< $(BENCH_NA)
 
+# The network and file benchmark (bench/net.sh): the example servers against
+# a hand-written epoll server, libuv, Go's net/http and redis-server under
+# wrk, echo_load and redis-benchmark, each server pinned to its own CPU; and
+# 4 KiB random file reads through io_uring, the pool and plain pread.
+# `make bench-net` writes $(BENCH_RESULTS)/net.json, net.md and net.png.
+NET_BIN := $(patsubst %,$(BUILD)/bench/net/%,epoll_server uv_server go_server echo_load fileread)
+$(BUILD)/bench/net/epoll_server $(BUILD)/bench/net/echo_load: $(BUILD)/bench/net/%: bench/net/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 $(OPT) $(WARN) $< -o $@
+$(BUILD)/bench/net/uv_server: bench/net/uv_server.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 $(OPT) $(WARN) $< -luv -o $@ $(BENCH_NA)
+$(BUILD)/bench/net/go_server: bench/net/go_server.go
+	@mkdir -p $(dir $@)
+	$(BENCH_GOENV) go build -o $@ $< $(BENCH_NA)
+$(BUILD)/bench/net/fileread: bench/fileread.c $(BUILD)/libcoro.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(CFLAGS) -D_GNU_SOURCE $< $(BUILD)/libcoro.a $(CORO_LIBS) -pthread -o $@
+
+.PHONY: bench-net bench-net-run
+bench-net: bench-setup
+	@$(MAKE) --no-print-directory bench-net-run
+bench-net-run: $(NET_BIN) $(SERVER_BIN)
+	@mkdir -p $(BENCH_RESULTS)
+	BUILD=$(BUILD) RESULTS=$(BENCH_RESULTS) bash bench/net.sh $(NET_FLAGS)
+
 .PHONY: bench-json bench-setup bench-run bench-json-run
 bench-setup:
 	@sh bench/setup.sh

@@ -8,7 +8,8 @@
 #
 # Usage: sh bench/setup.sh   (as root, or with sudo available)
 
-PKGS="libboost-context-dev libpcl1-dev lua5.4 luajit golang-go gnuplot-nox g++ linux-perf valgrind strace"
+PKGS="libboost-context-dev libpcl1-dev lua5.4 luajit golang-go gnuplot-nox g++ linux-perf valgrind strace
+      libuv1-dev wrk redis-tools redis-server liburing-dev"
 
 missing=
 for p in $PKGS; do

@@ -1,0 +1,27 @@
+# net.gp - draws the network benchmark's chart from the data bench/net.sh
+# writes: for every load, each server's requests/s relative to the reference
+# (the hand-written epoll server for HTTP and echo, redis-server for Redis),
+# medians of rotated rounds. 1 is the reference; above 1 is faster than it.
+#
+#   gnuplot -e "data='chart.dat'; out='bench/results/net.png'" bench/net.gp
+
+if (!exists("data")) data = 'chart.dat'
+if (!exists("out")) out = 'net.png'
+
+set terminal pngcairo size 1400,700 font "sans,11" noenhanced
+set output out
+set title "coro's example servers: requests/s relative to the reference (epoll server; redis-server for Redis)\nserver and load generator pinned to separate CPUs; median of rotated rounds" font ",13"
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.85 noborder
+set boxwidth 0.9
+set grid ytics lc rgb "#dddddd"
+set ylabel "requests/s / reference's"
+set yrange [0:*]
+set xtics rotate by -30 font ",10"
+set key top right
+plot data using 2:xtic(1) title "coro" lc rgb "#d62728", \
+     '' using 3 title "reference" lc rgb "#4c72b0", \
+     '' using 4 title "libuv" lc rgb "#55a868", \
+     '' using 5 title "Go net/http" lc rgb "#8172b2", \
+     1 notitle dt 2 lc rgb "#333333"

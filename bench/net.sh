@@ -1,0 +1,366 @@
+#!/usr/bin/env bash
+# bench/net.sh - the network and file benchmark: coro's example servers
+# against the references, under real clients, in one run.
+#
+#   HTTP keep-alive "hello"  wrk -t1 at 50 and 500 connections: coro's
+#                            http_server, the hand-written epoll server, libuv,
+#                            Go's net/http (GOMAXPROCS=1)
+#   TCP echo, 64 bytes       echo_load at 50 and 1000 connections: the same four
+#   Redis protocol           redis-benchmark -t ping,set,get, with and without
+#                            -P 16: coro's redis_server against redis-server
+#   4 KiB random file reads  fileread: io_uring, the thread pool, plain pread
+#
+# Run by `make bench-net` (which builds everything first) with BUILD and
+# RESULTS set. Options: -r ROUNDS (default 3), -d SECONDS per run (default 3),
+# -s SERVER_CPU (default 1), -l LOAD_CPU (default 0), -n: no callgrind pass.
+#
+# How to read it. The server runs on one CPU, the load generator on another
+# (taskset). On this kind of machine the load generator saturates its CPU
+# before a fast C server fills its own, so requests/s is client-bound and
+# swings between runs; the steady figures are per request, on the server:
+#   cpu_us       server CPU time (perf's task-clock of the server process)
+#   syscalls     system calls (perf's raw_syscalls:sys_enter tracepoint)
+#   instr        instructions, user and kernel (perf's instructions counter),
+#                where the machine has a PMU; otherwise "n/a" and ...
+#   user_instr   ... user-space instructions from a separate callgrind run
+#                (valgrind), its start-up cost subtracted; Go does not run
+#                under valgrind and shows n/a.
+# Servers run one at a time; the order rotates every round, and every figure
+# is the median over the rounds. The run writes $RESULTS/net.json (one JSON
+# object per line), net.md (the tables) and, with gnuplot, net.png.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BUILD=${BUILD:-build/gcc}
+RESULTS=${RESULTS:-bench/results}
+ROUNDS=3 DUR=3 SCPU=1 LCPU=0 CALLGRIND=1
+while getopts "r:d:s:l:n" o; do
+    case $o in
+        r) ROUNDS=$OPTARG ;;
+        d) DUR=$OPTARG ;;
+        s) SCPU=$OPTARG ;;
+        l) LCPU=$OPTARG ;;
+        n) CALLGRIND= ;;
+        *) echo "usage: bench/net.sh [-r ROUNDS] [-d SECONDS] [-s SERVER_CPU] [-l LOAD_CPU] [-n]" >&2
+           exit 2 ;;
+    esac
+done
+
+NET=$BUILD/bench/net
+EX=$BUILD/examples/servers
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/coro-net.XXXXXX")
+PID=
+trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$TMP"' EXIT
+mkdir -p "$RESULTS"
+JSON=$RESULTS/net.json
+: > "$JSON"
+
+have() { command -v "$1" > /dev/null 2>&1; }
+note() { echo "bench/net.sh: $*" >&2; }
+
+for tool in wrk taskset; do
+    have $tool || { note "$tool is missing (make bench-net installs it)"; exit 1; }
+done
+PERF_EVENTS=
+if have perf && perf stat -e task-clock,raw_syscalls:sys_enter -o /dev/null -- true 2> /dev/null; then
+    PERF_EVENTS=task-clock,raw_syscalls:sys_enter
+    if perf stat -x, -e instructions -- true 2>&1 | grep -q '^[0-9]'; then
+        PERF_EVENTS=$PERF_EVENTS,instructions
+    fi
+else
+    note "perf cannot count here: CPU time and system calls per request show n/a"
+fi
+have valgrind || CALLGRIND=
+
+# The command line of server $1 (coro, epoll, uv, go) for protocol $2.
+server_cmd() {
+    case $1/$2 in
+        coro/http) echo "$EX/http_server 0" ;;
+        coro/echo) echo "$EX/echo_server 0" ;;
+        coro/redis) echo "$EX/redis_server 0" ;;
+        epoll/*) echo "$NET/epoll_server $2 0" ;;
+        uv/*) echo "$NET/uv_server $2 0" ;;
+        go/*) echo "env GOMAXPROCS=1 $NET/go_server $2 0" ;;
+    esac
+}
+
+# start WRAPPER... -- CMD...: starts the server on the server CPU; sets PID
+# and PORT, or returns 1.
+start() {
+    local log=$TMP/server.log
+    "$@" > "$log" 2>&1 &
+    PID=$!
+    for _ in $(seq 100); do
+        grep -q "listening on" "$log" && break
+        kill -0 $PID 2> /dev/null || break
+        sleep 0.05
+    done
+    PORT=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$log" | head -1)
+    [ -n "$PORT" ] || { note "server did not start: $*"; cat "$log" >&2; stop; return 1; }
+}
+
+stop() {
+    [ -n "$PID" ] || return 0
+    kill -TERM $PID 2> /dev/null
+    for _ in $(seq 200); do
+        kill -0 $PID 2> /dev/null || break
+        sleep 0.05
+    done
+    kill -KILL $PID 2> /dev/null
+    wait $PID 2> /dev/null
+    PID=
+}
+
+# counted CMD...: runs the load CMD on the load CPU while perf counts the
+# server; leaves perf's CSV in $TMP/perf.
+counted() {
+    if [ -n "$PERF_EVENTS" ]; then
+        perf stat -x, -e "$PERF_EVENTS" -p $PID -o "$TMP/perf" -- taskset -c $LCPU "$@"
+    else
+        : > "$TMP/perf"
+        taskset -c $LCPU "$@"
+    fi
+}
+perf_value() { # event -> its count (task-clock in ms), or empty
+    awk -F, -v e="$1" '$3 ~ "^"e { if ($1 ~ /^[0-9.]+$/) print $1 }' "$TMP/perf"
+}
+
+# load PROTO CONNS: one run against the server on $PORT; prints
+# "ops errors cpu_ms syscalls instructions" (n/a where unknown).
+load() {
+    local out=$TMP/load ops errs
+    case $1 in
+        http)
+            counted wrk -t1 -c"$2" -d"${DUR}s" "http://127.0.0.1:$PORT/" > "$out" 2>&1
+            ops=$(awk '/requests in/ { print $1 }' "$out")
+            errs=$(awk '/Socket errors/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }
+                        /Non-2xx/ { print $NF }' "$out" | awk '{ s += $1 } END { print s + 0 }')
+            ;;
+        echo)
+            counted "$NET/echo_load" 127.0.0.1 "$PORT" "$2" "$DUR" 64 > "$out" 2>&1
+            ops=$(awk '/^round_trips/ { print $2 }' "$out")
+            errs=$(awk '/^round_trips/ { print $8 }' "$out")
+            ;;
+    esac
+    [ -n "$ops" ] || { note "no result from the $1 load:"; cat "$out" >&2; ops=0 errs=1; }
+    echo "$ops ${errs:-1} $(perf_value task-clock || true) $(perf_value raw_syscalls || true)" \
+         "$(perf_value instructions || true)" | awk '{ for (i = NF + 1; i <= 5; i++) $i = "n/a"; print }'
+}
+
+median() { # numbers on stdin -> their median, or n/a
+    sort -g | awk '/^[0-9.e+-]+$/ { v[n++] = $1 }
+        END { if (n == 0) print "n/a"; else if (n % 2) print v[int(n / 2)];
+              else print (v[n / 2 - 1] + v[n / 2]) / 2 }'
+}
+per() { # total ops -> total/ops with 3 significant digits, or n/a
+    awk -v t="$1" -v n="$2" 'BEGIN { if (t == "n/a" || t == "" || n <= 0) print "n/a";
+                                     else printf "%.4g\n", t / n }'
+}
+
+# callgrind PROTO SERVER CONNS: user-space instructions per request, start-up
+# (a run that serves nothing) subtracted.
+callgrind_instr() {
+    local cmd ir0 ir1 ops
+    [ -n "$CALLGRIND" ] && [ "$2" != go ] || { echo n/a; return; }
+    cmd=$(server_cmd "$2" "$1")
+    ir_of() {
+        start taskset -c $SCPU valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            --log-file="$TMP/cg.log" $cmd || return 1
+        if [ "$1" = load ]; then
+            load "$proto" "$conns" > "$TMP/cg.ops"
+        fi
+        stop
+        awk '/Collected :/ { print $NF }' "$TMP/cg.log"
+    }
+    local proto=$1 conns=$3
+    ir0=$(ir_of idle) && ir1=$(ir_of load) || { echo n/a; return; }
+    ops=$(awk '{ print $1 }' "$TMP/cg.ops")
+    awk -v a="$ir0" -v b="$ir1" -v n="$ops" \
+        'BEGIN { if (a == "" || b == "" || n <= 0) print "n/a"; else printf "%.0f\n", (b - a) / n }'
+}
+
+emit() { echo "$1" >> "$JSON"; }
+
+# ---- HTTP and echo: four servers, rotated, medians over the rounds ----
+
+SERVERS=(coro epoll)
+for s in uv go; do
+    if [ -x "$NET/${s}_server" ]; then SERVERS+=("$s"); else note "${s}_server not built: n/a"; fi
+done
+
+net_scenario() { # PROTO CONNS
+    local proto=$1 conns=$2 r i s n=${#SERVERS[@]}
+    note "$proto, $conns connections: ${SERVERS[*]}, $ROUNDS rounds of ${DUR}s"
+    for ((r = 0; r < ROUNDS; r++)); do
+        for ((i = 0; i < n; i++)); do
+            s=${SERVERS[$(((i + r) % n))]}
+            start taskset -c $SCPU $(server_cmd $s $proto) || continue
+            # Warm up (connections, caches, Go's heap) before counting.
+            if [ "$proto" = http ]; then
+                taskset -c $LCPU wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$PORT/" > /dev/null 2>&1
+            else
+                taskset -c $LCPU "$NET/echo_load" 127.0.0.1 "$PORT" "$conns" 1 64 > /dev/null 2>&1
+            fi
+            load $proto "$conns" >> "$TMP/$proto.$conns.$s"
+            stop
+        done
+    done
+    for s in "${SERVERS[@]}"; do
+        local f=$TMP/$proto.$conns.$s ops rps cpu sys ins uins errs
+        [ -s "$f" ] || continue
+        # Per-round rates, then medians.
+        rps=$(awk -v d="$DUR" '{ print $1 / d }' "$f" | median)
+        cpu=$(awk '$3 != "n/a" && $1 > 0 { print $3 * 1000 / $1 }' "$f" | median)
+        sys=$(awk '$4 != "n/a" && $1 > 0 { print $4 / $1 }' "$f" | median)
+        ins=$(awk '$5 != "n/a" && $1 > 0 { print $5 / $1 }' "$f" | median)
+        errs=$(awk '{ s += $2 } END { print s + 0 }' "$f")
+        uins=$(callgrind_instr $proto $s "$conns")
+        emit "$(printf '{"bench":"%s","conns":%d,"server":"%s","ops_per_s":%s,"cpu_us_per_op":%s,"syscalls_per_op":%s,"instr_per_op":%s,"user_instr_per_op":%s,"errors":%d,"rounds":%d}' \
+            $proto "$conns" $s "$(json $rps)" "$(json $cpu)" "$(json $sys)" "$(json $ins)" "$(json $uins)" "$errs" $ROUNDS)"
+    done
+}
+json() { [ "$1" = n/a ] || [ -z "$1" ] && echo null || printf '%.4g' "$1"; }
+
+net_scenario http 50
+net_scenario http 500
+net_scenario echo 50
+net_scenario echo 1000
+
+# ---- Redis: coro's redis_server against redis-server ----
+
+redis_run() { # SERVER PIPELINE -> lines "TEST rps" appended to $TMP/redis.SERVER.P
+    local out=$TMP/rb
+    counted redis-benchmark -h 127.0.0.1 -p "$PORT" -t ping,set,get -n 200000 -c 50 \
+        -P "$2" --csv > "$out" 2> "$TMP/rb.err"
+    if grep -qi error "$out" "$TMP/rb.err"; then
+        note "redis-benchmark reported errors against $1:"; cat "$out" "$TMP/rb.err" >&2
+        echo "ERRORS 1" >> "$TMP/redis.$1.$2"
+    fi
+    awk -F'"' 'NR > 1 && $2 != "" { print $2, $4 }' "$out" >> "$TMP/redis.$1.$2"
+    echo "CPU $(perf_value task-clock || true) $(awk -F'"' 'NR > 1 && $2 != "" { n++ } END { print n * 200000 }' "$out")" \
+        >> "$TMP/redis.$1.$2"
+}
+if have redis-benchmark && have redis-server; then
+    RPORT=$((20000 + $$ % 10000))
+    for ((r = 0; r < ROUNDS; r++)); do
+        for s in coro redis; do
+            for p in 1 16; do
+                if [ $s = coro ]; then
+                    start taskset -c $SCPU $(server_cmd coro redis) || continue
+                else
+                    taskset -c $SCPU redis-server --port $RPORT --bind 127.0.0.1 --save "" \
+                        --appendonly no --daemonize no > "$TMP/redis-server.log" 2>&1 &
+                    PID=$! PORT=$RPORT
+                    for _ in $(seq 100); do
+                        redis-cli -p $PORT ping > /dev/null 2>&1 && break
+                        sleep 0.05
+                    done
+                fi
+                redis_run $s $p
+                stop
+            done
+        done
+    done
+    for p in 1 16; do
+        for s in coro redis; do
+            f=$TMP/redis.$s.$p
+            [ -s "$f" ] || continue
+            for t in $(awk '$1 != "CPU" && $1 != "ERRORS" { print $1 }' "$f" | sort -u); do
+                rps=$(awk -v t="$t" '$1 == t { print $2 }' "$f" | median)
+                emit "$(printf '{"bench":"redis","test":"%s","pipeline":%d,"server":"%s","ops_per_s":%s,"rounds":%d}' \
+                    "$t" $p $s "$(json $rps)" $ROUNDS)"
+            done
+            cpu=$(awk '$1 == "CPU" && $2 != "" && $3 > 0 { print $2 * 1000 / $3 }' "$f" | median)
+            errs=$(awk '$1 == "ERRORS" { n++ } END { print n + 0 }' "$f")
+            emit "$(printf '{"bench":"redis","test":"all","pipeline":%d,"server":"%s","cpu_us_per_op":%s,"errors":%d,"rounds":%d}' \
+                $p $s "$(json $cpu)" "$errs" $ROUNDS)"
+        done
+    done
+else
+    note "redis-benchmark or redis-server missing: the Redis rows are skipped"
+fi
+
+# ---- file reads ----
+
+if [ -x "$NET/fileread" ]; then
+    note "fileread: 4 KiB random reads"
+    taskset -c $SCPU "$NET/fileread" -r "$ROUNDS" -j | grep '^{' >> "$JSON"
+fi
+
+# ---- the tables and the chart ----
+
+tables() {
+    echo "| load | server | requests/s | vs epoll | server CPU µs/op | syscalls/op | instr/op | user instr/op (callgrind) | errors |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    awk -F'[:,{}"]+' '
+        function field(name,   i) { for (i = 2; i < NF; i++) if ($i == name) return $(i + 1); return "" }
+        field("bench") == "http" || field("bench") == "echo" {
+            key = field("bench") " " field("conns")
+            if (field("server") == "epoll") base[key] = field("ops_per_s")
+            line[++n] = $0; k[n] = key
+            row[n] = sprintf("| %s %s conns | %s | %s | RATIO | %s | %s | %s | %s | %s |", field("bench"),
+                field("conns"), field("server"), field("ops_per_s"), field("cpu_us_per_op"),
+                field("syscalls_per_op"), field("instr_per_op"), field("user_instr_per_op"), field("errors"))
+            rps[n] = field("ops_per_s")
+        }
+        END {
+            for (i = 1; i <= n; i++) {
+                r = (base[k[i]] > 0 && rps[i] != "null") ? sprintf("%.2fx", rps[i] / base[k[i]]) : "n/a"
+                sub(/RATIO/, r, row[i]); gsub(/null/, "n/a", row[i]); print row[i]
+            }
+        }' "$JSON"
+    echo
+    echo "| redis-benchmark | pipeline | coro requests/s | redis-server requests/s | coro / redis-server |"
+    echo "|---|---:|---:|---:|---:|"
+    awk -F'[:,{}"]+' '
+        function field(name,   i) { for (i = 2; i < NF; i++) if ($i == name) return $(i + 1); return "" }
+        field("bench") == "redis" && field("test") != "all" {
+            key = field("test") " " field("pipeline")
+            v[key, field("server")] = field("ops_per_s"); if (!(key in seen)) { seen[key]; order[++n] = key }
+        }
+        END {
+            for (i = 1; i <= n; i++) {
+                split(order[i], kp, " "); c = v[order[i], "coro"]; r = v[order[i], "redis"]
+                printf "| %s | %s | %s | %s | %s |\n", kp[1], kp[2], c, r,
+                    (r > 0 && c > 0) ? sprintf("%.2fx", c / r) : "n/a"
+            }
+        }' "$JSON"
+    echo
+    echo "| 4 KiB random reads | tasks | ns/read | time vs pread |"
+    echo "|---|---:|---:|---:|"
+    awk -F'[:,{}"]+' '
+        function field(name,   i) { for (i = 2; i < NF; i++) if ($i == name) return $(i + 1); return "" }
+        field("bench") == "fileread" {
+            printf "| %s | %s | %s | %s |\n", field("mode"), field("conc"), field("ns_per_read"),
+                field("ratio_pread") != "null" ? field("ratio_pread") "x" : "n/a"
+        }' "$JSON"
+}
+tables > "$RESULTS/net.md"
+cat "$RESULTS/net.md"
+
+if have gnuplot; then
+    # One bar group per load: requests/s relative to the reference (epoll
+    # for HTTP and echo, redis-server for Redis).
+    awk -F'[:,{}"]+' '
+        function field(name,   i) { for (i = 2; i < NF; i++) if ($i == name) return $(i + 1); return "" }
+        (field("bench") == "http" || field("bench") == "echo") && field("ops_per_s") != "null" {
+            key = field("bench") "-" field("conns"); v[key, field("server")] = field("ops_per_s")
+            if (!(key in seen)) { seen[key]; order[++n] = key }
+        }
+        field("bench") == "redis" && field("test") != "all" && field("ops_per_s") != "null" {
+            key = "redis-" tolower(field("test")) (field("pipeline") > 1 ? "-P" field("pipeline") : "")
+            v[key, field("server") == "redis" ? "epoll" : "coro"] = field("ops_per_s")
+            if (!(key in seen)) { seen[key]; order[++n] = key }
+        }
+        END {
+            print "load coro reference libuv go"
+            for (i = 1; i <= n; i++) {
+                k = order[i]; b = v[k, "epoll"]; if (b <= 0) continue
+                printf "%s %.3f %.3f %s %s\n", k, v[k, "coro"] / b, 1,
+                    (v[k, "uv"] > 0) ? sprintf("%.3f", v[k, "uv"] / b) : "NaN",
+                    (v[k, "go"] > 0) ? sprintf("%.3f", v[k, "go"] / b) : "NaN"
+            }
+        }' "$JSON" > "$TMP/chart.dat"
+    gnuplot -e "data='$TMP/chart.dat'; out='$RESULTS/net.png'" bench/net.gp ||
+        note "gnuplot failed: no chart"
+fi
