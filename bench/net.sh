@@ -353,7 +353,7 @@ if have gnuplot; then
             if (!(key in seen)) { seen[key]; order[++n] = key }
         }
         END {
-            print "load coro reference libuv go"
+            print "# load coro reference libuv go"
             for (i = 1; i <= n; i++) {
                 k = order[i]; b = v[k, "epoll"]; if (b <= 0) continue
                 printf "%s %.3f %.3f %s %s\n", k, v[k, "coro"] / b, 1,

@@ -9,9 +9,9 @@
  * Each connection is a task with a fixed 8 KiB request buffer (bounded
  * memory: a request head that does not fit is answered 431 and the
  * connection closed), and a request must arrive within 10 s of the
- * previous one's end (an idle or trickling client is shed).
+ * previous one's end (an idle or trickling client is shed). Answers to
+ * pipelined requests go out together, in one write.
  */
-#define _GNU_SOURCE /* memmem, strcasestr */
 #include <coro.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #define HEAD_MAX 8192
+#define OUT_MAX 4096
 
 static char *file_body;
 static size_t file_len;
@@ -26,7 +27,34 @@ static size_t file_len;
 static const char hello[] = "HTTP/1.1 200 OK\r\nServer: coro\r\nContent-Type: text/plain\r\n"
                             "Content-Length: 14\r\n\r\nHello, World!\n";
 
-static int reply(int fd, int status, const char *reason, const char *body, size_t len,
+/* A connection: its answers collect in out and go in one write when no
+ * whole request is left to answer (pipelined requests, one system call). */
+typedef struct conn {
+    int fd;
+    size_t out_len;
+    char out[OUT_MAX];
+} conn;
+
+static int flush(conn *c)
+{
+    int err = c->out_len > 0 ? coro_write_all(c->fd, c->out, c->out_len) : 0;
+
+    c->out_len = 0;
+    return err;
+}
+
+static int send_bytes(conn *c, const char *p, size_t n)
+{
+    if (c->out_len + n > sizeof c->out && flush(c) != 0)
+        return -1;
+    if (n > sizeof c->out)
+        return coro_write_all(c->fd, p, n);
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+    return 0;
+}
+
+static int reply(conn *c, int status, const char *reason, const char *body, size_t len,
                  int close_after)
 {
     char head[256];
@@ -35,65 +63,116 @@ static int reply(int fd, int status, const char *reason, const char *body, size_
                      "Content-Length: %zu\r\n%s\r\n",
                      status, reason, len, close_after ? "Connection: close\r\n" : "");
 
-    if (coro_write_all(fd, head, (size_t)n) != 0)
+    if (send_bytes(c, head, (size_t)n) != 0)
         return -1;
-    return len > 0 ? coro_write_all(fd, body, len) : 0;
+    return len > 0 ? send_bytes(c, body, len) : 0;
+}
+
+/* The next space-separated word of the request line at *p, NUL-terminated
+ * in place; NULL if the line ends first. */
+static char *word(char **p)
+{
+    char *w = *p, *end = w + strcspn(w, " \r\n");
+
+    if (end == w)
+        return NULL;
+    *p = end + (*end == ' ');
+    *end = '\0';
+    return w;
+}
+
+/* Whether header `name` (with its colon) is among the lines from `lines`
+ * on, with a value starting with `value` (both case-insensitive). */
+static int has_header(const char *lines, const char *name, const char *value)
+{
+    size_t n = strlen(name);
+
+    for (const char *line = lines; line != NULL; line = strchr(line, '\n')) {
+        line += *line == '\n';
+        if (strncasecmp(line, name, n) == 0) {
+            const char *v = line + n + strspn(line + n, " \t");
+            return strncasecmp(v, value, strlen(value)) == 0;
+        }
+    }
+    return 0;
 }
 
 /* Answers the request whose head is buf[0, len); 1 to keep the connection. */
-static int answer(int fd, char *buf, size_t len)
+static int answer(conn *c, char *buf, size_t len)
 {
-    char method[8], path[256], version[16];
+    char *p = buf, *headers, *method, *path, *version;
     int keep;
 
     buf[len] = '\0';
-    if (sscanf(buf, "%7s %255s %15s", method, path, version) != 3) {
-        reply(fd, 400, "Bad Request", "bad request\n", 12, 1);
+    headers = strchr(buf, '\n') + 1; /* the head ends with "\r\n": there is one */
+    if ((method = word(&p)) == NULL || (path = word(&p)) == NULL || (version = word(&p)) == NULL) {
+        reply(c, 400, "Bad Request", "bad request\n", 12, 1);
         return 0;
     }
     /* HTTP/1.1 keeps the connection unless told to close; 1.0 the reverse. */
-    keep = strcmp(version, "HTTP/1.1") == 0 ? strcasestr(buf, "\nConnection: close") == NULL
-                                            : strcasestr(buf, "\nConnection: keep-alive") != NULL;
+    keep = strcmp(version, "HTTP/1.1") == 0 ? !has_header(headers, "Connection:", "close")
+                                            : has_header(headers, "Connection:", "keep-alive");
     if (strcmp(method, "GET") != 0)
-        return reply(fd, 405, "Method Not Allowed", "GET only\n", 9, !keep) == 0 && keep;
-    if (strcmp(path, "/") == 0 && keep) /* the hot path: one prepared write */
-        return coro_write_all(fd, hello, sizeof hello - 1) == 0;
+        return reply(c, 405, "Method Not Allowed", "GET only\n", 9, !keep) == 0 && keep;
+    if (strcmp(path, "/") == 0 && keep) /* the hot path: prepared bytes */
+        return send_bytes(c, hello, sizeof hello - 1) == 0;
     if (strcmp(path, "/") == 0) {
-        reply(fd, 200, "OK", "Hello, World!\n", 14, 1);
+        reply(c, 200, "OK", "Hello, World!\n", 14, 1);
         return 0;
     }
     if (strcmp(path, "/file") == 0 && file_body != NULL)
-        return reply(fd, 200, "OK", file_body, file_len, !keep) == 0 && keep;
-    return reply(fd, 404, "Not Found", "not found\n", 10, !keep) == 0 && keep;
+        return reply(c, 200, "OK", file_body, file_len, !keep) == 0 && keep;
+    return reply(c, 404, "Not Found", "not found\n", 10, !keep) == 0 && keep;
+}
+
+/* The end of the first request head in buf[from, have) ("\r\n\r\n"), or NULL. */
+static char *head_end(char *buf, size_t from, size_t have)
+{
+    char *p = buf + from, *end = buf + have;
+
+    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        if (p - buf >= 3 && memcmp(p - 3, "\r\n\r\n", 4) == 0)
+            return p + 1;
+        p++;
+    }
+    return NULL;
 }
 
 static void serve_http(int fd, void *ctx)
 {
     char buf[HEAD_MAX + 1];
-    size_t have = 0;
+    size_t have = 0, scanned = 0;
+    conn c;
 
     (void)ctx;
+    c.fd = fd;
+    c.out_len = 0;
     for (;;) {
-        char *end = have > 0 ? memmem(buf, have, "\r\n\r\n", 4) : NULL;
+        char *end = head_end(buf, scanned, have);
         long n;
 
         if (end != NULL) { /* a whole head: answer it, keep what follows */
-            size_t used = (size_t)(end - buf) + 4;
-            if (!answer(fd, buf, used - 2))
-                return;
+            size_t used = (size_t)(end - buf);
+            if (!answer(&c, buf, used - 2))
+                break;
             memmove(buf, buf + used, have - used);
             have -= used;
+            scanned = 0;
             continue;
         }
+        scanned = have;
         if (have == HEAD_MAX) {
-            reply(fd, 431, "Request Header Fields Too Large", "", 0, 1);
-            return;
+            reply(&c, 431, "Request Header Fields Too Large", "", 0, 1);
+            break;
         }
+        if (flush(&c) != 0)
+            return;
         n = coro_read_until(fd, buf + have, HEAD_MAX - have, coro_after(CORO_SEC(10)));
         if (n <= 0)
             return; /* closed, reset, or idle too long */
         have += (size_t)n;
     }
+    flush(&c); /* the last answer, before the connection closes */
 }
 
 static void load(const char *path)
