@@ -12,7 +12,8 @@
 #
 # Run by `make bench-net` (which builds everything first) with BUILD and
 # RESULTS set. Options: -r ROUNDS (default 3), -d SECONDS per run (default 3),
-# -s SERVER_CPU (default 1), -l LOAD_CPU (default 0), -n: no callgrind pass.
+# -s SERVER_CPU (default 1), -l LOAD_CPU (default 0), -n: no callgrind pass,
+# -o LIST: only these parts (default "http echo redis file").
 #
 # How to read it. The server runs on one CPU, the load generator on another
 # (taskset). On this kind of machine the load generator saturates its CPU
@@ -33,15 +34,17 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${BUILD:-build/gcc}
 RESULTS=${RESULTS:-bench/results}
-ROUNDS=3 DUR=3 SCPU=1 LCPU=0 CALLGRIND=1
-while getopts "r:d:s:l:n" o; do
+ROUNDS=3 DUR=3 SCPU=1 LCPU=0 CALLGRIND=1 ONLY="http echo redis file"
+while getopts "r:d:s:l:no:" o; do
     case $o in
         r) ROUNDS=$OPTARG ;;
         d) DUR=$OPTARG ;;
         s) SCPU=$OPTARG ;;
         l) LCPU=$OPTARG ;;
         n) CALLGRIND= ;;
-        *) echo "usage: bench/net.sh [-r ROUNDS] [-d SECONDS] [-s SERVER_CPU] [-l LOAD_CPU] [-n]" >&2
+        o) ONLY=$OPTARG ;;
+        *) echo "usage: bench/net.sh [-r ROUNDS] [-d SECONDS] [-s SERVER_CPU] [-l LOAD_CPU] [-n]" \
+                "[-o 'http echo redis file']" >&2
            exit 2 ;;
     esac
 done
@@ -221,29 +224,39 @@ net_scenario() { # PROTO CONNS
 }
 json() { [ "$1" = n/a ] || [ -z "$1" ] && echo null || printf '%.4g' "$1"; }
 
-net_scenario http 50
-net_scenario http 500
-net_scenario echo 50
-net_scenario echo 1000
+only() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+if only http; then
+    net_scenario http 50
+    net_scenario http 500
+fi
+if only echo; then
+    net_scenario echo 50
+    net_scenario echo 1000
+fi
 
 # ---- Redis: coro's redis_server against redis-server ----
 
 redis_run() { # SERVER PIPELINE -> lines "TEST rps" appended to $TMP/redis.SERVER.P
-    local out=$TMP/rb
-    counted redis-benchmark -h 127.0.0.1 -p "$PORT" -t ping,set,get -n 200000 -c 50 \
+    local out=$TMP/rb n=$((100000 * (1 + ($2 > 1) * 9))) # about 2 s a test either way
+    counted redis-benchmark -h 127.0.0.1 -p "$PORT" -t ping,set,get -n $n -c 50 \
         -P "$2" --csv > "$out" 2> "$TMP/rb.err"
     if grep -qi error "$out" "$TMP/rb.err"; then
         note "redis-benchmark reported errors against $1:"; cat "$out" "$TMP/rb.err" >&2
         echo "ERRORS 1" >> "$TMP/redis.$1.$2"
     fi
     awk -F'"' 'NR > 1 && $2 != "" { print $2, $4 }' "$out" >> "$TMP/redis.$1.$2"
-    echo "CPU $(perf_value task-clock || true) $(awk -F'"' 'NR > 1 && $2 != "" { n++ } END { print n * 200000 }' "$out")" \
+    echo "CPU $(perf_value task-clock || true) $(awk -F'"' -v n=$n 'NR > 1 && $2 != "" { k++ } END { print k * n }' "$out")" \
         >> "$TMP/redis.$1.$2"
 }
-if have redis-benchmark && have redis-server; then
+if ! only redis; then
+    :
+elif have redis-benchmark && have redis-server; then
     RPORT=$((20000 + $$ % 10000))
+    note "redis: coro redis, $ROUNDS rounds, each order in turn"
     for ((r = 0; r < ROUNDS; r++)); do
-        for s in coro redis; do
+        order="coro redis"
+        [ $((r % 2)) = 1 ] && order="redis coro"
+        for s in $order; do
             for p in 1 16; do
                 if [ $s = coro ]; then
                     start taskset -c $SCPU $(server_cmd coro redis) || continue
@@ -256,6 +269,9 @@ if have redis-benchmark && have redis-server; then
                         sleep 0.05
                     done
                 fi
+                # Warm up (connections, the store's keys) before counting.
+                taskset -c $LCPU redis-benchmark -h 127.0.0.1 -p "$PORT" -t ping,set,get \
+                    -n 20000 -c 50 -P "$p" -q > /dev/null 2>&1
                 redis_run $s $p
                 stop
             done
@@ -282,7 +298,7 @@ fi
 
 # ---- file reads ----
 
-if [ -x "$NET/fileread" ]; then
+if only file && [ -x "$NET/fileread" ]; then
     note "fileread: 4 KiB random reads"
     taskset -c $SCPU "$NET/fileread" -r "$ROUNDS" -j | grep '^{' >> "$JSON"
 fi

@@ -101,8 +101,10 @@ enum coro_error_code {
         CORO_OK = 0
 };
 
-/* The message for an error code ("cannot resume dead coroutine"), or
- * "unknown error" for a value that is not one. Never NULL. */
+/* The message for an error code ("cannot resume dead coroutine"); for
+ * another negative errno code passed on by an I/O call (-EISDIR ...) the
+ * system's message (strerror); "unknown error" for a value that is none of
+ * these. Never NULL. */
 CORO_API const char *coro_strerror(int err);
 
 /* The name of an error code ("CORO_EDEAD"), or "CORO_UNKNOWN". Never NULL. */
@@ -922,8 +924,12 @@ CORO_API int coro_offload_until(coro_fn fn, void *arg, void **result, coro_time 
 /* ---- regular files ---- */
 
 /*
- * open(2), pread(2) / read(2), pwrite(2) / write(2) and fsync(2) on the
- * loop's offload pool: a task waiting for the disk lets the others run.
+ * open(2), pread(2) / read(2), pwrite(2) / write(2) and fsync(2) that
+ * suspend only the calling task: a task waiting for the disk lets the
+ * others run. They go through an io_uring (one per loop) where the library
+ * was built with liburing and the kernel allows it, else through the loop's
+ * offload pool; the choice is made at run time, on the loop's first file
+ * call, and the environment variable CORO_IO_URING=0 forces the pool.
  * offset < 0 reads or writes at the file position. They return what the
  * system call does (an fd, a byte count, 0) or a negative errno code, and
  * CORO_ECANCELED (the task was canceled before the call), CORO_ENOLOOP,

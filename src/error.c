@@ -10,6 +10,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -27,8 +28,17 @@ const char *coro_strerror(int err)
     case 0:
         return "success";
     default:
-        return "unknown error";
+        break;
     }
+    /* The I/O calls pass other negative errno codes on (EISDIR, EROFS ...):
+     * the system's message for those (glibc's table is constant strings). */
+    if (err < 0 && err > -1000) {
+        const char *msg = strerror(-err);
+
+        if (msg != NULL && strncmp(msg, "Unknown error", 13) != 0)
+            return msg;
+    }
+    return "unknown error";
 }
 
 const char *coro_errname(int err)

@@ -4,8 +4,10 @@
  * handles, dead / running / normal / main coroutines, yields outside a
  * coroutine, other threads, unknown codes and statuses.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "test.h"
 
@@ -367,12 +369,16 @@ TEST(strerror_and_errname_of_every_code)
 
 TEST(strerror_and_errname_of_unknown_codes)
 {
-    static const int unknown[] = {-3, -999, -1099, -5000, 1, 2, 12345, -2147483647 - 1};
+    static const int unknown[] = {-999, -1099, -5000, 1, 2, 12345, -2147483647 - 1};
 
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         CHECK_STR(coro_strerror(unknown[i]), "unknown error");
         CHECK_STR(coro_errname(unknown[i]), "CORO_UNKNOWN");
     }
+    /* Other errno codes, as the file calls return them: the system's words. */
+    CHECK_STR(coro_strerror(-EISDIR), strerror(EISDIR));
+    CHECK_STR(coro_strerror(-EROFS), strerror(EROFS));
+    CHECK_STR(coro_errname(-EISDIR), "CORO_UNKNOWN");
 }
 
 TEST(status_name_of_every_status_and_invalid)
