@@ -260,25 +260,26 @@ static void wait_io(coro__loop *l, coro_time when)
 static int schedule(coro__loop *l)
 {
     for (;;) {
-        coro__timer *first;
+        coro_time next;
         int io;
 
         run_ready(l);
         if (l->main->state == CORO__T_DONE)
             return 0;
-        first = coro__timer_first(l);
+        /* A virtual clock jumps to the real first deadline, never earlier. */
+        next = coro__timer_next(l, (l->flags & CORO_RUN_VIRTUAL_CLOCK) != 0);
         io = coro__io_waiters(l) > 0;
         if (l->rq_len > 0) {
             if (io)
                 coro__io_poll(l, 0); /* busy tasks do not starve I/O */
         } else if (io) {
-            wait_io(l, first != NULL ? first->when : CORO_NEVER);
-        } else if (first != NULL) {
-            wait_until(l, first->when);
+            wait_io(l, next);
+        } else if (next != CORO_NEVER) {
+            wait_until(l, next);
         } else {
             return CORO_EDEADLK; /* nothing can ever wake a task */
         }
-        if (first != NULL)
+        if (next != CORO_NEVER)
             coro__timer_fire_due(l, coro__clock(l));
     }
 }
@@ -306,7 +307,7 @@ static void dump_task(FILE *f, const coro__loop *l, const coro_task *t)
     fprintf(f, "coro:   task %llu \"%s\": %s", coro_task_id(t), coro_task_name(t), state_name(t));
     if (t->state == CORO__T_PARKED && t->what != NULL)
         fprintf(f, " on %s %p", t->what, t->obj);
-    if (t->state == CORO__T_PARKED && t->timer.index != 0)
+    if (t->state == CORO__T_PARKED && coro__timer_armed(&t->timer))
         fprintf(f, " (deadline in %.3f s)", (double)(t->timer.when - coro__clock(l)) / 1e9);
     if (t->canceled)
         fprintf(f, ", canceled");

@@ -15,18 +15,33 @@
 /* ---- timers (timer.c) ---- */
 
 /* A deadline in the loop's heap. Ties fire in the order they were set
- * (seq). index is the heap slot + 1, 0 when not in the heap. */
+ * (seq). index is the heap slot + 1, 0 when not in the heap. The heap is
+ * ordered by (key, hseq), which may lag behind (when, seq): a timer
+ * re-armed later than its key, or disarmed lazily (dead), keeps its slot
+ * until it reaches the top (timer.c says why). */
 typedef struct coro__timer {
     coro_time when;
     unsigned long long seq;
+    coro_time key;
+    unsigned long long hseq;
     size_t index;
+    int dead;
     void (*fire)(struct coro__timer *tm);
 } coro__timer;
 
 struct coro__loop;
 CORO__HIDDEN int coro__timer_add(struct coro__loop *l, coro__timer *tm, coro_time when);
 CORO__HIDDEN void coro__timer_del(struct coro__loop *l, coro__timer *tm);
-CORO__HIDDEN coro__timer *coro__timer_first(const struct coro__loop *l);
+/* Disarms tm in O(1): it stays in the heap, dead, until it reaches the top
+ * or is re-armed. Only for a timer that lives as long as the loop's use of
+ * it ends in coro__timer_del (a task's wait deadline). */
+CORO__HIDDEN void coro__timer_disarm(struct coro__loop *l, coro__timer *tm);
+CORO__HIDDEN int coro__timer_armed(const coro__timer *tm);
+CORO__HIDDEN coro__timer *coro__timer_first(struct coro__loop *l);
+/* When the loop must look at its timers next: no later than the first
+ * deadline, earlier when a lazily re-armed timer is on top (exact: always
+ * the first deadline itself); CORO_NEVER when no timer is armed. */
+CORO__HIDDEN coro_time coro__timer_next(struct coro__loop *l, int exact);
 CORO__HIDDEN void coro__timer_fire_due(struct coro__loop *l, coro_time now);
 CORO__HIDDEN void coro__timer_free_all(struct coro__loop *l);
 
@@ -126,6 +141,7 @@ typedef struct coro__loop {
     size_t ntasks;
     coro__timer **heap; /* timers, a binary min-heap on (when, seq) */
     size_t heap_len, heap_cap;
+    size_t timers_live; /* armed timers: the heap's minus the dead ones */
     unsigned long long timer_seq;
     unsigned flags; /* CORO_RUN_* */
     unsigned long long rng;
@@ -169,8 +185,7 @@ static inline void coro__ready(coro_task *t, int wake)
         return;
     t->wake = wake;
     t->state = CORO__T_READY;
-    if (t->timer.index != 0)
-        coro__timer_del(l, &t->timer);
+    coro__timer_disarm(l, &t->timer); /* the next wait re-arms it in O(1) */
     coro__rq_push(l, t);
 }
 CORO__HIDDEN unsigned long long coro__random(coro__loop *l);
