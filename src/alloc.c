@@ -10,8 +10,10 @@
 
 #include "internal.h"
 
-static __thread long fail_countdown; /* 0: off; n: the nth call fails */
-static long live_allocs;             /* atomics: threads allocate too */
+/* initial-exec: no __tls_get_addr call in every allocation of the .so */
+static __thread long fail_countdown
+    __attribute__((tls_model("initial-exec"))); /* 0: off; n: the nth call fails */
+static long live_allocs;                        /* atomics: threads allocate too */
 static long live_maps;
 
 void coro__fail_after(long n)

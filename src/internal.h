@@ -20,11 +20,13 @@
 #define CORO__NORETURN __attribute__((noreturn))
 #define CORO__LIKELY(x) __builtin_expect(!!(x), 1)
 #define CORO__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define CORO__NOINLINE __attribute__((noinline))
 #else
 #define CORO__HIDDEN
 #define CORO__NORETURN
 #define CORO__LIKELY(x) (x)
 #define CORO__UNLIKELY(x) (x)
+#define CORO__NOINLINE
 #endif
 
 /* Internal invariants: checked in test and debug builds (CORO_ASSERTS),

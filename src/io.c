@@ -108,9 +108,9 @@ static fd_state *state(struct coro__io *io, int fd)
     return &io->fds[fd];
 }
 
-/* Makes fd usable by tasks: non-blocking, watched. Its state, or NULL with
- * *err set. */
-static fd_state *adopt(coro__loop *l, int fd, int *err)
+/* Makes fd usable by tasks: non-blocking, watched (the first use of fd
+ * after adopt() found it new). Its state, or NULL with *err set. */
+static CORO__NOINLINE fd_state *adopt_new(coro__loop *l, int fd, int *err)
 {
     struct coro__io *io = io_of(l);
     fd_state *s;
@@ -145,6 +145,17 @@ static fd_state *adopt(coro__loop *l, int fd, int *err)
     }
     s->adopted = 1;
     return s;
+}
+
+/* fd's state, adopting fd on its first use (every I/O call starts here:
+ * the already-adopted case is a few instructions, inlined). */
+static inline fd_state *adopt(coro__loop *l, int fd, int *err)
+{
+    struct coro__io *io = l->io;
+
+    if (CORO__LIKELY(io != NULL && fd < io->cap && io->fds[fd].adopted))
+        return &io->fds[fd];
+    return adopt_new(l, fd, err);
 }
 
 /* Adopts a stream socket just made non-blocking by accept4 or socket (tcp:
@@ -246,8 +257,10 @@ int coro_fd_close(int fd)
 /* Test hooks (internal.h): every read and write moves at most io_chunk
  * bytes (0: no limit), and every io_eintr-th system call fails with EINTR
  * before it is made (0: never). Per thread, like the loop. */
-static __thread size_t io_chunk;
-static __thread unsigned io_eintr, io_calls;
+/* initial-exec: these are read on every I/O call (no __tls_get_addr). */
+static __thread size_t io_chunk __attribute__((tls_model("initial-exec")));
+static __thread unsigned io_eintr __attribute__((tls_model("initial-exec")));
+static __thread unsigned io_calls __attribute__((tls_model("initial-exec")));
 
 void coro__io_inject(size_t chunk, unsigned eintr_every)
 {

@@ -25,7 +25,8 @@ static unsigned long long last_id;
  * global creation order. */
 #define ID_BLOCK 1024
 
-static __thread unsigned long long id_next, id_end;
+static __thread unsigned long long id_next __attribute__((tls_model("initial-exec")));
+static __thread unsigned long long id_end __attribute__((tls_model("initial-exec")));
 
 unsigned long long coro__next_id(void)
 {
