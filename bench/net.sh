@@ -13,7 +13,8 @@
 # Run by `make bench-net` (which builds everything first) with BUILD and
 # RESULTS set. Options: -r ROUNDS (default 3), -d SECONDS per run (default 3),
 # -s SERVER_CPU (default 1), -l LOAD_CPU (default 0), -n: no callgrind pass,
-# -o LIST: only these parts (default "http echo redis file").
+# -o LIST: only these parts (default "http echo redis file"), -T: no run,
+# only the tables and the chart again from $RESULTS/net.json.
 #
 # How to read it. The server runs on one CPU, the load generator on another
 # (taskset). On this kind of machine the load generator saturates its CPU
@@ -34,8 +35,8 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${BUILD:-build/gcc}
 RESULTS=${RESULTS:-bench/results}
-ROUNDS=3 DUR=3 SCPU=1 LCPU=0 CALLGRIND=1 ONLY="http echo redis file"
-while getopts "r:d:s:l:no:" o; do
+ROUNDS=3 DUR=3 SCPU=1 LCPU=0 CALLGRIND=1 ONLY="http echo redis file" REDRAW=
+while getopts "r:d:s:l:no:T" o; do
     case $o in
         r) ROUNDS=$OPTARG ;;
         d) DUR=$OPTARG ;;
@@ -43,8 +44,9 @@ while getopts "r:d:s:l:no:" o; do
         l) LCPU=$OPTARG ;;
         n) CALLGRIND= ;;
         o) ONLY=$OPTARG ;;
+        T) REDRAW=1 ;;
         *) echo "usage: bench/net.sh [-r ROUNDS] [-d SECONDS] [-s SERVER_CPU] [-l LOAD_CPU] [-n]" \
-                "[-o 'http echo redis file']" >&2
+                "[-o 'http echo redis file'] [-T]" >&2
            exit 2 ;;
     esac
 done
@@ -56,7 +58,7 @@ PID=
 trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$TMP"' EXIT
 mkdir -p "$RESULTS"
 JSON=$RESULTS/net.json
-: > "$JSON"
+[ -n "$REDRAW" ] || : > "$JSON"
 
 have() { command -v "$1" > /dev/null 2>&1; }
 note() { echo "bench/net.sh: $*" >&2; }
@@ -184,6 +186,8 @@ callgrind_instr() {
 
 emit() { echo "$1" >> "$JSON"; }
 
+# The measurements: skipped by -T.
+measure() {
 # ---- HTTP and echo: four servers, rotated, medians over the rounds ----
 
 SERVERS=(coro epoll)
@@ -303,6 +307,9 @@ if only file && [ -x "$NET/fileread" ]; then
     taskset -c $SCPU "$NET/fileread" -r "$ROUNDS" -j | grep '^{' >> "$JSON"
 fi
 
+}
+[ -n "$REDRAW" ] || measure
+
 # ---- the tables and the chart ----
 
 tables() {
@@ -338,6 +345,22 @@ tables() {
             for (i = 1; i <= n; i++) {
                 split(order[i], kp, " "); c = v[order[i], "coro"]; r = v[order[i], "redis"]
                 printf "| %s | %s | %s | %s | %s |\n", kp[1], kp[2], c, r,
+                    (r > 0 && c > 0) ? sprintf("%.2fx", c / r) : "n/a"
+            }
+        }' "$JSON"
+    echo
+    echo "| redis-benchmark, all tests | pipeline | coro server CPU µs/op | redis-server CPU µs/op | coro / redis-server |"
+    echo "|---|---:|---:|---:|---:|"
+    awk -F'[:,{}"]+' '
+        function field(name,   i) { for (i = 2; i < NF; i++) if ($i == name) return $(i + 1); return "" }
+        field("bench") == "redis" && field("test") == "all" {
+            p = field("pipeline"); v[p, field("server")] = field("cpu_us_per_op")
+            if (!(p in seen)) { seen[p]; order[++n] = p }
+        }
+        END {
+            for (i = 1; i <= n; i++) {
+                c = v[order[i], "coro"]; r = v[order[i], "redis"]
+                printf "| ping, set, get | %s | %s | %s | %s |\n", order[i], c, r,
                     (r > 0 && c > 0) ? sprintf("%.2fx", c / r) : "n/a"
             }
         }' "$JSON"
