@@ -69,9 +69,11 @@ static void reap(coro__loop *l)
     while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
         request *r = io_uring_cqe_get_data(cqe);
 
+        io_uring_cqe_seen(&u->ring, cqe);
+        if (r == NULL)
+            continue; /* a no-op left by a failed submission */
         r->result = cqe->res;
         r->done = 1;
-        io_uring_cqe_seen(&u->ring, cqe);
         coro__ready(r->task, 0);
     }
 }
@@ -139,8 +141,14 @@ long coro__uring_file(coro_task *self, int kind, int fd, const char *path, int f
         break;
     }
     io_uring_sqe_set_data(sqe, &r);
-    if (io_uring_submit(&u->ring) < 0)
+    if (io_uring_submit(&u->ring) < 0) {
+        /* The entry stays queued and would go with the next submission,
+         * pointing at this frame: make it a no-op nobody waits for, and
+         * let the pool do the work. */
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data(sqe, NULL);
         return CORO_ENOSYS;
+    }
     coro__io_waiting(l, 1);
     while (!r.done) /* not cancelable: the kernel holds the buffer */
         if (coro__park(self, "file io", NULL, CORO_NEVER, 0) != 0)
