@@ -3,12 +3,17 @@
  * liburing: open, read, write and fsync submitted to the kernel's ring
  * instead of the thread pool, where the kernel allows it.
  *
- * Design. One ring per loop, created on first use. Its completions signal
- * an eventfd (io_uring_register_eventfd) that the loop's poller watches
- * like any fd, with a hook (io.c) that reaps every completion and readies
- * the task that waits for it. A task submits one request (kept on its
- * stack: the task waits, uncancelably, until the kernel is done with the
- * buffer), counts as an I/O waiter (no false deadlock) and parks.
+ * Design. One ring per loop, created on first use. A task submits one
+ * request (kept on its stack: the task waits, uncancelably, until the
+ * kernel is done with the buffer) and looks at the completion queue at
+ * once: a read the page cache serves is done inside the submission, and
+ * then the task goes on without parking. Otherwise it counts as an I/O
+ * waiter (no false deadlock) and parks. Completions signal an eventfd that
+ * the loop's poller watches like any fd, with a hook (io.c) that reaps
+ * every completion and readies the task that waits for it. (Not
+ * io_uring_register_eventfd_async, which would spare the signal of inline
+ * completions: it signals only for io-wq workers, so a read of a pipe,
+ * completed by poll and task work, would never wake the loop.)
  *
  * Selection at run time: when the ring cannot be created (an old kernel,
  * a seccomp filter that forbids io_uring_setup, CORO_IO_URING=0 in the
@@ -57,15 +62,10 @@ typedef struct request {
 } request;
 
 /* Every completion there is: its request is done, its task ready. */
-static void reap(coro__loop *l)
+static void collect(struct coro__uring *u)
 {
-    struct coro__uring *u = l->uring;
     struct io_uring_cqe *cqe;
-    uint64_t n;
 
-    if (read(u->efd, &n, sizeof n) < 0) {
-        /* drained already */
-    }
     while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
         request *r = io_uring_cqe_get_data(cqe);
 
@@ -76,6 +76,18 @@ static void reap(coro__loop *l)
         r->done = 1;
         coro__ready(r->task, 0);
     }
+}
+
+/* The eventfd's hook: completions the kernel finished in the background. */
+static void reap(coro__loop *l)
+{
+    struct coro__uring *u = l->uring;
+    uint64_t n;
+
+    if (read(u->efd, &n, sizeof n) < 0) {
+        /* drained already */
+    }
+    collect(u);
 }
 
 static struct coro__uring *ring_of(coro__loop *l)
@@ -149,6 +161,9 @@ long coro__uring_file(coro_task *self, int kind, int fd, const char *path, int f
         io_uring_sqe_set_data(sqe, NULL);
         return CORO_ENOSYS;
     }
+    collect(u); /* done already (a read from the page cache): no park */
+    if (r.done)
+        return r.result;
     coro__io_waiting(l, 1);
     while (!r.done) /* not cancelable: the kernel holds the buffer */
         if (coro__park(self, "file io", NULL, CORO_NEVER, 0) != 0)
