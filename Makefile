@@ -181,6 +181,7 @@ $(BUILD)/bench/peer_go: bench/peer_go.go
 # 4 KiB random file reads through io_uring, the pool and plain pread.
 # `make bench-net` writes $(BENCH_RESULTS)/net.json, net.md and net.png.
 NET_BIN := $(patsubst %,$(BUILD)/bench/net/%,epoll_server uv_server go_server echo_load fileread)
+$(BUILD)/bench/net/epoll_server $(BUILD)/bench/net/uv_server: bench/net/hello.h
 $(BUILD)/bench/net/epoll_server $(BUILD)/bench/net/echo_load: $(BUILD)/bench/net/%: bench/net/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 $(OPT) $(WARN) $< -o $@

@@ -31,12 +31,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define BUF_SIZE 16384 /* per-connection input and output buffers */
+#include "hello.h"
+
 #define MAX_EVENTS 256
 
-static const char hello[] = "HTTP/1.1 200 OK\r\nServer: coro\r\nContent-Type: text/plain\r\n"
-                            "Content-Length: 14\r\n\r\nHello, World!\n";
-#define HELLO_LEN (sizeof hello - 1)
 
 struct conn {
     size_t in_len;  /* http: bytes of in[] not yet answered (a partial head) */
@@ -81,22 +79,9 @@ static void watch(int op, int fd, unsigned events)
     }
 }
 
-/* Answers every complete head in c->in, in order, while the answers fit in
- * c->out; keeps what is left (a partial head, or heads not yet answered). */
 static void answer(struct conn *c)
 {
-    size_t done = 0;
-    char *end;
-
-    while (c->out_len + HELLO_LEN <= BUF_SIZE &&
-           (end = memmem(c->in + done, c->in_len - done, "\r\n\r\n", 4)) != NULL) {
-        memcpy(c->out + c->out_len, hello, HELLO_LEN);
-        c->out_len += HELLO_LEN;
-        done = (size_t)(end - c->in) + 4;
-    }
-    if (done > 0)
-        memmove(c->in, c->in + done, c->in_len - done);
-    c->in_len -= done;
+    answer_heads(c->in, &c->in_len, c->out, &c->out_len);
 }
 
 /* Sends what c->out holds: 0 when all is sent, 1 when the socket is full

@@ -23,11 +23,9 @@
 #include <sys/resource.h>
 #include <uv.h>
 
-#define BUF_SIZE 16384 /* per-connection input and output buffers */
+#include "hello.h"
 
-static const char hello[] = "HTTP/1.1 200 OK\r\nServer: coro\r\nContent-Type: text/plain\r\n"
-                            "Content-Length: 14\r\n\r\nHello, World!\n";
-#define HELLO_LEN (sizeof hello - 1)
+
 
 struct conn {
     uv_tcp_t tcp;   /* tcp.data points back here */
@@ -54,22 +52,9 @@ static void drop(struct conn *c)
         uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
-/* Answers every complete head in c->in, in order, while the answers fit in
- * c->out; keeps what is left (a partial head, or heads not yet answered). */
 static void answer(struct conn *c)
 {
-    size_t done = 0;
-    char *end;
-
-    while (c->out_len + HELLO_LEN <= BUF_SIZE &&
-           (end = memmem(c->in + done, c->in_len - done, "\r\n\r\n", 4)) != NULL) {
-        memcpy(c->out + c->out_len, hello, HELLO_LEN);
-        c->out_len += HELLO_LEN;
-        done = (size_t)(end - c->in) + 4;
-    }
-    if (done > 0)
-        memmove(c->in, c->in + done, c->in_len - done);
-    c->in_len -= done;
+    answer_heads(c->in, &c->in_len, c->out, &c->out_len);
 }
 
 static void on_written(uv_write_t *req, int status);
