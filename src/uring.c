@@ -17,7 +17,8 @@
  *
  * Selection at run time: when the ring cannot be created (an old kernel,
  * a seccomp filter that forbids io_uring_setup, CORO_IO_URING=0 in the
- * environment) this loop uses the thread pool for good. Built only where
+ * environment) or its kernel lacks one of the operations (probed) this
+ * loop uses the thread pool for good. Built only where
  * liburing is (make detects it; cross builds do without).
  */
 #include "sched.h"
@@ -90,6 +91,21 @@ static void reap(coro__loop *l)
     collect(u);
 }
 
+/* Whether the kernel has every operation this file submits (openat, read
+ * and write came in 5.6: an older ring would fail them one by one). */
+static int has_ops(struct io_uring *ring)
+{
+    static const int ops[] = {IORING_OP_OPENAT, IORING_OP_READ, IORING_OP_WRITE, IORING_OP_FSYNC};
+    struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+    int ok = probe != NULL;
+
+    for (size_t i = 0; ok && i < sizeof ops / sizeof ops[0]; i++)
+        ok = io_uring_opcode_supported(probe, ops[i]);
+    if (probe != NULL)
+        io_uring_free_probe(probe);
+    return ok;
+}
+
 static struct coro__uring *ring_of(coro__loop *l)
 {
     struct coro__uring *u;
@@ -104,6 +120,11 @@ static struct coro__uring *ring_of(coro__loop *l)
     if ((u = coro__malloc(sizeof *u)) == NULL)
         return NULL;
     if (io_uring_queue_init(ENTRIES, &u->ring, 0) != 0) {
+        coro__free(u);
+        return NULL;
+    }
+    if (!has_ops(&u->ring)) {
+        io_uring_queue_exit(&u->ring);
         coro__free(u);
         return NULL;
     }
