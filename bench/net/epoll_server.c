@@ -218,15 +218,8 @@ int main(int argc, char **argv)
     struct rlimit rl;
     int lfd, sfd, fd;
 
-    if (argc != 3 || (strcmp(argv[1], "http") != 0 && strcmp(argv[1], "echo") != 0)) {
-        fprintf(stderr, "usage: epoll_server http|echo PORT\n");
+    if ((http_mode = serve_mode(argc, argv, "epoll_server")) < 0)
         return 2;
-    }
-    http_mode = strcmp(argv[1], "http") == 0;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
     getrlimit(RLIMIT_NOFILE, &rl);
     nconns = rl.rlim_cur > 1 << 20 ? 1 << 20 : (int)rl.rlim_cur;
     signal(SIGPIPE, SIG_IGN);

@@ -191,17 +191,9 @@ static int listen_on(uv_loop_t *loop, int port)
 int main(int argc, char **argv)
 {
     uv_loop_t *loop = uv_default_loop();
-    struct rlimit rl;
 
-    if (argc != 3 || (strcmp(argv[1], "http") != 0 && strcmp(argv[1], "echo") != 0)) {
-        fprintf(stderr, "usage: uv_server http|echo PORT\n");
+    if ((http_mode = serve_mode(argc, argv, "uv_server")) < 0)
         return 2;
-    }
-    http_mode = strcmp(argv[1], "http") == 0;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
     signal(SIGPIPE, SIG_IGN); /* libuv leaves SIGPIPE to the application */
     if (listen_on(loop, atoi(argv[2])) != 0)
         return 1;
