@@ -123,6 +123,8 @@ CORO__HIDDEN void coro__defer_free_all(coro *co);
 
 struct coro__thread;
 
+/* clear() in coro.c sets every field of a new one: a new field needs its
+ * line there. */
 struct coro {
     coro__ctx ctx;               /* saved context while not running */
     int status;                  /* CORO_SUSPENDED .. CORO_DEAD */

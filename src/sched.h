@@ -67,6 +67,7 @@ CORO__HIDDEN void coro__waitq_fire_all(coro_waitq *q, int result);
 
 /* ---- groups and tasks (sched.c, group.c) ---- */
 
+/* coro__group_init sets every field: a new one needs its line there. */
 struct coro_group {
     coro_task *owner;               /* opened by; canceled with it */
     struct coro_group *prev, *next; /* in the owner's list of groups */
@@ -126,7 +127,8 @@ struct coro_task {
     void *errvalue;
     const char *file; /* where it was spawned */
     int line;
-    /* Last: a new task clears what is above and only w[i].q of these. */
+    /* Last: a new task sets every field above (task_new in sched.c: a new
+     * field needs its line there) and only w[i].q of these. */
     coro__waiter w[CORO__SELECT_INLINE];
 };
 
