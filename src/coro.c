@@ -319,36 +319,6 @@ int coro__transfer(coro *from, coro *to, void *value)
     return 0;
 }
 
-/* The runtime's workers take the name (borrowed: reset to NULL before
- * destroy) and the id of the task they run. */
-void coro__set_identity(coro *co, const char *name, unsigned long long id)
-{
-    co->name = (char *)name;
-    co->id = id;
-}
-
-/* Marks co a runtime worker (on) or frees it for the runtime's own
- * coro_close / coro_destroy (off). */
-void coro__set_worker(coro *co, int on)
-{
-    if (on)
-        co->flags |= CORO__F_WORKER;
-    else
-        co->flags &= ~CORO__F_WORKER;
-}
-
-void coro__set_transfer(coro *co, void *value)
-{
-    co->transfer = value;
-}
-
-/* What co's last switch out carried: a yield's value, or at death its
- * result (or error value). */
-void *coro__transfer_value(const coro *co)
-{
-    return co->transfer;
-}
-
 int coro_status(const coro *co)
 {
     return co != NULL ? co->status : CORO_EINVAL;

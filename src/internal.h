@@ -253,11 +253,39 @@ CORO__HIDDEN void coro__body(void *arg);
 CORO__HIDDEN CORO__NORETURN void coro__die(coro *co, int status, void *result);
 CORO__HIDDEN int coro__resume_dead(coro *co);
 CORO__HIDDEN int coro__transfer(coro *from, coro *to, void *value);
-CORO__HIDDEN void *coro__transfer_value(const coro *co);
-CORO__HIDDEN void coro__set_transfer(coro *co, void *value);
-CORO__HIDDEN void coro__set_worker(coro *co, int on);
 CORO__HIDDEN int coro__resume_worker(coro *co, void *in);
-CORO__HIDDEN void coro__set_identity(coro *co, const char *name, unsigned long long id);
+
+/* The runtime's view of a worker coroutine (inline: on every spawn). */
+
+/* What co's last switch out carried: a yield's value, or at death its
+ * result (or error value). */
+static inline void *coro__transfer_value(const coro *co)
+{
+    return co->transfer;
+}
+
+static inline void coro__set_transfer(coro *co, void *value)
+{
+    co->transfer = value;
+}
+
+/* Marks co a runtime worker (on) or frees it for the runtime's own
+ * coro_close / coro_destroy (off). */
+static inline void coro__set_worker(coro *co, int on)
+{
+    if (on)
+        co->flags |= CORO__F_WORKER;
+    else
+        co->flags &= ~CORO__F_WORKER;
+}
+
+/* A worker takes the name (borrowed: reset to NULL before destroy) and the
+ * id of the task it runs. */
+static inline void coro__set_identity(coro *co, const char *name, unsigned long long id)
+{
+    co->name = (char *)name;
+    co->id = id;
+}
 CORO__HIDDEN int coro__call_dead(coro *gen);
 #ifdef CORO__ASM_FASTPATH
 CORO__HIDDEN int coro__resume_slow(coro *co, void *in, void **out);

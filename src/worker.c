@@ -2,9 +2,12 @@
  * worker.c - the coroutines tasks run on, and the loop's pool of idle ones.
  *
  * Design. A task does not own a coroutine for life: it runs on a worker, a
- * coroutine whose body is a loop that runs one task function after another,
- * each inside coro_pcall (so each task has its own scope for errors and
- * cleanups, and an error ends the task, not the worker). When a task's
+ * coroutine whose body is a loop that runs one task function after another
+ * inside a protected scope (so an error or a cleanup of a task's ends the
+ * task, not the worker). The scope is set up once for a run of tasks, not
+ * per task: between two tasks it holds no cleanup and no error, so it is as
+ * good as new, and a setjmp per task is spared; an error ends the scope
+ * and the worker opens another for its next task. When a task's
  * function returns, the worker reports the end (coro__task_ended), then
  * goes back to the loop's pool and switches away; coro_spawn takes a worker
  * from the pool when there is one. So spawning a task costs no coroutine
@@ -80,24 +83,58 @@ static coro_task *idle(coro__loop *l, coro *w, int pooled)
     return coro__transfer_value(w); /* what the resume or handoff passed */
 }
 
+/* t's function has ended with rc (0, or CORO_EERROR with the error now
+ * w's): reports the end and lets w go idle. The next task, or NULL. */
+static coro_task *task_done(coro__loop *l, coro *w, coro_task *t, int rc, void *out)
+{
+    int pooled = t->pooled;
+
+    t->co = NULL; /* the task no longer has a coroutine */
+    l->current = NULL;
+    coro__task_ended(t, rc, rc == 0 ? out : w->err.value, coro_errmsg(w)); /* t may be freed */
+    coro__error_clear(w);
+    coro__set_identity(w, NULL, coro_id(w));
+    return idle(l, w, pooled);
+}
+
+/*
+ * Runs t, and the tasks the worker w takes after it, in one protected
+ * scope: a setjmp per task would cost more than the rest of a task's
+ * bookkeeping. Between tasks the scope is as new: its cleanups have all
+ * run and w has no error. An error raised in a task (or in one of its
+ * cleanups) lands here and ends the scope; the caller opens a new one for
+ * the next task. Returns that task, or NULL when w retires.
+ */
+static coro_task *run_tasks(coro__loop *l, coro *w, coro_task *t)
+{
+    coro_task *volatile cur = t; /* read after the longjmp */
+    coro__frame f;
+    jmp_buf jb;
+
+    coro__scope_begin(w, &f, 0);
+    f.jb = &jb;
+    if (setjmp(jb) == 0) {
+        do {
+            t = cur;
+            void *out = t->fn(t->arg);
+            coro__scope_return(w, &f);
+            cur = task_done(l, w, t, 0, out);
+        } while (cur != NULL);
+        (void)coro__scope_end(w, &f);
+        return NULL;
+    }
+    (void)coro__scope_end(w, &f); /* CORO_EERROR: the error is w's */
+    return task_done(l, w, cur, CORO_EERROR, NULL);
+}
+
 static void *worker_main(void *arg)
 {
     coro_task *t = arg;
     coro *self = coro_running(NULL);
     coro__loop *l = t->loop;
 
-    while (t != NULL) {
-        void *out = NULL;
-        int rc = coro_pcall(t->fn, t->arg, &out);
-        int pooled = t->pooled;
-
-        t->co = NULL; /* the task no longer has a coroutine */
-        l->current = NULL;
-        coro__task_ended(t, rc, out, coro_errmsg(self)); /* t may be freed */
-        coro__error_clear(self);
-        coro__set_identity(self, NULL, coro_id(self));
-        t = idle(l, self, pooled);
-    }
+    while (t != NULL)
+        t = run_tasks(l, self, t);
     return NULL;
 }
 
