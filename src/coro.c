@@ -292,33 +292,6 @@ int yield_c(void *out, void **in)
     return 0;
 }
 
-/*
- * A symmetric switch for the runtime: the running coroutine `from` is
- * suspended and `to` (suspended, of this thread) runs in its place, with
- * from's resumer as its own, as if from had yielded to its resumer and
- * that had resumed `to`, in one switch. `value` reaches `to` as a resume's
- * would. Returns 0 when from is switched to again, or CORO_ENOMEM (copy
- * mode) with nothing changed.
- */
-int coro__transfer(coro *from, coro *to, void *value)
-{
-    coro__thread *t = from->thread;
-
-    coro__assert(t->current == from && to->status == CORO_SUSPENDED && to->thread == t);
-    if ((t->owner != NULL || (to->flags & CORO__F_COPY)) &&
-        coro__copy_reserve(t, from, to, value) != 0)
-        return CORO_ENOMEM;
-    to->transfer = value;
-    to->resumer = from->resumer;
-    from->status = CORO_SUSPENDED;
-    to->status = CORO_RUNNING;
-    t->current = to;
-    coro__switch(from, to);
-    if (CORO__UNLIKELY(from->flags & CORO__F_CLOSING))
-        coro__throw(from, CORO__UNWIND_CLOSE);
-    return 0;
-}
-
 int coro_status(const coro *co)
 {
     return co != NULL ? co->status : CORO_EINVAL;

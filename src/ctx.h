@@ -62,6 +62,15 @@ typedef struct coro__ctx {
 void coro__ctx_init(coro__ctx *c, void *stack_lo, size_t size, void (*entry)(void *), void *arg);
 void coro__ctx_switch(coro__ctx *from, coro__ctx *to);
 
+/* coro__ctx_switch for a switch that is never returned from (a coroutine's
+ * last): x86-64 leaves it by an indirect jump instead of a return (see
+ * "Returning" in arch/x86_64.S); elsewhere it is the same function. */
+#if defined(__x86_64__) && !defined(CORO_BACKEND_UCONTEXT)
+void coro__ctx_jump(coro__ctx *from, coro__ctx *to);
+#else
+#define coro__ctx_jump coro__ctx_switch
+#endif
+
 /* The stack pointer of a saved context (copy-stack mode saves the bytes
  * from there to the top), and whether the backend can tell it. */
 #ifdef CORO_BACKEND_UCONTEXT

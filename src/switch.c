@@ -64,7 +64,7 @@ void coro__switch_final(coro *from, coro *to)
 #ifdef CORO__ASAN
     __sanitizer_start_switch_fiber(NULL, to->asan_lo, to->asan_size);
 #endif
-    coro__ctx_switch(&from->ctx, &to->ctx);
+    coro__ctx_jump(&from->ctx, &to->ctx);
     coro__assert(!"a dead coroutine was switched to");
     for (;;) {
     }
