@@ -86,7 +86,7 @@ static void rq_push_front(coro__loop *l, coro_task *t)
 
 /* The next task to run: the oldest, or with CORO_RUN_SEEDED a seeded
  * random one (O(n), a testing mode). */
-static coro_task *rq_pop(coro__loop *l)
+static inline coro_task *rq_pop(coro__loop *l)
 {
     coro_task *t = l->rq_first, *prev = NULL;
 

@@ -35,8 +35,11 @@ CORO__HIDDEN void coro__timer_del(struct coro__loop *l, coro__timer *tm);
 /* Disarms tm in O(1): it stays in the heap, dead, until it reaches the top
  * or is re-armed. Only for a timer that lives as long as the loop's use of
  * it ends in coro__timer_del (a task's wait deadline). */
-CORO__HIDDEN void coro__timer_disarm(struct coro__loop *l, coro__timer *tm);
-CORO__HIDDEN int coro__timer_armed(const coro__timer *tm);
+static inline void coro__timer_disarm(struct coro__loop *l, coro__timer *tm);
+static inline int coro__timer_armed(const coro__timer *tm)
+{
+    return tm->index != 0 && !tm->dead;
+}
 CORO__HIDDEN coro__timer *coro__timer_first(struct coro__loop *l);
 /* When the loop must look at its timers next: no later than the first
  * deadline, earlier when a lazily re-armed timer is on top (exact: always
@@ -165,6 +168,14 @@ typedef struct coro__loop {
 } coro__loop;
 
 CORO__HIDDEN extern __thread coro__loop *coro__loop_tls __attribute__((tls_model("initial-exec")));
+
+static inline void coro__timer_disarm(coro__loop *l, coro__timer *tm)
+{
+    if (coro__timer_armed(tm)) {
+        tm->dead = 1;
+        l->timers_live--;
+    }
+}
 
 static inline void coro__rq_push(coro__loop *l, coro_task *t)
 {

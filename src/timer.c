@@ -120,19 +120,6 @@ void coro__timer_del(coro__loop *l, coro__timer *tm)
         sift_down(l, i);
 }
 
-void coro__timer_disarm(coro__loop *l, coro__timer *tm)
-{
-    if (tm->index != 0 && !tm->dead) {
-        tm->dead = 1;
-        l->timers_live--;
-    }
-}
-
-int coro__timer_armed(const coro__timer *tm)
-{
-    return tm->index != 0 && !tm->dead;
-}
-
 /* Pays the top's debt if it has one: a dead timer leaves, a re-armed one
  * moves to its real place. 0 when the top is a true first timer (or the
  * heap is empty). */
