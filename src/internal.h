@@ -21,12 +21,14 @@
 #define CORO__LIKELY(x) __builtin_expect(!!(x), 1)
 #define CORO__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define CORO__NOINLINE __attribute__((noinline))
+#define CORO__ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define CORO__HIDDEN
 #define CORO__NORETURN
 #define CORO__LIKELY(x) (x)
 #define CORO__UNLIKELY(x) (x)
 #define CORO__NOINLINE
+#define CORO__ALWAYS_INLINE inline
 #endif
 
 /* Internal invariants: checked in test and debug builds (CORO_ASSERTS),

@@ -128,7 +128,7 @@ static void note_switch(coro__loop *l, const coro_task *t)
  */
 #define HANDOFF_MAX 64
 
-static inline int switch_away(coro__loop *l, coro *self, coro_task *t)
+int coro__switch_away(coro__loop *l, coro *self, coro_task *t)
 {
     coro_task *n;
 
@@ -146,11 +146,6 @@ static inline int switch_away(coro__loop *l, coro *self, coro_task *t)
         l->current = t;
     }
     return coro_yield(NULL, NULL);
-}
-
-int coro__switch_away(coro__loop *l, coro *self, coro_task *t)
-{
-    return switch_away(l, self, t);
 }
 
 static void park_timeout(coro__timer *tm)
@@ -175,7 +170,7 @@ int coro__park(coro_task *t, const char *what, const void *obj, coro_time deadli
     t->obj = obj;
     t->cancelable = cancelable;
     t->wake = 0;
-    rc = switch_away(l, t->co, t);
+    rc = coro__switch_away(l, t->co, t);
     t->what = NULL;
     t->obj = NULL;
     if (rc != 0) { /* cannot suspend here: nothing parked */

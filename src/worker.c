@@ -66,8 +66,11 @@ void coro__worker_destroy(coro *w)
 }
 
 /* The worker w, whose task has ended, waits in the pool for the next one
- * (or retires). Returns that task, or NULL to retire. */
-static coro_task *idle(coro__loop *l, coro *w, int pooled)
+ * (or retires). Returns that task, or NULL to retire. Inlined into its
+ * callers, so that the switch away is made right from run_tasks: every
+ * return between a switch and the code that resumes after it misses the
+ * return-stack predictor (the other side's calls are on it). */
+static CORO__ALWAYS_INLINE coro_task *idle(coro__loop *l, coro *w, int pooled)
 {
     if (!pooled || l->nidle == IDLE_MAX || l->stopping) {
         l->retired = w; /* the loop frees it once it has ended */
@@ -84,8 +87,8 @@ static coro_task *idle(coro__loop *l, coro *w, int pooled)
 }
 
 /* t's function has ended with rc (0, or CORO_EERROR with the error now
- * w's): reports the end and lets w go idle. The next task, or NULL. */
-static coro_task *task_done(coro__loop *l, coro *w, coro_task *t, int rc, void *out)
+ * w's): reports the end. Whether w may go back to the pool. */
+static int task_end(coro__loop *l, coro *w, coro_task *t, int rc, void *out)
 {
     int pooled = t->pooled;
 
@@ -94,7 +97,7 @@ static coro_task *task_done(coro__loop *l, coro *w, coro_task *t, int rc, void *
     coro__task_ended(t, rc, rc == 0 ? out : w->err.value, coro_errmsg(w)); /* t may be freed */
     coro__error_clear(w);
     coro__set_identity(w, NULL, coro_id(w));
-    return idle(l, w, pooled);
+    return pooled;
 }
 
 /*
@@ -118,13 +121,13 @@ static coro_task *run_tasks(coro__loop *l, coro *w, coro_task *t)
             t = cur;
             void *out = t->fn(t->arg);
             coro__scope_return(w, &f);
-            cur = task_done(l, w, t, 0, out);
+            cur = idle(l, w, task_end(l, w, t, 0, out));
         } while (cur != NULL);
         (void)coro__scope_end(w, &f);
         return NULL;
     }
     (void)coro__scope_end(w, &f); /* CORO_EERROR: the error is w's */
-    return task_done(l, w, cur, CORO_EERROR, NULL);
+    return idle(l, w, task_end(l, w, cur, CORO_EERROR, NULL));
 }
 
 static void *worker_main(void *arg)
