@@ -125,6 +125,15 @@ static void note_switch(coro__loop *l, const coro_task *t)
  * readied). The loop sees the handoff when a task switches back to it:
  * the one that does is l->current. A run of handoffs is bounded, so that
  * the loop still looks at its timers.
+ *
+ * Every task switches away here, and from as few frames above as can be
+ * (coro__park is inline in the blocking call, the idle worker's wait in
+ * its run loop): after a switch, each return up the resumed coroutine's
+ * frames is predicted from the return stack, which holds the calls of the
+ * coroutine that switched. One shared switch site makes the first return
+ * right; each frame above it that the two sides do not share is a missed
+ * prediction, about 5 ns. Keeping the frames few took a spawn + await from
+ * 117 to 87 ns.
  */
 #define HANDOFF_MAX 64
 
@@ -153,32 +162,22 @@ static void park_timeout(coro__timer *tm)
     coro__ready(coro__container_of(tm, coro_task, timer), CORO_ETIMEDOUT);
 }
 
-int coro__park(coro_task *t, const char *what, const void *obj, coro_time deadline, int cancelable)
+/* coro__park's slow parts (sched.h has the rest, inline). */
+int coro__park_deadline(coro_task *t, coro_time deadline)
 {
     coro__loop *l = t->loop;
-    int rc;
 
-    if (deadline != CORO_NEVER) {
-        if (deadline <= coro__clock(l))
-            return CORO_ETIMEDOUT;
-        t->timer.fire = park_timeout;
-        if (coro__timer_add(l, &t->timer, deadline) != 0)
-            return CORO_ENOMEM;
-    }
-    t->state = CORO__T_PARKED;
-    t->what = what;
-    t->obj = obj;
-    t->cancelable = cancelable;
-    t->wake = 0;
-    rc = coro__switch_away(l, t->co, t);
-    t->what = NULL;
-    t->obj = NULL;
-    if (rc != 0) { /* cannot suspend here: nothing parked */
-        coro__timer_del(l, &t->timer);
-        t->state = CORO__T_RUNNING;
-        return rc;
-    }
-    return t->wake;
+    if (deadline <= coro__clock(l))
+        return CORO_ETIMEDOUT;
+    t->timer.fire = park_timeout;
+    return coro__timer_add(l, &t->timer, deadline) != 0 ? CORO_ENOMEM : 0;
+}
+
+int coro__park_failed(coro_task *t, int rc)
+{
+    coro__timer_del(t->loop, &t->timer); /* cannot suspend here: nothing parked */
+    t->state = CORO__T_RUNNING;
+    return rc;
 }
 
 /* ---- the scheduler ---- */

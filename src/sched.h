@@ -211,8 +211,35 @@ CORO__HIDDEN unsigned long long coro__random(coro__loop *l);
  * CORO_ETIMEDOUT when the deadline has passed, with coro_yield's error when
  * t cannot suspend (a cleanup run by coro_close), or CORO_ENOMEM.
  */
-CORO__HIDDEN int coro__park(coro_task *t, const char *what, const void *obj, coro_time deadline,
-                            int cancelable);
+CORO__HIDDEN int coro__park_deadline(coro_task *t, coro_time deadline);
+CORO__HIDDEN int coro__park_failed(coro_task *t, int rc);
+
+/* Suspends the running coroutine self (a parking task's, `t`, or an idle
+ * worker's, t NULL): hands the thread to the next ready task, or yields to
+ * the loop. 0, or coro_yield's error when self cannot suspend. */
+CORO__HIDDEN int coro__switch_away(coro__loop *l, coro *self, coro_task *t);
+
+/* Inline, so that a blocking call switches away from its own frame: every
+ * frame between a switch and the code that resumes after it costs a
+ * missed return prediction (loop.c). what and obj are only read while t
+ * is parked, so they are left as they are after the wait. */
+static inline int coro__park(coro_task *t, const char *what, const void *obj, coro_time deadline,
+                             int cancelable)
+{
+    int rc;
+
+    if (deadline != CORO_NEVER && (rc = coro__park_deadline(t, deadline)) != 0)
+        return rc;
+    t->state = CORO__T_PARKED;
+    t->what = what;
+    t->obj = obj;
+    t->cancelable = cancelable;
+    t->wake = 0;
+    rc = coro__switch_away(t->loop, t->co, t);
+    if (CORO__UNLIKELY(rc != 0))
+        return coro__park_failed(t, rc);
+    return t->wake;
+}
 
 /* The running task of this thread's loop, or NULL with *err set to
  * CORO_ENOLOOP (no loop, or called from a coroutine the task resumed:
@@ -277,10 +304,6 @@ CORO__HIDDEN void coro__offload_free(coro__loop *l);
 CORO__HIDDEN int coro__worker_get(coro__loop *l, coro_task *t, const coro_task_options *opt);
 CORO__HIDDEN void coro__worker_destroy(coro *w);
 CORO__HIDDEN void coro__workers_free(coro__loop *l);
-/* Suspends the running coroutine self (a parking task's, `t`, or an idle
- * worker's, t NULL): hands the thread to the next ready task, or yields to
- * the loop. 0, or coro_yield's error when self cannot suspend. */
-CORO__HIDDEN int coro__switch_away(coro__loop *l, coro *self, coro_task *t);
 CORO__HIDDEN int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg,
                              const coro_task_options *opt, coro_group *g, const char *file,
                              int line);
