@@ -109,7 +109,7 @@ typedef struct coro__frame {
 } coro__frame;
 
 CORO__HIDDEN void coro__scope_begin(coro *co, coro__frame *f, int base);
-CORO__HIDDEN void coro__scope_return(coro *co, coro__frame *f);
+CORO__HIDDEN void coro__scope_cleanups(coro *co, coro__frame *f);
 CORO__HIDDEN int coro__scope_end(coro *co, coro__frame *f);
 CORO__HIDDEN CORO__NORETURN void coro__throw(coro *co, int status);
 CORO__HIDDEN void coro__defer_free_all(coro *co);
@@ -160,6 +160,16 @@ struct coro {
 static inline void coro__error_clear(coro *co)
 {
     coro__err_drop(&co->err);
+}
+
+/* The scope's function returned: errors caught inside are done with, and
+ * the cleanups run (one that raises unwinds to f like any error). Inline:
+ * after every task, which mostly has none. */
+static inline void coro__scope_return(coro *co, coro__frame *f)
+{
+    coro__error_clear(co);
+    if (co->defers != f->defers)
+        coro__scope_cleanups(co, f);
 }
 
 /* ---- per-thread state (thread.c) ---- */

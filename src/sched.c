@@ -34,7 +34,7 @@
 
 /* ---- wait queues ---- */
 
-void coro__waitq_fire_all(coro_waitq *q, int result)
+void coro__waitq_fire_each(coro_waitq *q, int result)
 {
     coro__waiter *w;
 
@@ -210,8 +210,10 @@ static void group_release(coro_group *g, coro_task *heir)
             inherit(heir, m->errmsg, m->errvalue);
         coro__task_free(m);
     }
-    coro__free(g->errmsg);
-    g->errmsg = NULL;
+    if (g->errmsg != NULL) {
+        coro__free(g->errmsg);
+        g->errmsg = NULL;
+    }
 }
 
 void coro__group_free(coro_group *g)
@@ -309,9 +311,11 @@ void coro__task_free(coro_task *t)
     coro__timer_del(t->loop, &t->timer);
     if (t->co != NULL)
         coro__worker_destroy(t->co);
-    coro__free(t->name);
-    coro__free(t->errmsg);
-    coro__free(t->wx);
+    if (CORO__UNLIKELY(t->name != NULL || t->errmsg != NULL || t->wx != NULL)) {
+        coro__free(t->name);
+        coro__free(t->errmsg);
+        coro__free(t->wx);
+    }
     if (t->loop->nspare < SPARE_MAX) {
         t->rq_next = t->loop->spare;
         t->loop->spare = t;

@@ -31,7 +31,13 @@ typedef struct coro__timer {
 
 struct coro__loop;
 CORO__HIDDEN int coro__timer_add(struct coro__loop *l, coro__timer *tm, coro_time when);
-CORO__HIDDEN void coro__timer_del(struct coro__loop *l, coro__timer *tm);
+CORO__HIDDEN void coro__timer_unlink(struct coro__loop *l, coro__timer *tm);
+/* Disarms tm; nothing if it is not armed (inline: every task's end asks). */
+static inline void coro__timer_del(struct coro__loop *l, coro__timer *tm)
+{
+    if (tm->index != 0)
+        coro__timer_unlink(l, tm);
+}
 /* Disarms tm in O(1): it stays in the heap, dead, until it reaches the top
  * or is re-armed. Only for a timer that lives as long as the loop's use of
  * it ends in coro__timer_del (a task's wait deadline). */
@@ -65,8 +71,14 @@ typedef struct coro__waiter {
     int result; /* set by the waker for the task: 0 or CORO_ECHCLOSED */
 } coro__waiter;
 
-/* Fires every waiter of q whose task is parked, with result. */
-CORO__HIDDEN void coro__waitq_fire_all(coro_waitq *q, int result);
+CORO__HIDDEN void coro__waitq_fire_each(coro_waitq *q, int result);
+/* Fires every waiter of q whose task is parked, with result (inline: every
+ * task's end asks, and mostly nobody waits). */
+static inline void coro__waitq_fire_all(coro_waitq *q, int result)
+{
+    if (q->first != NULL)
+        coro__waitq_fire_each(q, result);
+}
 
 /* ---- groups and tasks (sched.c, group.c) ---- */
 

@@ -99,14 +99,12 @@ int coro__timer_add(coro__loop *l, coro__timer *tm, coro_time when)
     return 0;
 }
 
-/* Disarms tm; nothing if it is not armed. */
-void coro__timer_del(coro__loop *l, coro__timer *tm)
+/* Takes tm, which is in the heap, out of it. */
+void coro__timer_unlink(coro__loop *l, coro__timer *tm)
 {
     size_t i;
     coro__timer *last;
 
-    if (tm->index == 0)
-        return;
     l->timers_live -= !tm->dead;
     i = tm->index - 1;
     tm->index = 0;

@@ -85,11 +85,8 @@ void coro__scope_begin(coro *co, coro__frame *f, int base)
     co->frame = f;
 }
 
-/* The scope's function returned: errors caught inside are done with, and
- * the cleanups run (one that raises unwinds to f like any error). */
-void coro__scope_return(coro *co, coro__frame *f)
+void coro__scope_cleanups(coro *co, coro__frame *f)
 {
-    coro__error_clear(co);
     run_cleanups(co, f);
 }
 
