@@ -814,6 +814,72 @@ TEST(tasks_reuse_workers_each_with_its_own_name_id_cleanups_and_errors)
     CHECK_STR(log_buf, "1 fail 3 4 "); /* each task's cleanup ran once, at its end */
 }
 
+static void raising_cleanup(void *arg)
+{
+    log_add(arg);
+    coro_error("cleanup failed");
+}
+
+static void *defer_raises(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_defer(raising_cleanup, "raise "), 0);
+    CHECK_ERR(coro_defer(log_cleanup, "first "), 0); /* runs before the raising one */
+    return P(1);
+}
+
+static void *fail_inside(void *arg)
+{
+    (void)arg;
+    coro_error("caught");
+    return NULL;
+}
+
+static void *catches_its_error(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_pcall(fail_inside, NULL, NULL), CORO_EERROR);
+    CHECK_STR(coro_errmsg(coro_running(NULL)), "caught");
+    CHECK_ERR(coro_defer(log_cleanup, "caught "), 0);
+    return P(2);
+}
+
+static void *plain(void *arg)
+{
+    CHECK(coro_errmsg(coro_running(NULL)) == NULL); /* nothing left by the tasks before */
+    CHECK_ERR(coro_defer(log_cleanup, "plain "), 0);
+    return arg;
+}
+
+/* One worker runs the three in turn (each awaited before the next is
+ * spawned): its protected scope must come out of each as good as new. */
+static void *scope_reuse(void *arg)
+{
+    coro_task *t;
+    void *r = NULL;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&t, defer_raises, NULL, NULL), 0);
+    CHECK_ERR(coro_await(t, &r), CORO_EERROR);
+    CHECK_STR(coro_errmsg(coro_running(NULL)), "cleanup failed");
+    CHECK_ERR(coro_spawn(&t, catches_its_error, NULL, NULL), 0);
+    CHECK_ERR(coro_await(t, &r), 0);
+    CHECK(r == P(2));
+    for (int i = 0; i < 3; i++) {
+        CHECK_ERR(coro_spawn(&t, plain, P(10 + i), NULL), 0);
+        CHECK_ERR(coro_await(t, &r), 0);
+        CHECK(r == P(10 + i));
+    }
+    return NULL;
+}
+
+TEST(a_worker_runs_tasks_after_a_raising_cleanup_and_a_caught_error_as_if_new)
+{
+    log_buf[0] = '\0';
+    CHECK_ERR(coro_run(scope_reuse, NULL, NULL, NULL), 0);
+    CHECK_STR(log_buf, "first raise caught plain plain plain ");
+}
+
 static volatile unsigned long recurse_stop = ~0UL; /* never reached */
 
 __attribute__((noinline)) static unsigned long recurse(unsigned long depth)
