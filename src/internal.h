@@ -353,5 +353,9 @@ CORO__HIDDEN long coro__live_maps(void);
 /* I/O test hook (io.c): reads and writes move at most `chunk` bytes (0: no
  * limit); every `eintr_every`-th one fails with EINTR first (0: never). */
 CORO__HIDDEN void coro__io_inject(size_t chunk, unsigned eintr_every);
+/* io_uring test hook (uring.c): the next n submissions of a file request
+ * fail as if the kernel refused them. Returns how many of the previous
+ * ones were left unused. */
+CORO__HIDDEN unsigned coro__uring_inject(unsigned n);
 
 #endif /* CORO_INTERNAL_H */

@@ -38,6 +38,12 @@ void coro__uring_free(coro__loop *l)
     (void)l;
 }
 
+unsigned coro__uring_inject(unsigned n)
+{
+    (void)n;
+    return 0;
+}
+
 #else
 
 #include <errno.h>
@@ -61,6 +67,27 @@ typedef struct request {
     int done;
     int result;
 } request;
+
+/* Test hook (internal.h): the next `submit_fail` submissions of a request
+ * fail as a kernel that refuses them would (EBUSY), without reaching it. */
+static __thread unsigned submit_fail;
+
+unsigned coro__uring_inject(unsigned n)
+{
+    unsigned left = submit_fail;
+
+    submit_fail = n;
+    return left;
+}
+
+static int submit(struct io_uring *ring)
+{
+    if (CORO__UNLIKELY(submit_fail > 0)) {
+        submit_fail--;
+        return -EBUSY;
+    }
+    return io_uring_submit(ring);
+}
 
 /* Every completion there is: its request is done, its task ready. */
 static void collect(struct coro__uring *u)
@@ -174,7 +201,7 @@ long coro__uring_file(coro_task *self, int kind, int fd, const char *path, int f
         break;
     }
     io_uring_sqe_set_data(sqe, &r);
-    if (io_uring_submit(&u->ring) < 0) {
+    if (submit(&u->ring) < 0) {
         /* The entry stays queued and would go with the next submission,
          * pointing at this frame: make it a no-op nobody waits for, and
          * let the pool do the work. */

@@ -1,12 +1,14 @@
 /*
  * test_file.c - regular-file reads and writes that suspend only the calling
- * task (on the offload pool): contents, offsets, fsync, errors, and that a
- * task canceled mid-call still gets its buffer filled before it returns.
+ * task (io_uring or the offload pool): contents, offsets, fsync, errors,
+ * that a task canceled mid-call still gets its buffer filled before it
+ * returns, and that a refused io_uring submission leaves nothing behind.
  */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "sched.h"
 #include "test.h"
 
 static char path[64];
@@ -97,6 +99,42 @@ TEST(a_task_canceled_during_a_file_read_still_gets_its_data)
         close(r.fds[0]);
         close(r.fds[1]);
     }
+}
+
+/* A submission the kernel refuses leaves its entry in the ring, pointing
+ * at the caller's frame and buffer: it must go out as a no-op that nobody
+ * waits for, and the request must be done by the pool instead. Left as it
+ * was, the next submission would send it along, and the kernel would read
+ * into the first buffer again, after the caller had reused it. */
+static void *submit_refused(void *arg)
+{
+    char first[8] = "", second[8] = "";
+    int fd;
+
+    (void)arg;
+    snprintf(path, sizeof path, "/tmp/coro-file-%d", (int)getpid());
+    fd = coro_file_open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    CHECK_INT(coro_file_write(fd, "abcdef", 6, 0), 6);
+    coro__uring_inject(1);
+    CHECK_INT(coro_file_read(fd, first, 6, 0), 6); /* refused: the pool reads it */
+    CHECK(memcmp(first, "abcdef", 6) == 0);
+    memcpy(first, "reused", 6);
+    CHECK_INT(coro_file_read(fd, second, 3, 3), 3); /* the ring again */
+    CHECK(memcmp(second, "def", 3) == 0);
+    CHECK(memcmp(first, "reused", 6) == 0); /* nothing read into it again */
+    if (coro__loop_tls->uring != NULL)
+        CHECK_INT(coro__uring_inject(0), 0); /* the refusal did happen */
+    CHECK_INT(close(fd), 0);
+    unlink(path);
+    return NULL;
+}
+
+TEST(a_refused_io_uring_submission_goes_to_the_pool_and_leaves_nothing_queued)
+{
+    CHECK_INT(unsetenv("CORO_IO_URING"), 0);
+    CHECK_ERR(coro_run(submit_refused, NULL, NULL, NULL), 0);
+    coro__uring_inject(0);
 }
 
 TEST(file_calls_outside_a_task_are_refused)
