@@ -152,7 +152,7 @@ static void copier_main(void *arg)
             coro__ctx_init(&to->ctx, t->shared.lo, t->shared.size, coro__body, to);
         t->owner = to;
         self->resumer = NULL;
-        coro__switch_plain(self, to);
+        coro__switch_jump(self, to);
     }
 }
 
@@ -325,7 +325,7 @@ void coro__copy_switch(coro *from, coro *to)
 
     t->copy_to = to;
     t->copier->resumer = from;
-    coro__switch_plain(from, t->copier);
+    coro__switch_jump(from, t->copier);
 }
 
 /* co is dead or destroyed: its frames and saved bytes are garbage. */

@@ -245,6 +245,7 @@ static inline int coro__copy_needed(const coro *to)
  * copy-mode coroutine whose frames are not on the shared stack. Without
  * ASan it is inlined into resume and yield. */
 CORO__HIDDEN void coro__switch_plain(coro *from, coro *to);
+CORO__HIDDEN void coro__switch_jump(coro *from, coro *to);
 #ifdef CORO__ASAN
 CORO__HIDDEN void coro__switch(coro *from, coro *to);
 #else
