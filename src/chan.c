@@ -92,7 +92,7 @@ static void *at(const coro__waiter *w)
     return coro__task_mem(w->task, w->data);
 }
 
-static int send_now(coro_chan *ch, const void *elem)
+static CORO__ALWAYS_INLINE int send_now(coro_chan *ch, const void *elem)
 {
     coro__waiter *w;
 
@@ -111,7 +111,7 @@ static int send_now(coro_chan *ch, const void *elem)
     return CORO_EAGAIN;
 }
 
-static int recv_now(coro_chan *ch, void *elem)
+static CORO__ALWAYS_INLINE int recv_now(coro_chan *ch, void *elem)
 {
     coro__waiter *w = coro__waitq_peek(&ch->sendq);
 
