@@ -217,7 +217,18 @@ static inline coro__thread *coro__thread_get(void)
 
 CORO__HIDDEN int coro__thread_exited(coro__thread *t);
 CORO__HIDDEN void coro__thread_unref(coro__thread *t);
-CORO__HIDDEN unsigned long long coro__next_id(void);
+CORO__HIDDEN extern __thread unsigned long long coro__id_next
+    __attribute__((tls_model("initial-exec")));
+CORO__HIDDEN extern __thread unsigned long long coro__id_end
+    __attribute__((tls_model("initial-exec")));
+CORO__HIDDEN unsigned long long coro__next_id_block(void);
+/* A new id (inline: on every spawn and create; see thread.c). */
+static inline unsigned long long coro__next_id(void)
+{
+    if (CORO__UNLIKELY(coro__id_next == coro__id_end))
+        return coro__next_id_block();
+    return coro__id_next++;
+}
 CORO__HIDDEN coro *coro__block_get(coro__thread *t);
 CORO__HIDDEN void coro__block_put(coro__thread *t, coro *co);
 CORO__HIDDEN void coro__block_drain(coro__thread *t);

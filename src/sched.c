@@ -197,7 +197,7 @@ static void group_fail(coro_group *g, coro_task *m)
 
 /* g's members are all done: frees the ones nobody will await (a failed one
  * fails `heir`, if given), and lets go of those being awaited. */
-static void group_release(coro_group *g, coro_task *heir)
+static CORO__ALWAYS_INLINE void group_release(coro_group *g, coro_task *heir)
 {
     coro_task *m;
 
@@ -229,7 +229,7 @@ void coro__group_free(coro_group *g)
     coro__free(g);
 }
 
-static void unlink_all(coro_task *t)
+static CORO__ALWAYS_INLINE void unlink_all(coro_task *t)
 {
     coro__loop *l = t->loop;
 

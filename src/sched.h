@@ -313,7 +313,18 @@ CORO__HIDDEN void coro__io_free(coro__loop *l);
 CORO__HIDDEN void coro__offload_free(coro__loop *l);
 
 /* worker.c */
-CORO__HIDDEN int coro__worker_get(coro__loop *l, coro_task *t, const coro_task_options *opt);
+CORO__HIDDEN int coro__worker_new(coro_task *t, const coro_task_options *opt);
+/* Gives t a worker: an idle one if t's options allow, else a new one.
+ * 0, CORO_ENOMEM or CORO_EMAPS. Inline: on every spawn. */
+static inline int coro__worker_get(coro__loop *l, coro_task *t, const coro_task_options *opt)
+{
+    t->pooled = opt == NULL || (opt->stack_size == 0 && !(opt->flags & CORO_COPY_STACK));
+    if (!t->pooled || l->nidle == 0)
+        return coro__worker_new(t, opt);
+    t->co = l->idle[--l->nidle];
+    coro__set_identity(t->co, t->name, t->id);
+    return 0;
+}
 CORO__HIDDEN void coro__worker_destroy(coro *w);
 CORO__HIDDEN void coro__workers_free(coro__loop *l);
 CORO__HIDDEN int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg,

@@ -25,16 +25,14 @@ static unsigned long long last_id;
  * global creation order. */
 #define ID_BLOCK 1024
 
-static __thread unsigned long long id_next __attribute__((tls_model("initial-exec")));
-static __thread unsigned long long id_end __attribute__((tls_model("initial-exec")));
+__thread unsigned long long coro__id_next __attribute__((tls_model("initial-exec")));
+__thread unsigned long long coro__id_end __attribute__((tls_model("initial-exec")));
 
-unsigned long long coro__next_id(void)
+unsigned long long coro__next_id_block(void)
 {
-    if (id_next == id_end) {
-        id_next = __atomic_fetch_add(&last_id, ID_BLOCK, __ATOMIC_RELAXED) + 1;
-        id_end = id_next + ID_BLOCK;
-    }
-    return id_next++;
+    coro__id_next = __atomic_fetch_add(&last_id, ID_BLOCK, __ATOMIC_RELAXED) + 1;
+    coro__id_end = coro__id_next + ID_BLOCK;
+    return coro__id_next++;
 }
 
 /* Control blocks are recycled per thread, like stacks (at most as many as

@@ -31,27 +31,22 @@
 
 static void *worker_main(void *arg);
 
-/* Gives t a worker: an idle one if t's options allow, else a new one.
- * 0, CORO_ENOMEM or CORO_EMAPS. */
-int coro__worker_get(coro__loop *l, coro_task *t, const coro_task_options *opt)
+/* A new worker for t, when none of the pool's will do (see
+ * coro__worker_get in sched.h): 0, CORO_ENOMEM or CORO_EMAPS. */
+int coro__worker_new(coro_task *t, const coro_task_options *opt)
 {
     coro_options co = {0, NULL, NULL, CORO__OWN_STACK};
     int rc;
 
-    t->pooled = opt == NULL || (opt->stack_size == 0 && !(opt->flags & CORO_COPY_STACK));
-    if (t->pooled && l->nidle > 0) {
-        t->co = l->idle[--l->nidle];
-    } else {
-        if (opt != NULL) {
-            co.stack_size = opt->stack_size;
-            if (opt->flags & CORO_COPY_STACK)
-                co.flags = CORO_COPY_STACK;
-        }
-        rc = coro_create(&t->co, worker_main, &co);
-        if (rc != 0)
-            return rc;
-        coro__set_worker(t->co, 1);
+    if (opt != NULL) {
+        co.stack_size = opt->stack_size;
+        if (opt->flags & CORO_COPY_STACK)
+            co.flags = CORO_COPY_STACK;
     }
+    rc = coro_create(&t->co, worker_main, &co);
+    if (rc != 0)
+        return rc;
+    coro__set_worker(t->co, 1);
     coro__set_identity(t->co, t->name, t->id);
     return 0;
 }
@@ -94,9 +89,10 @@ static int task_end(coro__loop *l, coro *w, coro_task *t, int rc, void *out)
 
     t->co = NULL; /* the task no longer has a coroutine */
     l->current = NULL;
-    coro__task_ended(t, rc, rc == 0 ? out : w->err.value, coro_errmsg(w)); /* t may be freed */
+    coro__task_ended(t, rc, rc == 0 ? out : w->err.value,
+                     rc == 0 ? NULL : w->err.msg); /* t may be freed */
     coro__error_clear(w);
-    coro__set_identity(w, NULL, coro_id(w));
+    coro__set_identity(w, NULL, w->id);
     return pooled;
 }
 
