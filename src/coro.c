@@ -281,12 +281,7 @@ int yield_c(void *out, void **in)
     if (coro__copy_reserve(t, cur, r, out) != 0)
         return CORO_ENOMEM;
     cur->transfer = out;
-    cur->status = CORO_SUSPENDED;
-    r->status = CORO_RUNNING;
-    t->current = r;
-    coro__switch(cur, r);
-    if (CORO__UNLIKELY(cur->flags & CORO__F_CLOSING))
-        coro__throw(cur, CORO__UNWIND_CLOSE);
+    coro__switch_suspending(t, cur, r);
     if (in != NULL)
         *in = cur->transfer;
     return 0;

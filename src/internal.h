@@ -271,6 +271,18 @@ static inline void coro__switch(coro *from, coro *to)
 CORO__HIDDEN CORO__NORETURN void coro__switch_final(coro *from, coro *to);
 CORO__HIDDEN void coro__switch_started(coro *co);
 
+/* The running coroutine `from` of thread t suspends and `to` runs; when
+ * from runs again, it unwinds if it is being closed. */
+static inline void coro__switch_suspending(coro__thread *t, coro *from, coro *to)
+{
+    from->status = CORO_SUSPENDED;
+    to->status = CORO_RUNNING;
+    t->current = to;
+    coro__switch(from, to);
+    if (CORO__UNLIKELY(from->flags & CORO__F_CLOSING))
+        coro__throw(from, CORO__UNWIND_CLOSE);
+}
+
 /*
  * A symmetric switch for the runtime: the running coroutine `from` is
  * suspended and `to` (suspended, of this thread) runs in its place, with
@@ -289,12 +301,7 @@ static inline int coro__transfer(coro *from, coro *to, void *value)
         return CORO_ENOMEM;
     to->transfer = value;
     to->resumer = from->resumer;
-    from->status = CORO_SUSPENDED;
-    to->status = CORO_RUNNING;
-    t->current = to;
-    coro__switch(from, to);
-    if (CORO__UNLIKELY(from->flags & CORO__F_CLOSING))
-        coro__throw(from, CORO__UNWIND_CLOSE);
+    coro__switch_suspending(t, from, to);
     return 0;
 }
 

@@ -31,16 +31,25 @@ static void finish(coro *co, void *fake)
 }
 #endif
 
-/* A switch without the copier (see coro__switch in internal.h). */
-void coro__switch_plain(coro *from, coro *to)
+/* The register switch (by coro__ctx_jump if `jump`), announced to ASan. */
+static inline void announced(coro *from, coro *to, int jump)
 {
 #ifdef CORO__ASAN
     __sanitizer_start_switch_fiber(&from->asan_fake, to->asan_lo, to->asan_size);
 #endif
-    coro__ctx_switch(&from->ctx, &to->ctx);
+    if (jump)
+        coro__ctx_jump(&from->ctx, &to->ctx);
+    else
+        coro__ctx_switch(&from->ctx, &to->ctx);
 #ifdef CORO__ASAN
     finish(from, from->asan_fake);
 #endif
+}
+
+/* A switch without the copier (see coro__switch in internal.h). */
+void coro__switch_plain(coro *from, coro *to)
+{
+    announced(from, to, 0);
 }
 
 /* The same by coro__ctx_jump, for the switches into and out of the copier,
@@ -48,13 +57,7 @@ void coro__switch_plain(coro *from, coro *to)
  * arch/x86_64.S). */
 void coro__switch_jump(coro *from, coro *to)
 {
-#ifdef CORO__ASAN
-    __sanitizer_start_switch_fiber(&from->asan_fake, to->asan_lo, to->asan_size);
-#endif
-    coro__ctx_jump(&from->ctx, &to->ctx);
-#ifdef CORO__ASAN
-    finish(from, from->asan_fake);
-#endif
+    announced(from, to, 1);
 }
 
 #ifdef CORO__ASAN
