@@ -54,6 +54,24 @@ void test_fail(const char *file, int line, const char *fmt, ...)
     _exit(1);
 }
 
+void *await_failure_at(coro_fn fn, const char *msg, const char *file, int line)
+{
+    coro_task *t;
+    void *value = NULL;
+    const char *got;
+    int rc = coro_spawn_at(&t, fn, NULL, NULL, file, line);
+
+    if (rc != 0)
+        test_fail(file, line, "coro_spawn: %s", coro_errname(rc));
+    rc = coro_await(t, &value);
+    if (rc != CORO_EERROR)
+        test_fail(file, line, "coro_await: %s, not CORO_EERROR", coro_errname(rc));
+    got = coro_errmsg(coro_running(NULL));
+    if (got == NULL || strcmp(got, msg) != 0)
+        test_fail(file, line, "error \"%s\" != \"%s\"", got != NULL ? got : "(null)", msg);
+    return value;
+}
+
 char log_buf[256];
 
 void log_add(const char *s)

@@ -24,6 +24,11 @@ extern char log_buf[256];
 void log_add(const char *s);
 void log_cleanup(void *arg);
 
+/* Spawns fn(NULL), awaits it, and checks that it failed with the error
+ * message msg (now the caller's); returns its error value. */
+#define AWAIT_FAILURE(fn, msg) await_failure_at((fn), (msg), __FILE__, __LINE__)
+void *await_failure_at(coro_fn fn, const char *msg, const char *file, int line);
+
 void test_register(const char *name, test_fn fn);
 void test_fail(const char *file, int line, const char *fmt, ...) CORO_PRINTF(3, 4);
 /* 1 when the tests run under valgrind or qemu, which are much slower. */

@@ -520,12 +520,8 @@ static void *failing_owner(void *arg)
 
 static void *failing_owner_main(void *arg)
 {
-    coro_task *t;
-
     (void)arg;
-    CHECK_ERR(coro_spawn(&t, failing_owner, NULL, NULL), 0);
-    CHECK_ERR(coro_await(t, NULL), CORO_EERROR);
-    CHECK_STR(coro_errmsg(coro_running(NULL)), "owner failed");
+    AWAIT_FAILURE(failing_owner, "owner failed");
     CHECK_INT(finished[0], 1);
     CHECK_INT(finished[1], 1);
     CHECK_ERR(rc_of[0], CORO_ECANCELED);
@@ -553,12 +549,8 @@ static void *forgetful_failing(void *arg)
 
 static void *forgetful_failing_main(void *arg)
 {
-    coro_task *t;
-
     (void)arg;
-    CHECK_ERR(coro_spawn(&t, forgetful_failing, NULL, NULL), 0);
-    CHECK_ERR(coro_await(t, NULL), CORO_EERROR);
-    CHECK_STR(coro_errmsg(coro_running(NULL)), "child 7 failed");
+    AWAIT_FAILURE(forgetful_failing, "child 7 failed");
     CHECK_INT(coro_now(), CORO_MSEC(10));
     CHECK_ERR(rc_of[0], CORO_ECANCELED);
     return NULL;
@@ -713,14 +705,8 @@ static void *middle(void *arg)
 
 static void *grandchild_failure_main(void *arg)
 {
-    coro_task *t;
-    void *out = NULL;
-
     (void)arg;
-    CHECK_ERR(coro_spawn(&t, middle, NULL, NULL), 0);
-    CHECK_ERR(coro_await(t, &out), CORO_EERROR);
-    CHECK_STR(coro_errmsg(coro_running(NULL)), "detached child died: boom");
-    CHECK_PTR(out, &token);
+    CHECK_PTR(AWAIT_FAILURE(middle, "detached child died: boom"), &token);
     CHECK_ERR(owner_sleep_rc, CORO_ECANCELED);
     /* Awaited: the failure stops here. */
     CHECK_ERR(coro_sleep(CORO_MSEC(1)), 0);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -18,6 +19,35 @@
 #include "test.h"
 
 static coro_run_options real = {0, 0, 0};
+
+/* Runs fn as the main task on the real clock; it must succeed. */
+static void run_real(coro_fn fn)
+{
+    CHECK_ERR(coro_run(fn, NULL, NULL, &real), 0);
+}
+
+/* A listener on a loopback port, a client connected to it and the
+ * server's end of that connection. */
+static void tcp_pair(int *lfd, int *client, int *server)
+{
+    *lfd = coro_tcp_listen("127.0.0.1", 0, 0);
+    CHECK(*lfd >= 0);
+    *client = coro_tcp_connect("127.0.0.1", coro_socket_port(*lfd));
+    CHECK(*client >= 0);
+    *server = coro_accept(*lfd);
+    CHECK(*server >= 0);
+}
+
+/* Closes the fds given, up to a -1, through the loop; each must close. */
+static void close_all(int fd, ...)
+{
+    va_list ap;
+
+    va_start(ap, fd);
+    for (; fd != -1; fd = va_arg(ap, int))
+        CHECK_ERR(coro_fd_close(fd), 0);
+    va_end(ap);
+}
 
 /* ---- a pipe between two tasks ---- */
 
@@ -70,7 +100,7 @@ static void *pipe_reader(void *arg)
 
 TEST(reads_suspend_only_their_task_until_data_or_end_of_file)
 {
-    CHECK_ERR(coro_run(pipe_reader, NULL, NULL, &real), 0);
+    run_real(pipe_reader);
 }
 
 /* ---- TCP echo over loopback ---- */
@@ -174,8 +204,7 @@ static void *deadlines(void *arg)
     fd = coro_tcp_connect("127.0.0.1", port);
     CHECK(fd >= 0);
     CHECK_INT(coro_read_until(fd, &c, 1, coro_after(CORO_MSEC(10))), CORO_ETIMEDOUT);
-    CHECK_ERR(coro_fd_close(fd), 0);
-    CHECK_ERR(coro_fd_close(lfd), 0);
+    close_all(fd, lfd, -1);
     /* Nobody listens there any more. */
     CHECK_ERR(coro_tcp_connect("127.0.0.1", port), CORO_ECONNREFUSED);
     return NULL;
@@ -183,22 +212,18 @@ static void *deadlines(void *arg)
 
 TEST(every_io_call_times_out_at_its_deadline)
 {
-    CHECK_ERR(coro_run(deadlines, NULL, NULL, &real), 0);
+    run_real(deadlines);
 }
 
 static void *reset_peer(void *arg)
 {
-    int lfd = coro_tcp_listen("127.0.0.1", 0, 0), fd, peer;
+    int lfd, fd, peer;
     struct linger lg = {1, 0};
     char buf[64];
     long n;
 
     (void)arg;
-    CHECK(lfd >= 0);
-    fd = coro_tcp_connect("127.0.0.1", coro_socket_port(lfd));
-    CHECK(fd >= 0);
-    peer = coro_accept(lfd);
-    CHECK(peer >= 0);
+    tcp_pair(&lfd, &fd, &peer);
     CHECK_INT(coro_write(peer, "x", 1), 1);
     CHECK_INT(coro_read(fd, buf, sizeof buf), 1);
     /* The peer aborts: linger 0 makes close send a reset. */
@@ -208,14 +233,13 @@ static void *reset_peer(void *arg)
     CHECK_ERR((int)n, CORO_ECONNRESET);
     n = coro_write(fd, "y", 1); /* after a reset: an error, never SIGPIPE */
     CHECK(n == CORO_EPIPE || n == CORO_ECONNRESET);
-    CHECK_ERR(coro_fd_close(fd), 0);
-    CHECK_ERR(coro_fd_close(lfd), 0);
+    close_all(fd, lfd, -1);
     return NULL;
 }
 
 TEST(a_peer_that_resets_gives_errors_not_signals)
 {
-    CHECK_ERR(coro_run(reset_peer, NULL, NULL, &real), 0);
+    run_real(reset_peer);
 }
 
 /* ---- after a short read: what is already there is still seen ---- */
@@ -236,15 +260,11 @@ static void *short_reader(void *arg)
 
 static void *short_reads(void *arg)
 {
-    int lfd = coro_tcp_listen("127.0.0.1", 0, 0), fd, peer;
+    int lfd, fd, peer;
     coro_task *t;
 
     (void)arg;
-    CHECK(lfd >= 0);
-    fd = coro_tcp_connect("127.0.0.1", coro_socket_port(lfd));
-    CHECK(fd >= 0);
-    peer = coro_accept(lfd);
-    CHECK(peer >= 0);
+    tcp_pair(&lfd, &fd, &peer);
     CHECK_ERR(coro_spawn(&t, short_reader, P(fd), NULL), 0);
     CHECK_ERR(coro_sleep(1000000), 0); /* the reader waits in the poller */
     CHECK_INT(coro_write(peer, "ab", 2), 2);
@@ -254,15 +274,13 @@ static void *short_reads(void *arg)
     CHECK_INT(coro_write(peer, "ef", 2), 2);
     CHECK_ERR(coro_shutdown(peer, CORO_SHUT_WR), 0);
     CHECK_ERR(coro_await(t, NULL), 0);
-    CHECK_ERR(coro_fd_close(peer), 0);
-    CHECK_ERR(coro_fd_close(fd), 0);
-    CHECK_ERR(coro_fd_close(lfd), 0);
+    close_all(peer, fd, lfd, -1);
     return NULL;
 }
 
 TEST(after_a_short_read_later_data_and_a_pending_end_are_seen)
 {
-    CHECK_ERR(coro_run(short_reads, NULL, NULL, &real), 0);
+    run_real(short_reads);
 }
 
 /* ---- short writes: a full pipe ---- */
@@ -304,7 +322,7 @@ static void *big_write(void *arg)
 
 TEST(write_all_goes_through_short_writes)
 {
-    CHECK_ERR(coro_run(big_write, NULL, NULL, &real), 0);
+    run_real(big_write);
 }
 
 /* ---- several waiters, close under waiters ---- */
@@ -341,7 +359,7 @@ static void *many_readers(void *arg)
 TEST(several_readers_of_one_fd_are_served_in_order_and_close_wakes_the_rest)
 {
     memset(reads_done, 0, sizeof reads_done);
-    CHECK_ERR(coro_run(many_readers, NULL, NULL, &real), 0);
+    run_real(many_readers);
     CHECK_INT(reads_done[0], 'A'); /* the first two, in the order they came */
     CHECK_INT(reads_done[1], 'B');
     CHECK_ERR(reads_done[2], CORO_EBADF);
@@ -377,7 +395,7 @@ static void *cancel_reader(void *arg)
 
 TEST(a_canceled_reader_wakes_with_canceled)
 {
-    CHECK_ERR(coro_run(cancel_reader, NULL, NULL, &real), 0);
+    run_real(cancel_reader);
 }
 
 static void *write_later_from_thread(void *arg)
@@ -406,7 +424,7 @@ TEST(a_loop_waiting_only_on_io_sleeps_in_the_poller_not_in_a_deadlock)
 
     CHECK_INT(pipe(pipe_fds), 0);
     CHECK_INT(pthread_create(&th, NULL, write_later_from_thread, NULL), 0);
-    CHECK_ERR(coro_run(wait_for_outside, NULL, NULL, &real), 0);
+    run_real(wait_for_outside);
     CHECK_INT(pthread_join(th, NULL), 0);
     close(pipe_fds[0]);
     close(pipe_fds[1]);
@@ -437,7 +455,7 @@ TEST(io_misuse_is_answered_with_errors)
 
     CHECK_INT(coro_read(0, &c, 1), CORO_ENOLOOP);
     CHECK_ERR(coro_accept(0), CORO_ENOLOOP);
-    CHECK_ERR(coro_run(io_misuse, NULL, NULL, &real), 0);
+    run_real(io_misuse);
 }
 
 /* ---- Unix-domain sockets ---- */
@@ -473,15 +491,14 @@ static void *unix_main(void *arg)
     CHECK_INT(coro_read(fd, buf, sizeof buf), 4);
     CHECK(memcmp(buf, "pong", 4) == 0);
     CHECK_INT(coro_read(fd, buf, sizeof buf), 0);
-    CHECK_ERR(coro_fd_close(fd), 0);
-    CHECK_ERR(coro_fd_close(lfd), 0);
+    close_all(fd, lfd, -1);
     unlink(sock_path);
     return NULL;
 }
 
 TEST(unix_domain_sockets_connect_and_talk)
 {
-    CHECK_ERR(coro_run(unix_main, NULL, NULL, &real), 0);
+    run_real(unix_main);
 }
 
 /* ---- short reads and writes, EINTR: injected ---- */
@@ -501,17 +518,14 @@ TEST(one_byte_reads_and_writes_and_eintr_change_nothing)
 
 static void *vectors_and_files(void *arg)
 {
-    int lfd = coro_tcp_listen("127.0.0.1", 0, 0), a, b, file;
+    int lfd, a, b, file;
     char h[] = "head:", t[] = "tail", x[5], y[16], path[64], got[64];
     struct iovec out[2] = {{h, 5}, {t, 4}}, in[2] = {{x, 5}, {y, sizeof y}};
     long long off = 2;
     long n, total = 0;
 
     (void)arg;
-    CHECK(lfd >= 0);
-    a = coro_tcp_connect("127.0.0.1", coro_socket_port(lfd));
-    b = coro_accept(lfd);
-    CHECK(a >= 0 && b >= 0);
+    tcp_pair(&lfd, &a, &b);
     CHECK_INT(coro_writev(a, out, 2), 9);
     CHECK_INT(coro_readv_until(b, in, 2, coro_after(CORO_SEC(5))), 9);
     CHECK(memcmp(x, "head:", 5) == 0 && memcmp(y, "tail", 4) == 0);
@@ -530,15 +544,13 @@ static void *vectors_and_files(void *arg)
     CHECK(memcmp(got, "23456789", 8) == 0);
     close(file);
     unlink(path);
-    CHECK_ERR(coro_fd_close(a), 0);
-    CHECK_ERR(coro_fd_close(b), 0);
-    CHECK_ERR(coro_fd_close(lfd), 0);
+    close_all(a, b, lfd, -1);
     return NULL;
 }
 
 TEST(readv_writev_and_sendfile_move_what_they_say)
 {
-    CHECK_ERR(coro_run(vectors_and_files, NULL, NULL, &real), 0);
+    run_real(vectors_and_files);
 }
 
 static void *udp_pong(void *arg)
@@ -567,14 +579,13 @@ static void *udp_main(void *arg)
     CHECK_INT(coro_udp_recv_until(cli, buf, sizeof buf, NULL, 0, NULL, coro_after(CORO_MSEC(5))),
               CORO_ETIMEDOUT);
     CHECK_INT(coro_udp_send(cli, "x", 1, "not an address", 1), CORO_EINVAL);
-    CHECK_ERR(coro_fd_close(srv), 0);
-    CHECK_ERR(coro_fd_close(cli), 0);
+    close_all(srv, cli, -1);
     return NULL;
 }
 
 TEST(udp_datagrams_go_both_ways_with_deadlines)
 {
-    CHECK_ERR(coro_run(udp_main, NULL, NULL, &real), 0);
+    run_real(udp_main);
 }
 
 /* ---- the fd table grows while tasks wait on fds in it ---- */
@@ -625,5 +636,5 @@ static void *grow_table(void *arg)
 
 TEST(waiters_survive_the_fd_table_growing_under_them)
 {
-    CHECK_ERR(coro_run(grow_table, NULL, NULL, &real), 0);
+    run_real(grow_table);
 }

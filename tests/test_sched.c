@@ -859,9 +859,7 @@ static void *scope_reuse(void *arg)
     void *r = NULL;
 
     (void)arg;
-    CHECK_ERR(coro_spawn(&t, defer_raises, NULL, NULL), 0);
-    CHECK_ERR(coro_await(t, &r), CORO_EERROR);
-    CHECK_STR(coro_errmsg(coro_running(NULL)), "cleanup failed");
+    AWAIT_FAILURE(defer_raises, "cleanup failed");
     CHECK_ERR(coro_spawn(&t, catches_its_error, NULL, NULL), 0);
     CHECK_ERR(coro_await(t, &r), 0);
     CHECK(r == P(2));
