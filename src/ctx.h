@@ -71,6 +71,54 @@ void coro__ctx_jump(coro__ctx *from, coro__ctx *to);
 #define coro__ctx_jump coro__ctx_switch
 #endif
 
+/*
+ * x86-64 only (not under ASan, whose switches are announced in switch.c):
+ *
+ *   coro__ctx_park_here(coro__ctx *from, coro__ctx *to)
+ *       coro__ctx_switch made inline and without a call: saves the running
+ *       context into from, marked to be resumed by a jump to the code right
+ *       after this statement, and continues at to. Nothing is pushed on the
+ *       return-stack predictor, so the ret that resumes `to` (saved by a
+ *       call to coro__ctx_switch) pops to's own entry and is predicted (see
+ *       "Returning" in arch/x86_64.S). For a coroutine that suspends in its
+ *       outermost loop and has no frame to return to: an idle worker.
+ *
+ * The statement clears 128 bytes below the stack pointer first (the red
+ * zone a leaf function may keep data in), pushes its continuation and
+ * jumps to coro__ctx_park, which saves the callee-saved registers; every
+ * other register may be changed by whatever runs until `from` is resumed,
+ * so all are declared clobbered.
+ */
+#if defined(__x86_64__) && !defined(CORO_BACKEND_UCONTEXT) && !defined(CORO__ASAN)
+#define CORO__CTX_PARK 1
+#ifdef __AVX512F__
+#define CORO__CLOBBER_AVX512                                                                       \
+    , "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",    \
+        "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "k0", "k1", "k2", "k3", "k4", "k5",  \
+        "k6", "k7"
+#else
+#define CORO__CLOBBER_AVX512
+#endif
+void coro__ctx_park(coro__ctx *from, coro__ctx *to);
+static inline __attribute__((always_inline)) void coro__ctx_park_here(coro__ctx *from,
+                                                                      coro__ctx *to)
+{
+    __asm__ volatile("subq $128, %%rsp\n\t"
+                     "leaq 1f(%%rip), %%rax\n\t"
+                     "pushq %%rax\n\t"
+                     "jmp coro__ctx_park\n\t"
+                     "1:\n\t"
+                     "addq $128, %%rsp"
+                     : "+D"(from), "+S"(to)
+                     :
+                     : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "memory", "cc", "xmm0",
+                       "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                       "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "st", "st(1)", "st(2)",
+                       "st(3)", "st(4)", "st(5)", "st(6)", "st(7)", "mm0", "mm1", "mm2", "mm3",
+                       "mm4", "mm5", "mm6", "mm7" CORO__CLOBBER_AVX512);
+}
+#endif
+
 /* The stack pointer of a saved context (copy-stack mode saves the bytes
  * from there to the top), and whether the backend can tell it. */
 #ifdef CORO_BACKEND_UCONTEXT

@@ -271,16 +271,30 @@ static inline void coro__switch(coro *from, coro *to)
 CORO__HIDDEN CORO__NORETURN void coro__switch_final(coro *from, coro *to);
 CORO__HIDDEN void coro__switch_started(coro *co);
 
-/* The running coroutine `from` of thread t suspends and `to` runs; when
- * from runs again, it unwinds if it is being closed. */
-static inline void coro__switch_suspending(coro__thread *t, coro *from, coro *to)
+/* The running coroutine `from` of thread t is to suspend and `to` to run:
+ * their statuses and t's current, before the switch. */
+static inline void coro__hand_over(coro__thread *t, coro *from, coro *to)
 {
     from->status = CORO_SUSPENDED;
     to->status = CORO_RUNNING;
     t->current = to;
-    coro__switch(from, to);
+}
+
+/* After a switch, when `from` runs again: it unwinds if it is being
+ * closed. */
+static inline void coro__switched_back(coro *from)
+{
     if (CORO__UNLIKELY(from->flags & CORO__F_CLOSING))
         coro__throw(from, CORO__UNWIND_CLOSE);
+}
+
+/* The running coroutine `from` of thread t suspends and `to` runs; when
+ * from runs again, it unwinds if it is being closed. */
+static inline void coro__switch_suspending(coro__thread *t, coro *from, coro *to)
+{
+    coro__hand_over(t, from, to);
+    coro__switch(from, to);
+    coro__switched_back(from);
 }
 
 /*
@@ -288,10 +302,11 @@ static inline void coro__switch_suspending(coro__thread *t, coro *from, coro *to
  * suspended and `to` (suspended, of this thread) runs in its place, with
  * from's resumer as its own, as if from had yielded to its resumer and
  * that had resumed `to`, in one switch. `value` reaches `to` as a resume's
- * would. Returns 0 when from is switched to again, or CORO_ENOMEM (copy
+ * would. coro__transfer_begin does all of it but the switch, which its
+ * caller makes (then calls coro__switched_back): 0, or CORO_ENOMEM (copy
  * mode) with nothing changed. Inline: under every handoff of the loop.
  */
-static inline int coro__transfer(coro *from, coro *to, void *value)
+static inline int coro__transfer_begin(coro *from, coro *to, void *value)
 {
     coro__thread *t = from->thread;
 
@@ -301,7 +316,17 @@ static inline int coro__transfer(coro *from, coro *to, void *value)
         return CORO_ENOMEM;
     to->transfer = value;
     to->resumer = from->resumer;
-    coro__switch_suspending(t, from, to);
+    coro__hand_over(t, from, to);
+    return 0;
+}
+
+/* All of it: 0 when from is switched to again, or CORO_ENOMEM. */
+static inline int coro__transfer(coro *from, coro *to, void *value)
+{
+    if (coro__transfer_begin(from, to, value) != 0)
+        return CORO_ENOMEM;
+    coro__switch(from, to);
+    coro__switched_back(from);
     return 0;
 }
 

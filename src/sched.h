@@ -230,6 +230,10 @@ CORO__HIDDEN int coro__park_failed(coro_task *t, int rc);
  * worker's, t NULL): hands the thread to the next ready task, or yields to
  * the loop. 0, or coro_yield's error when self cannot suspend. */
 CORO__HIDDEN int coro__switch_away(coro__loop *l, coro *self, coro_task *t);
+/* An idle worker's coro__switch_away without the switch, which the caller
+ * makes (worker.c): the coroutine of the ready task it is to switch to,
+ * made the running one, or NULL when it is to yield to the loop instead. */
+CORO__HIDDEN coro *coro__idle_handoff(coro__loop *l, coro *self);
 
 /* Inline, so that a blocking call switches away from its own frame: every
  * frame between a switch and the code that resumes after it costs a

@@ -784,3 +784,62 @@ TEST(coroutine_starts_with_creators_rounding_mode)
     CHECK_ERR(coro_destroy(co), 0);
 }
 #endif
+
+/* ---- the call-less switch of an idle worker (x86-64) ---- */
+
+#if defined(CORO__CTX_PARK) && defined(NREGS) && defined(HAVE_ROUNDING)
+/*
+ * coro__ctx_park_here saves a context that coro__ctx_switch resumes by a
+ * jump (it was saved without a call), and resumes by a return a context
+ * that coro__ctx_switch saved. Both sides go through abi_call_with, so a
+ * callee-saved register that either direction forgot shows; each side
+ * keeps its own rounding mode. park_fn is not inlined, and the statement
+ * declares only caller-saved registers clobbered, so nothing but
+ * coro__ctx_park itself can save the callee-saved ones.
+ */
+static coro__ctx park_main, park_co;
+static uint64_t park_in[NREGS], park_out[NREGS];
+static unsigned park_laps;
+static int park_mode;
+
+__attribute__((noinline)) static void park_fn(void *from, void *to)
+{
+    coro__ctx_park_here(from, to);
+}
+
+static void park_entry(void *arg)
+{
+    unsigned seed = 3000;
+
+    (void)arg;
+    set_round_mode(FE_UPWARD);
+    for (;;) {
+        fill(park_in, seed);
+        abi_call_with(park_in, park_out, (abi_fn)park_fn, &park_co, &park_main);
+        check_regs(park_in, park_out, "the parked side across coro__ctx_park_here", seed++);
+        park_laps++;
+        park_mode = round_mode();
+    }
+}
+
+TEST(ctx_park_here_keeps_both_sides_registers_and_rounding_modes)
+{
+    coro__stack s;
+
+    CHECK_ERR(coro__stack_get(&s, coro__stack_round(0)), 0);
+    coro__ctx_init(&park_co, s.lo, s.size, park_entry, NULL);
+    for (unsigned seed = 1; seed <= 4; seed++) {
+        uint64_t in[NREGS], out[NREGS];
+
+        fill(in, seed + 500);
+        abi_call_with(in, out, (abi_fn)coro__ctx_switch, &park_main, &park_co);
+        check_regs(in, out, "main across a switch to a parked context", seed);
+        CHECK_INT(park_laps, seed - 1); /* the first switch started it */
+        CHECK_INT(round_mode(), FE_TONEAREST);
+        CHECK_INT(x87_round_mode(), FE_TONEAREST);
+        if (seed > 1)
+            CHECK_INT(park_mode, FE_UPWARD);
+    }
+    coro__stack_put(&s); /* the other side is abandoned mid-loop */
+}
+#endif

@@ -3,7 +3,8 @@
  *
  * A saved context is 64 bytes on the coroutine's own stack; coro__ctx holds
  * only the stack pointer. Layout from the saved sp upward:
- *    0  MXCSR (4 bytes), x87 control word (2 bytes), 2 bytes padding
+ *    0  MXCSR (4 bytes), x87 control word (2 bytes), how to resume it
+ *       (2 bytes: 0 by ret, all ones by jmp; see "Returning")
  *    8  r15   16 r14   24 r13   32 r12   40 rbx   48 rbp
  *   56  return address
  *
@@ -24,17 +25,31 @@
  *     frame so the entry trampoline starts with rsp % 16 == 0; its call
  *     then gives the body the alignment the ABI promises (SSE movaps on
  *     locals would fault otherwise).
- *   - Returning: coro__ctx_switch ends with ret, which pops the return-
- *     stack predictor's entry its own call pushed, so the predictor stays
- *     in step with the stack: the runtime's tasks all switch from the same
- *     call sites (a park, an idle worker), so that entry is the right one
- *     and so are the ones under it, the returns up the resumed task's
- *     chain. Ending with pop + jmp instead (the first version) left the
+ *   - Returning: after a switch, the resumed side continues at the address
+ *     its own save left on its stack, and how it gets there decides what
+ *     the return-stack predictor (RSB) does next. A context saved by a call
+ *     (coro__ctx_switch, coro__ctx_jump) has that call's entry on the RSB,
+ *     so coro__ctx_switch resumes it by ret: ret pops the entry the
+ *     switching side's own call to coro__ctx_switch pushed, which is the
+ *     right one when both sides switch from the same call site (every task
+ *     parks in coro__switch_away), and the RSB stays in step with the
+ *     stack. Resuming by pop + jmp instead (the first version) left that
  *     entry behind, and every return after the switch missed: a channel
- *     ping-pong took 15-25% longer. The last switch of a dying coroutine
- *     (coro__ctx_jump) and the resume / yield fast paths, whose two sides
- *     are at different call sites, end with pop + jmp, which the
- *     indirect-branch predictor learns per site.
+ *     ping-pong took 15-25% longer.
+ *     A context saved without a call (the resume / yield fast paths, an
+ *     idle worker's coro__ctx_park, a new coroutine's first frame) has no
+ *     entry on the RSB, and its continuation is not a return address:
+ *     resuming it by ret would pop and miss an entry of the switching
+ *     side's, which that side's own returns need when it is resumed in
+ *     turn. Such a context is marked, and coro__ctx_switch resumes it by
+ *     pop + jmp, which the indirect-branch predictor learns per site.
+ *     That is what makes a spawn + await free of mispredicted returns: the
+ *     awaiting task parks by a call (its RSB entries stay), the idle worker
+ *     it hands off to is entered by a jmp and returns nothing, and when the
+ *     worker parks again by coro__ctx_park (entered by a jmp, not a call)
+ *     the ret back into the awaiter pops the awaiter's own entry; 30% off
+ *     spawn + await (69 -> 48 ns). The last switch of a dying coroutine
+ *     (coro__ctx_jump) and the fast paths always leave by pop + jmp.
  *   - CFI: the pushes are described, and the layout is the same on both
  *     stacks, so the unwind table is right at every instruction. The entry
  *     trampoline marks rip undefined: backtraces end there.
@@ -53,13 +68,15 @@
 
 /*
  * Saves the callee-saved registers and the floating-point control state on
- * the current stack and its stack pointer in \from's coro__ctx, then loads
- * \to's and pops the same layout (see the top of this file). What is left
- * on the stack is the continuation address, which the user of the macro
- * pops and jumps to. \from and \to point at a coro__ctx (or at a coro,
+ * the current stack, marked with \kind (how to resume it: 0 by ret, -1 by
+ * jmp), and its stack pointer in \from's coro__ctx, then loads \to's and
+ * pops the same layout (see the top of this file). What is left on the
+ * stack is the continuation address, which the user of the macro pops and
+ * jumps to, or returns to; with \test, ZF is clear when \to's context is
+ * to be resumed by jmp. \from and \to point at a coro__ctx (or at a coro,
  * whose ctx comes first: CORO__OFF_SP is 0).
  */
-.macro CORO_SWAP from, to
+.macro CORO_SWAP from, to, kind, test=0
     pushq %rbp
     .cfi_adjust_cfa_offset 8
     .cfi_rel_offset %rbp, 0
@@ -78,7 +95,7 @@
     pushq %r15
     .cfi_adjust_cfa_offset 8
     .cfi_rel_offset %r15, 0
-    subq $8, %rsp
+    pushq $\kind
     .cfi_adjust_cfa_offset 8
     stmxcsr (%rsp)
     fnstcw 4(%rsp)
@@ -96,7 +113,10 @@
     .cfi_offset %r15, -56
     ldmxcsr (%rsp)
     fldcw 4(%rsp)
-    addq $8, %rsp
+    .if \test
+    testb $1, 6(%rsp)
+    .endif
+    leaq 8(%rsp), %rsp         /* not addq: it would change the flags */
     .cfi_adjust_cfa_offset -8
     popq %r15
     .cfi_adjust_cfa_offset -8
@@ -118,18 +138,47 @@
     .cfi_restore %rbp
 .endm
 
-/* void coro__ctx_switch(coro__ctx *from (rdi), coro__ctx *to (rsi)) */
+/* Resumes the context on the stack by ret or by pop + jmp, as it is
+ * marked (see "Returning"). */
+.macro CORO_RESUME_BY_KIND
+    jnz 1f
+    ret
+1:  popq %rcx
+    .cfi_adjust_cfa_offset -8
+    .cfi_register %rip, %rcx
+    jmpq *%rcx
+.endm
+
+/* void coro__ctx_switch(coro__ctx *from (rdi), coro__ctx *to (rsi))
+ * Aligned to a cache line: it is on every switch, and where its few
+ * branches fell moved a channel ping-pong by 8%. */
     .globl coro__ctx_switch
     .hidden coro__ctx_switch
     .type coro__ctx_switch, @function
-    .p2align 4
+    .p2align 6
 coro__ctx_switch:
     .cfi_startproc
     CORO_ENDBR
-    CORO_SWAP %rdi, %rsi
-    ret                        /* see "Returning" */
+    CORO_SWAP %rdi, %rsi, 0, 1
+    CORO_RESUME_BY_KIND
     .cfi_endproc
     .size coro__ctx_switch, .-coro__ctx_switch
+
+/* coro__ctx_park(coro__ctx *from (rdi), coro__ctx *to (rsi)): the same for
+ * a context saved without a call. Entered by a jmp, with the continuation
+ * already pushed (coro__ctx_park_here in src/ctx.h), and saved marked to be
+ * resumed by jmp. */
+    .globl coro__ctx_park
+    .hidden coro__ctx_park
+    .type coro__ctx_park, @function
+    .p2align 4
+coro__ctx_park:
+    .cfi_startproc
+    CORO_ENDBR
+    CORO_SWAP %rdi, %rsi, -1, 1
+    CORO_RESUME_BY_KIND
+    .cfi_endproc
+    .size coro__ctx_park, .-coro__ctx_park
 
 /* void coro__ctx_jump(coro__ctx *from (rdi), coro__ctx *to (rsi)): the
  * same, left by pop + jmp (see "Returning"). */
@@ -140,7 +189,7 @@ coro__ctx_switch:
 coro__ctx_jump:
     .cfi_startproc
     CORO_ENDBR
-    CORO_SWAP %rdi, %rsi
+    CORO_SWAP %rdi, %rsi, 0
     popq %rcx
     .cfi_adjust_cfa_offset -8
     .cfi_register %rip, %rcx
@@ -154,7 +203,7 @@ coro__ctx_jump:
  *                     void *arg (r8))
  * Builds a saved context whose "return address" is the entry trampoline,
  * with r12 = arg, r13 = entry, rbp = 0 (the end of the frame-pointer chain)
- * and the caller's MXCSR / x87 control word.
+ * and the caller's MXCSR / x87 control word, marked to be resumed by jmp.
  */
     .globl coro__ctx_init
     .hidden coro__ctx_init
@@ -166,7 +215,7 @@ coro__ctx_init:
     leaq (%rsi,%rdx), %rax
     andq $-16, %rax            /* top of stack, 16-byte aligned */
     subq $64, %rax             /* room for one saved context */
-    movq $0, (%rax)
+    movq $-1, (%rax)           /* resumed by jmp: no call saved it */
     stmxcsr (%rax)
     fnstcw 4(%rax)
     movq $0, 8(%rax)           /* r15 */
@@ -234,7 +283,7 @@ coro__ctx_start:
     leaq 1f(%rip), %r8
     pushq %r8
     .cfi_adjust_cfa_offset 8
-    CORO_SWAP \from, \to
+    CORO_SWAP \from, \to, -1
     popq %r8
     .cfi_adjust_cfa_offset -8
     .cfi_register %rip, %r8
