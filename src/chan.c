@@ -178,7 +178,7 @@ static int op_until(coro_chan *ch, int op, void *data, coro_time deadline)
         return CORO_EINVAL;
     if (err != 0)
         return err;
-    rc = coro__chan_now(ch, op, data);
+    rc = op == CORO_SEND ? send_now(ch, data) : recv_now(ch, data); /* inline */
     if (rc != CORO_EAGAIN)
         return rc;
     w = &self->w[0];
