@@ -192,12 +192,29 @@ int coro__fd_adopt(coro__loop *l, int fd)
     return adopt(l, fd, &err) != NULL ? 0 : err;
 }
 
+/* The running task self waits for `events` (CORO_READ or CORO_WRITE) on
+ * fd, which is adopted: the park under every wait for an fd, once its
+ * caller has checked its arguments. */
+static int park_on(coro_task *self, int fd, unsigned events, coro_time deadline, int cancelable)
+{
+    struct coro__io *io = self->loop->io;
+    fd_state *s = &io->fds[fd];
+    coro__waiter *w = &self->w[0];
+    int rc;
+
+    coro__waiter_wait(w, self, events == CORO_READ ? &s->readers : &s->writers, NULL, -1);
+    io->waiters++;
+    rc = coro__park(self, events == CORO_READ ? "fd read" : "fd write", (void *)(long)fd, deadline,
+                    cancelable);
+    io->waiters--;
+    coro__waitq_remove(w);
+    return w->fired ? w->result : rc;
+}
+
 static int fd_wait(int fd, unsigned events, coro_time deadline, int cancelable)
 {
-    int err, rc;
+    int err;
     coro_task *self = coro__blocking_begin(&err);
-    fd_state *s;
-    coro__waiter *w;
 
     if (self == NULL)
         return err;
@@ -207,16 +224,9 @@ static int fd_wait(int fd, unsigned events, coro_time deadline, int cancelable)
         return CORO_EINVAL;
     if (err != 0 && cancelable)
         return err;
-    if ((s = adopt(self->loop, fd, &err)) == NULL)
+    if (adopt(self->loop, fd, &err) == NULL)
         return err;
-    w = &self->w[0];
-    coro__waiter_wait(w, self, events == CORO_READ ? &s->readers : &s->writers, NULL, -1);
-    self->loop->io->waiters++;
-    rc = coro__park(self, events == CORO_READ ? "fd read" : "fd write", (void *)(long)fd, deadline,
-                    cancelable);
-    self->loop->io->waiters--;
-    coro__waitq_remove(w);
-    return w->fired ? w->result : rc;
+    return park_on(self, fd, events, deadline, cancelable);
 }
 
 int coro_fd_wait_until(int fd, unsigned events, coro_time deadline)
@@ -295,6 +305,20 @@ static fd_state *begin(int fd, coro_task **self, int *err)
     return adopt((*self)->loop, fd, err);
 }
 
+/* coro_fd_wait_until for an I/O call's loop, whose fd was adopted at its
+ * start: only what may have changed since is checked again (the task was
+ * canceled while it ran, or fd was closed while it waited). */
+static int wait_again(coro_task *self, int fd, unsigned dir, coro_time deadline)
+{
+    struct coro__io *io = self->loop->io;
+
+    if (self->canceled)
+        return CORO_ECANCELED;
+    if (fd >= io->cap || !io->fds[fd].adopted)
+        return CORO_EBADF;
+    return park_on(self, fd, dir, deadline, 1);
+}
+
 /* The loop of every I/O call: op() until it does not say EAGAIN, waiting
  * for `dir` in between; EINTR retried. want is what op asks to move (0:
  * not a plain transfer): when a TCP socket moves less, its buffer was
@@ -319,7 +343,7 @@ long coro__io_retry(int fd, unsigned dir, coro_time deadline, coro__io_op op, vo
         long r;
 
         if (want > 0 && (io->fds[fd].drained & dir)) {
-            if ((err = coro_fd_wait_until(fd, dir, deadline)) != 0)
+            if ((err = wait_again(self, fd, dir, deadline)) != 0)
                 return err;
             if (fd >= io->cap || !io->fds[fd].adopted)
                 return CORO_EBADF;
@@ -334,7 +358,7 @@ long coro__io_retry(int fd, unsigned dir, coro_time deadline, coro__io_op op, vo
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
-        if ((err = coro_fd_wait_until(fd, dir, deadline)) != 0)
+        if ((err = wait_again(self, fd, dir, deadline)) != 0)
             return err;
     }
 }
