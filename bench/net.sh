@@ -28,7 +28,9 @@
 #                (valgrind), its start-up cost subtracted; Go does not run
 #                under valgrind and shows n/a.
 # Servers run one at a time; the order rotates every round, and every figure
-# is the median over the rounds. The run writes $RESULTS/net.json (one JSON
+# is the median over the rounds. The ratios against the reference (epoll,
+# redis-server) are the medians of per-round ratios: the two runs of a round
+# are seconds apart, so the machine's slow and fast phases mostly cancel. The run writes $RESULTS/net.json (one JSON
 # object per line), net.md (the tables) and, with gnuplot, net.png.
 set -uo pipefail
 
@@ -186,6 +188,18 @@ callgrind_instr() {
 
 emit() { echo "$1" >> "$JSON"; }
 
+# round_ratios FILE BASE ops|cpu: the median over the rounds of FILE's
+# requests (or server CPU per request) over BASE's in the same round; n/a
+# unless both hold a line for every round. Lines: "ops errors cpu_ms ...".
+round_ratios() {
+    [ -s "$1" ] && [ -s "$2" ] && [ "$(wc -l < "$1")" = "$(wc -l < "$2")" ] || { echo n/a; return; }
+    paste -d' ' "$1" "$2" | awk -v what="$3" '{
+        if (what == "ops" && $6 > 0) print $1 / $6
+        else if (what == "cpu" && $1 > 0 && $6 > 0 && $3 != "n/a" && $8 != "n/a" && $8 > 0)
+            print ($3 / $1) / ($8 / $6)
+    }' | median
+}
+
 # The measurements: skipped by -T.
 measure() {
 # ---- HTTP and echo: four servers, rotated, medians over the rounds ----
@@ -213,17 +227,21 @@ net_scenario() { # PROTO CONNS
         done
     done
     for s in "${SERVERS[@]}"; do
-        local f=$TMP/$proto.$conns.$s ops rps cpu sys ins uins errs
+        local f=$TMP/$proto.$conns.$s ops rps cpu sys ins uins errs vs_ops vs_cpu
         [ -s "$f" ] || continue
         # Per-round rates, then medians.
         rps=$(awk -v d="$DUR" '{ print $1 / d }' "$f" | median)
+        # Against epoll round by round (the two ran seconds apart, so the
+        # machine's slow and fast phases mostly cancel), then medians.
+        vs_ops=$(round_ratios "$f" "$TMP/$proto.$conns.epoll" ops)
+        vs_cpu=$(round_ratios "$f" "$TMP/$proto.$conns.epoll" cpu)
         cpu=$(awk '$3 != "n/a" && $1 > 0 { print $3 * 1000 / $1 }' "$f" | median)
         sys=$(awk '$4 != "n/a" && $1 > 0 { print $4 / $1 }' "$f" | median)
         ins=$(awk '$5 != "n/a" && $1 > 0 { print $5 / $1 }' "$f" | median)
         errs=$(awk '{ s += $2 } END { print s + 0 }' "$f")
         uins=$(callgrind_instr $proto $s "$conns")
-        emit "$(printf '{"bench":"%s","conns":%d,"server":"%s","ops_per_s":%s,"cpu_us_per_op":%s,"syscalls_per_op":%s,"instr_per_op":%s,"user_instr_per_op":%s,"errors":%d,"rounds":%d}' \
-            $proto "$conns" $s "$(json $rps)" "$(json $cpu)" "$(json $sys)" "$(json $ins)" "$(json $uins)" "$errs" $ROUNDS)"
+        emit "$(printf '{"bench":"%s","conns":%d,"server":"%s","ops_per_s":%s,"ops_vs_epoll":%s,"cpu_us_per_op":%s,"cpu_vs_epoll":%s,"syscalls_per_op":%s,"instr_per_op":%s,"user_instr_per_op":%s,"errors":%d,"rounds":%d}' \
+            $proto "$conns" $s "$(json $rps)" "$(json $vs_ops)" "$(json $cpu)" "$(json $vs_cpu)" "$(json $sys)" "$(json $ins)" "$(json $uins)" "$errs" $ROUNDS)"
     done
 }
 json() { [ "$1" = n/a ] || [ -z "$1" ] && echo null || printf '%.4g' "$1"; }
@@ -239,6 +257,20 @@ if only echo; then
 fi
 
 # ---- Redis: coro's redis_server against redis-server ----
+
+# redis_ratios FILE BASE TEST: the median over the rounds of FILE's
+# requests/s for TEST over BASE's in the same round (TEST CPU: server CPU
+# per request instead); n/a unless both have it for every round.
+redis_ratios() {
+    [ -s "$1" ] && [ -s "$2" ] || { echo n/a; return; }
+    awk -v t="$3" '
+        FNR == 1 { f++ }
+        $1 == t && t != "CPU" { v[f, ++k[f]] = $2 }
+        $1 == t && t == "CPU" && $2 != "" && $3 > 0 { v[f, ++k[f]] = $2 / $3 }
+        END { if (k[1] == 0 || k[1] != k[2]) exit
+              for (i = 1; i <= k[1]; i++) if (v[2, i] > 0) print v[1, i] / v[2, i] }' "$1" "$2" |
+        median
+}
 
 redis_run() { # SERVER PIPELINE -> lines "TEST rps" appended to $TMP/redis.SERVER.P
     local out=$TMP/rb n=$((100000 * (1 + ($2 > 1) * 9))) # about 2 s a test either way
@@ -287,13 +319,15 @@ elif have redis-benchmark && have redis-server; then
             [ -s "$f" ] || continue
             for t in $(awk '$1 != "CPU" && $1 != "ERRORS" { print $1 }' "$f" | sort -u); do
                 rps=$(awk -v t="$t" '$1 == t { print $2 }' "$f" | median)
-                emit "$(printf '{"bench":"redis","test":"%s","pipeline":%d,"server":"%s","ops_per_s":%s,"rounds":%d}' \
-                    "$t" $p $s "$(json $rps)" $ROUNDS)"
+                vs=$(redis_ratios "$f" "$TMP/redis.redis.$p" "$t")
+                emit "$(printf '{"bench":"redis","test":"%s","pipeline":%d,"server":"%s","ops_per_s":%s,"ops_vs_redis":%s,"rounds":%d}' \
+                    "$t" $p $s "$(json $rps)" "$(json $vs)" $ROUNDS)"
             done
             cpu=$(awk '$1 == "CPU" && $2 != "" && $3 > 0 { print $2 * 1000 / $3 }' "$f" | median)
+            vs=$(redis_ratios "$f" "$TMP/redis.redis.$p" CPU)
             errs=$(awk '$1 == "ERRORS" { n++ } END { print n + 0 }' "$f")
-            emit "$(printf '{"bench":"redis","test":"all","pipeline":%d,"server":"%s","cpu_us_per_op":%s,"errors":%d,"rounds":%d}' \
-                $p $s "$(json $cpu)" "$errs" $ROUNDS)"
+            emit "$(printf '{"bench":"redis","test":"all","pipeline":%d,"server":"%s","cpu_us_per_op":%s,"cpu_vs_redis":%s,"errors":%d,"rounds":%d}' \
+                $p $s "$(json $cpu)" "$(json $vs)" "$errs" $ROUNDS)"
         done
     done
 else
@@ -313,23 +347,26 @@ fi
 # ---- the tables and the chart ----
 
 tables() {
-    echo "| load | server | requests/s | vs epoll | server CPU µs/op | syscalls/op | instr/op | user instr/op (callgrind) | errors |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| load | server | requests/s | vs epoll | server CPU µs/op | CPU/op vs epoll | syscalls/op | instr/op | user instr/op (callgrind) | errors |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     awk -F'[:,{}"]+' '
         function field(name,   i) { for (i = 2; i < NF; i++) if ($i == name) return $(i + 1); return "" }
+        function x(v) { return (v == "" || v == "null") ? "n/a" : sprintf("%.2fx", v) }
         field("bench") == "http" || field("bench") == "echo" {
             key = field("bench") " " field("conns")
-            if (field("server") == "epoll") base[key] = field("ops_per_s")
-            line[++n] = $0; k[n] = key
-            row[n] = sprintf("| %s %s conns | %s | %s | RATIO | %s | %s | %s | %s | %s |", field("bench"),
+            if (field("server") == "epoll") { base[key] = field("ops_per_s"); cbase[key] = field("cpu_us_per_op") }
+            k[++n] = key; rps[n] = field("ops_per_s"); cpu[n] = field("cpu_us_per_op")
+            vo[n] = field("ops_vs_epoll"); vc[n] = field("cpu_vs_epoll")
+            row[n] = sprintf("| %s %s conns | %s | %s | RATIO | %s | CRATIO | %s | %s | %s | %s |", field("bench"),
                 field("conns"), field("server"), field("ops_per_s"), field("cpu_us_per_op"),
                 field("syscalls_per_op"), field("instr_per_op"), field("user_instr_per_op"), field("errors"))
-            rps[n] = field("ops_per_s")
         }
         END {
             for (i = 1; i <= n; i++) {
-                r = (base[k[i]] > 0 && rps[i] != "null") ? sprintf("%.2fx", rps[i] / base[k[i]]) : "n/a"
-                sub(/RATIO/, r, row[i]); gsub(/null/, "n/a", row[i]); print row[i]
+                # per-round ratios where the run has them, else the medians ratio
+                r = vo[i] != "" ? x(vo[i]) : (base[k[i]] > 0 && rps[i] != "null") ? x(rps[i] / base[k[i]]) : "n/a"
+                c = vc[i] != "" ? x(vc[i]) : (cbase[k[i]] > 0 && cpu[i] != "null") ? x(cpu[i] / cbase[k[i]]) : "n/a"
+                sub(/CRATIO/, c, row[i]); sub(/RATIO/, r, row[i]); gsub(/null/, "n/a", row[i]); print row[i]
             }
         }' "$JSON"
     echo
@@ -340,12 +377,13 @@ tables() {
         field("bench") == "redis" && field("test") != "all" {
             key = field("test") " " field("pipeline")
             v[key, field("server")] = field("ops_per_s"); if (!(key in seen)) { seen[key]; order[++n] = key }
+            if (field("server") == "coro") vs[key] = field("ops_vs_redis")
         }
         END {
             for (i = 1; i <= n; i++) {
-                split(order[i], kp, " "); c = v[order[i], "coro"]; r = v[order[i], "redis"]
+                split(order[i], kp, " "); c = v[order[i], "coro"]; r = v[order[i], "redis"]; q = vs[order[i]]
                 printf "| %s | %s | %s | %s | %s |\n", kp[1], kp[2], c, r,
-                    (r > 0 && c > 0) ? sprintf("%.2fx", c / r) : "n/a"
+                    (q != "" && q != "null") ? sprintf("%.2fx", q) : (r > 0 && c > 0) ? sprintf("%.2fx", c / r) : "n/a"
             }
         }' "$JSON"
     echo
@@ -356,12 +394,13 @@ tables() {
         field("bench") == "redis" && field("test") == "all" {
             p = field("pipeline"); v[p, field("server")] = field("cpu_us_per_op")
             if (!(p in seen)) { seen[p]; order[++n] = p }
+            if (field("server") == "coro") vs[p] = field("cpu_vs_redis")
         }
         END {
             for (i = 1; i <= n; i++) {
-                c = v[order[i], "coro"]; r = v[order[i], "redis"]
+                c = v[order[i], "coro"]; r = v[order[i], "redis"]; q = vs[order[i]]
                 printf "| ping, set, get | %s | %s | %s | %s |\n", order[i], c, r,
-                    (r > 0 && c > 0) ? sprintf("%.2fx", c / r) : "n/a"
+                    (q != "" && q != "null") ? sprintf("%.2fx", q) : (r > 0 && c > 0) ? sprintf("%.2fx", c / r) : "n/a"
             }
         }' "$JSON"
     echo
@@ -384,20 +423,25 @@ if have gnuplot; then
         function field(name,   i) { for (i = 2; i < NF; i++) if ($i == name) return $(i + 1); return "" }
         (field("bench") == "http" || field("bench") == "echo") && field("ops_per_s") != "null" {
             key = field("bench") "-" field("conns"); v[key, field("server")] = field("ops_per_s")
+            q[key, field("server")] = field("ops_vs_epoll")
             if (!(key in seen)) { seen[key]; order[++n] = key }
         }
         field("bench") == "redis" && field("test") != "all" && field("ops_per_s") != "null" {
             key = "redis-" tolower(field("test")) (field("pipeline") > 1 ? "-P" field("pipeline") : "")
             v[key, field("server") == "redis" ? "epoll" : "coro"] = field("ops_per_s")
+            if (field("server") == "coro") q[key, "coro"] = field("ops_vs_redis")
             if (!(key in seen)) { seen[key]; order[++n] = key }
+        }
+        # per-round ratios where the run has them, else the medians ratio
+        function rel(k, s, b) {
+            if (q[k, s] != "" && q[k, s] != "null") return sprintf("%.3f", q[k, s])
+            return v[k, s] > 0 ? sprintf("%.3f", v[k, s] / b) : "NaN"
         }
         END {
             print "# load coro reference libuv go"
             for (i = 1; i <= n; i++) {
                 k = order[i]; b = v[k, "epoll"]; if (b <= 0) continue
-                printf "%s %.3f %.3f %s %s\n", k, v[k, "coro"] / b, 1,
-                    (v[k, "uv"] > 0) ? sprintf("%.3f", v[k, "uv"] / b) : "NaN",
-                    (v[k, "go"] > 0) ? sprintf("%.3f", v[k, "go"] / b) : "NaN"
+                printf "%s %s %.3f %s %s\n", k, rel(k, "coro", b), 1, rel(k, "uv", b), rel(k, "go", b)
             }
         }' "$JSON" > "$TMP/chart.dat"
     gnuplot -e "data='$TMP/chart.dat'; out='$RESULTS/net.png'" bench/net.gp ||
