@@ -274,6 +274,17 @@ static void check_regs(const uint64_t *in, const uint64_t *out, const char *wher
                       reg_names[i], (unsigned long long)out[i], (unsigned long long)in[i]);
 }
 
+/* fn(a, b) called with every callee-saved register holding seed's pattern,
+ * checked to hold it after (in and out are the caller's: the bodies on raw
+ * stacks keep theirs static, see below). */
+static void call_checked(uint64_t *in, uint64_t *out, abi_fn fn, void *a, void *b,
+                         const char *where, unsigned seed)
+{
+    fill(in, seed);
+    abi_call_with(in, out, fn, a, b);
+    check_regs(in, out, where, seed);
+}
+
 /* One step of a switching dance: resume `next`, or yield if it is NULL,
  * with every callee-saved register holding a fresh pattern around it. */
 struct hop {
@@ -295,9 +306,7 @@ static void hop_checked(struct hop *h, coro *next, const char *where, int want_r
     uint64_t in[NREGS], out[NREGS];
 
     h->next = next;
-    fill(in, h->seed);
-    abi_call_with(in, out, (abi_fn)hop_switch, h, NULL);
-    check_regs(in, out, where, h->seed++);
+    call_checked(in, out, (abi_fn)hop_switch, h, NULL, where, h->seed++);
     CHECK_INT(h->rc, want_rc);
 }
 
@@ -380,25 +389,33 @@ static void raw_entry(void *arg)
 
     (void)arg;
     for (;;) {
-        fill(raw_in, seed);
-        abi_call_with(raw_in, raw_out, (abi_fn)coro__ctx_switch, &raw_co, &raw_main);
-        check_regs(raw_in, raw_out, "the other side across coro__ctx_switch", seed++);
+        call_checked(raw_in, raw_out, (abi_fn)coro__ctx_switch, &raw_co, &raw_main,
+                     "the other side across coro__ctx_switch", seed++);
     }
+}
+
+/* A raw context on a stack of its own, to run entry at the first switch. */
+static void raw_start(coro__stack *s, coro__ctx *c, void (*entry)(void *))
+{
+    CHECK_ERR(coro__stack_get(s, coro__stack_round(0)), 0);
+    coro__ctx_init(c, s->lo, s->size, entry, NULL);
+}
+
+/* Main's side: one coro__ctx_switch from `from` to `to`, checked. */
+static void main_switch(coro__ctx *from, coro__ctx *to, const char *where, unsigned seed)
+{
+    uint64_t in[NREGS], out[NREGS];
+
+    call_checked(in, out, (abi_fn)coro__ctx_switch, from, to, where, seed);
 }
 
 TEST(ctx_switch_itself_preserves_callee_saved_registers)
 {
     coro__stack s;
 
-    CHECK_ERR(coro__stack_get(&s, coro__stack_round(0)), 0);
-    coro__ctx_init(&raw_co, s.lo, s.size, raw_entry, NULL);
-    for (unsigned seed = 1; seed <= 3; seed++) {
-        uint64_t in[NREGS], out[NREGS];
-
-        fill(in, seed);
-        abi_call_with(in, out, (abi_fn)coro__ctx_switch, &raw_main, &raw_co);
-        check_regs(in, out, "main across coro__ctx_switch", seed);
-    }
+    raw_start(&s, &raw_co, raw_entry);
+    for (unsigned seed = 1; seed <= 3; seed++)
+        main_switch(&raw_main, &raw_co, "main across coro__ctx_switch", seed);
     coro__stack_put(&s); /* the other side is abandoned mid-loop */
 }
 #endif
@@ -814,9 +831,8 @@ static void park_entry(void *arg)
     (void)arg;
     set_round_mode(FE_UPWARD);
     for (;;) {
-        fill(park_in, seed);
-        abi_call_with(park_in, park_out, (abi_fn)park_fn, &park_co, &park_main);
-        check_regs(park_in, park_out, "the parked side across coro__ctx_park_here", seed++);
+        call_checked(park_in, park_out, (abi_fn)park_fn, &park_co, &park_main,
+                     "the parked side across coro__ctx_park_here", seed++);
         park_laps++;
         park_mode = round_mode();
     }
@@ -826,14 +842,9 @@ TEST(ctx_park_here_keeps_both_sides_registers_and_rounding_modes)
 {
     coro__stack s;
 
-    CHECK_ERR(coro__stack_get(&s, coro__stack_round(0)), 0);
-    coro__ctx_init(&park_co, s.lo, s.size, park_entry, NULL);
+    raw_start(&s, &park_co, park_entry);
     for (unsigned seed = 1; seed <= 4; seed++) {
-        uint64_t in[NREGS], out[NREGS];
-
-        fill(in, seed + 500);
-        abi_call_with(in, out, (abi_fn)coro__ctx_switch, &park_main, &park_co);
-        check_regs(in, out, "main across a switch to a parked context", seed);
+        main_switch(&park_main, &park_co, "main across a switch to a parked context", seed + 500);
         CHECK_INT(park_laps, seed - 1); /* the first switch started it */
         CHECK_INT(round_mode(), FE_TONEAREST);
         CHECK_INT(x87_round_mode(), FE_TONEAREST);
