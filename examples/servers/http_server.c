@@ -68,61 +68,75 @@ static int reply(conn *c, int status, const char *reason, const char *body, size
     return len > 0 ? send_bytes(c, body, len) : 0;
 }
 
-/* The next space-separated word of the request line at *p, NUL-terminated
- * in place; NULL if the line ends first. */
-static char *word(char **p)
-{
-    char *w = *p, *end = w + strcspn(w, " \r\n");
+/* A request head, parsed in place: the request line's three words and
+ * whether the connection stays open afterwards. */
+typedef struct request {
+    const char *method, *path, *version;
+    size_t method_len, path_len, version_len;
+    int keep;
+} request;
 
-    if (end == w)
-        return NULL;
-    *p = end + (*end == ' ');
-    *end = '\0';
-    return w;
+/* Whether s[0, n) is the string lit. */
+static int is(const char *s, size_t n, const char *lit)
+{
+    return n == strlen(lit) && memcmp(s, lit, n) == 0;
 }
 
-/* Whether header `name` (with its colon) is among the lines from `lines`
- * on, with a value starting with `value` (both case-insensitive). */
-static int has_header(const char *lines, const char *name, const char *value)
+/* Parses the head buf[0, len), which ends with "\r\n": one pass, one
+ * memchr per line. 0 if the request line is not three words. */
+static int parse(request *r, const char *buf, size_t len)
 {
-    size_t n = strlen(name);
+    const char *end = buf + len, *eol = memchr(buf, '\n', len), *sp, *line;
+    size_t n = (size_t)(eol - buf) - (eol > buf && eol[-1] == '\r');
+    int close = 0, keep_alive = 0;
 
-    for (const char *line = lines; line != NULL; line = strchr(line, '\n')) {
-        line += *line == '\n';
-        if (strncasecmp(line, name, n) == 0) {
-            const char *v = line + n + strspn(line + n, " \t");
-            return strncasecmp(v, value, strlen(value)) == 0;
+    if ((sp = memchr(buf, ' ', n)) == NULL)
+        return 0;
+    r->method = buf;
+    r->method_len = (size_t)(sp - buf);
+    r->path = sp + 1;
+    if ((sp = memchr(r->path, ' ', (size_t)(buf + n - r->path))) == NULL)
+        return 0;
+    r->path_len = (size_t)(sp - r->path);
+    r->version = sp + 1;
+    r->version_len = (size_t)(buf + n - r->version);
+    if (r->method_len == 0 || r->path_len == 0 || r->version_len == 0)
+        return 0;
+    /* The first "Connection:" header decides, case-insensitively. */
+    for (line = eol + 1; line < end; line = eol + 1) {
+        eol = memchr(line, '\n', (size_t)(end - line));
+        if ((*line | 0x20) == 'c' && eol - line > 11 && strncasecmp(line, "Connection:", 11) == 0) {
+            const char *v = line + 11 + strspn(line + 11, " \t");
+            close = strncasecmp(v, "close", 5) == 0;
+            keep_alive = strncasecmp(v, "keep-alive", 10) == 0;
+            break;
         }
     }
-    return 0;
+    /* HTTP/1.1 keeps the connection unless told to close; 1.0 the reverse. */
+    r->keep = is(r->version, r->version_len, "HTTP/1.1") ? !close : keep_alive;
+    return 1;
 }
 
 /* Answers the request whose head is buf[0, len); 1 to keep the connection. */
-static int answer(conn *c, char *buf, size_t len)
+static int answer(conn *c, const char *buf, size_t len)
 {
-    char *p = buf, *headers, *method, *path, *version;
-    int keep;
+    request r;
 
-    buf[len] = '\0';
-    headers = strchr(buf, '\n') + 1; /* the head ends with "\r\n": there is one */
-    if ((method = word(&p)) == NULL || (path = word(&p)) == NULL || (version = word(&p)) == NULL) {
+    if (!parse(&r, buf, len)) {
         reply(c, 400, "Bad Request", "bad request\n", 12, 1);
         return 0;
     }
-    /* HTTP/1.1 keeps the connection unless told to close; 1.0 the reverse. */
-    keep = strcmp(version, "HTTP/1.1") == 0 ? !has_header(headers, "Connection:", "close")
-                                            : has_header(headers, "Connection:", "keep-alive");
-    if (strcmp(method, "GET") != 0)
-        return reply(c, 405, "Method Not Allowed", "GET only\n", 9, !keep) == 0 && keep;
-    if (strcmp(path, "/") == 0 && keep) /* the hot path: prepared bytes */
+    if (!is(r.method, r.method_len, "GET"))
+        return reply(c, 405, "Method Not Allowed", "GET only\n", 9, !r.keep) == 0 && r.keep;
+    if (is(r.path, r.path_len, "/") && r.keep) /* the hot path: prepared bytes */
         return send_bytes(c, hello, sizeof hello - 1) == 0;
-    if (strcmp(path, "/") == 0) {
+    if (is(r.path, r.path_len, "/")) {
         reply(c, 200, "OK", "Hello, World!\n", 14, 1);
         return 0;
     }
-    if (strcmp(path, "/file") == 0 && file_body != NULL)
-        return reply(c, 200, "OK", file_body, file_len, !keep) == 0 && keep;
-    return reply(c, 404, "Not Found", "not found\n", 10, !keep) == 0 && keep;
+    if (is(r.path, r.path_len, "/file") && file_body != NULL)
+        return reply(c, 200, "OK", file_body, file_len, !r.keep) == 0 && r.keep;
+    return reply(c, 404, "Not Found", "not found\n", 10, !r.keep) == 0 && r.keep;
 }
 
 /* The end of the first request head in buf[from, have) ("\r\n\r\n"), or NULL. */
