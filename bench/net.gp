@@ -19,9 +19,10 @@ set grid ytics lc rgb "#dddddd"
 set ylabel "requests/s / reference's"
 set yrange [0:*]
 set xtics rotate by -30 font ",10"
-set key top right
+set key below horizontal
 plot data using 2:xtic(1) title "coro" lc rgb "#d62728", \
      '' using 3 title "reference" lc rgb "#4c72b0", \
      '' using 4 title "libuv" lc rgb "#55a868", \
      '' using 5 title "Go net/http" lc rgb "#8172b2", \
+     '' using 6 title "coro, busy polling 20 us (Redis)" lc rgb "#f4a582", \
      1 notitle dt 2 lc rgb "#333333"

@@ -7,7 +7,8 @@
 #                            Go's net/http (GOMAXPROCS=1)
 #   TCP echo, 64 bytes       echo_load at 50 and 1000 connections: the same four
 #   Redis protocol           redis-benchmark -t ping,set,get, with and without
-#                            -P 16: coro's redis_server against redis-server
+#                            -P 16: coro's redis_server, plain and busy polling
+#                            (-b US, default 20 us), against redis-server
 #   4 KiB random file reads  fileread: io_uring, the thread pool, plain pread
 #
 # Run by `make bench-net` (which builds everything first) with BUILD and
@@ -37,8 +38,8 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${BUILD:-build/gcc}
 RESULTS=${RESULTS:-bench/results}
-ROUNDS=3 DUR=3 SCPU=1 LCPU=0 CALLGRIND=1 ONLY="http echo redis file" REDRAW=
-while getopts "r:d:s:l:no:T" o; do
+ROUNDS=3 DUR=3 SCPU=1 LCPU=0 CALLGRIND=1 ONLY="http echo redis file" REDRAW= BUSY_US=20
+while getopts "r:d:s:l:no:Tb:" o; do
     case $o in
         r) ROUNDS=$OPTARG ;;
         d) DUR=$OPTARG ;;
@@ -47,8 +48,9 @@ while getopts "r:d:s:l:no:T" o; do
         n) CALLGRIND= ;;
         o) ONLY=$OPTARG ;;
         T) REDRAW=1 ;;
+        b) BUSY_US=$OPTARG ;;
         *) echo "usage: bench/net.sh [-r ROUNDS] [-d SECONDS] [-s SERVER_CPU] [-l LOAD_CPU] [-n]" \
-                "[-o 'http echo redis file'] [-T]" >&2
+                "[-o 'http echo redis file'] [-T] [-b BUSY_POLL_US]" >&2
            exit 2 ;;
     esac
 done
@@ -85,6 +87,7 @@ server_cmd() {
         coro/http) echo "$EX/http_server 0" ;;
         coro/echo) echo "$EX/echo_server 0" ;;
         coro/redis) echo "$EX/redis_server 0" ;;
+        corobp/redis) echo "$EX/redis_server 0 $BUSY_US" ;; # busy polling
         epoll/*) echo "$NET/epoll_server $2 0" ;;
         uv/*) echo "$NET/uv_server $2 0" ;;
         go/*) echo "env GOMAXPROCS=1 $NET/go_server $2 0" ;;
@@ -290,12 +293,13 @@ elif have redis-benchmark && have redis-server; then
     RPORT=$((20000 + $$ % 10000))
     note "redis: coro redis, $ROUNDS rounds, each order in turn"
     for ((r = 0; r < ROUNDS; r++)); do
-        order="coro redis"
-        [ $((r % 2)) = 1 ] && order="redis coro"
+        order="coro corobp redis"
+        [ $((r % 3)) = 1 ] && order="corobp redis coro"
+        [ $((r % 3)) = 2 ] && order="redis coro corobp"
         for s in $order; do
             for p in 1 16; do
-                if [ $s = coro ]; then
-                    start taskset -c $SCPU $(server_cmd coro redis) || continue
+                if [ $s != redis ]; then
+                    start taskset -c $SCPU $(server_cmd $s redis) || continue
                 else
                     taskset -c $SCPU redis-server --port $RPORT --bind 127.0.0.1 --save "" \
                         --appendonly no --daemonize no > "$TMP/redis-server.log" 2>&1 &
@@ -314,7 +318,7 @@ elif have redis-benchmark && have redis-server; then
         done
     done
     for p in 1 16; do
-        for s in coro redis; do
+        for s in coro corobp redis; do
             f=$TMP/redis.$s.$p
             [ -s "$f" ] || continue
             for t in $(awk '$1 != "CPU" && $1 != "ERRORS" { print $1 }' "$f" | sort -u); do
@@ -370,37 +374,43 @@ tables() {
             }
         }' "$JSON"
     echo
-    echo "| redis-benchmark | pipeline | coro requests/s | redis-server requests/s | coro / redis-server |"
-    echo "|---|---:|---:|---:|---:|"
+    echo "| redis-benchmark | pipeline | coro requests/s | coro, busy poll | redis-server requests/s | coro / redis-server | coro, busy poll / redis-server |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
     awk -F'[:,{}"]+' '
         function field(name,   i) { for (i = 2; i < NF; i++) if ($i == name) return $(i + 1); return "" }
         field("bench") == "redis" && field("test") != "all" {
             key = field("test") " " field("pipeline")
             v[key, field("server")] = field("ops_per_s"); if (!(key in seen)) { seen[key]; order[++n] = key }
-            if (field("server") == "coro") vs[key] = field("ops_vs_redis")
+            vs[key, field("server")] = field("ops_vs_redis")
+        }
+        function ratio(q, c, r) {
+            return (q != "" && q != "null") ? sprintf("%.2fx", q) : (r > 0 && c > 0) ? sprintf("%.2fx", c / r) : "n/a"
         }
         END {
             for (i = 1; i <= n; i++) {
-                split(order[i], kp, " "); c = v[order[i], "coro"]; r = v[order[i], "redis"]; q = vs[order[i]]
-                printf "| %s | %s | %s | %s | %s |\n", kp[1], kp[2], c, r,
-                    (q != "" && q != "null") ? sprintf("%.2fx", q) : (r > 0 && c > 0) ? sprintf("%.2fx", c / r) : "n/a"
+                k = order[i]; split(k, kp, " "); c = v[k, "coro"]; b = v[k, "corobp"]; r = v[k, "redis"]
+                printf "| %s | %s | %s | %s | %s | %s | %s |\n", kp[1], kp[2], c, b != "" ? b : "n/a", r,
+                    ratio(vs[k, "coro"], c, r), ratio(vs[k, "corobp"], b, r)
             }
         }' "$JSON"
     echo
-    echo "| redis-benchmark, all tests | pipeline | coro server CPU µs/op | redis-server CPU µs/op | coro / redis-server |"
-    echo "|---|---:|---:|---:|---:|"
+    echo "| redis-benchmark, all tests | pipeline | coro server CPU µs/op | coro, busy poll | redis-server CPU µs/op | coro / redis-server | coro, busy poll / redis-server |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
     awk -F'[:,{}"]+' '
         function field(name,   i) { for (i = 2; i < NF; i++) if ($i == name) return $(i + 1); return "" }
         field("bench") == "redis" && field("test") == "all" {
             p = field("pipeline"); v[p, field("server")] = field("cpu_us_per_op")
             if (!(p in seen)) { seen[p]; order[++n] = p }
-            if (field("server") == "coro") vs[p] = field("cpu_vs_redis")
+            vs[p, field("server")] = field("cpu_vs_redis")
+        }
+        function ratio(q, c, r) {
+            return (q != "" && q != "null") ? sprintf("%.2fx", q) : (r > 0 && c > 0) ? sprintf("%.2fx", c / r) : "n/a"
         }
         END {
             for (i = 1; i <= n; i++) {
-                c = v[order[i], "coro"]; r = v[order[i], "redis"]; q = vs[order[i]]
-                printf "| ping, set, get | %s | %s | %s | %s |\n", order[i], c, r,
-                    (q != "" && q != "null") ? sprintf("%.2fx", q) : (r > 0 && c > 0) ? sprintf("%.2fx", c / r) : "n/a"
+                p = order[i]; c = v[p, "coro"]; b = v[p, "corobp"]; r = v[p, "redis"]
+                printf "| ping, set, get | %s | %s | %s | %s | %s | %s |\n", p, c, b != "" ? b : "n/a", r,
+                    ratio(vs[p, "coro"], c, r), ratio(vs[p, "corobp"], b, r)
             }
         }' "$JSON"
     echo
@@ -428,8 +438,9 @@ if have gnuplot; then
         }
         field("bench") == "redis" && field("test") != "all" && field("ops_per_s") != "null" {
             key = "redis-" tolower(field("test")) (field("pipeline") > 1 ? "-P" field("pipeline") : "")
-            v[key, field("server") == "redis" ? "epoll" : "coro"] = field("ops_per_s")
-            if (field("server") == "coro") q[key, "coro"] = field("ops_vs_redis")
+            srv = field("server") == "redis" ? "epoll" : field("server")
+            v[key, srv] = field("ops_per_s")
+            if (srv != "epoll") q[key, srv] = field("ops_vs_redis")
             if (!(key in seen)) { seen[key]; order[++n] = key }
         }
         # per-round ratios where the run has them, else the medians ratio
@@ -438,10 +449,11 @@ if have gnuplot; then
             return v[k, s] > 0 ? sprintf("%.3f", v[k, s] / b) : "NaN"
         }
         END {
-            print "# load coro reference libuv go"
+            print "# load coro reference libuv go coro-busy-poll"
             for (i = 1; i <= n; i++) {
                 k = order[i]; b = v[k, "epoll"]; if (b <= 0) continue
-                printf "%s %s %.3f %s %s\n", k, rel(k, "coro", b), 1, rel(k, "uv", b), rel(k, "go", b)
+                printf "%s %s %.3f %s %s %s\n", k, rel(k, "coro", b), 1, rel(k, "uv", b), rel(k, "go", b),
+                    rel(k, "corobp", b)
             }
         }' "$JSON" > "$TMP/chart.dat"
     gnuplot -e "data='$TMP/chart.dat'; out='$RESULTS/net.png'" bench/net.gp ||

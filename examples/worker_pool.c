@@ -97,7 +97,7 @@ static void *main_task(void *arg)
 
 int main(void)
 {
-    coro_run_options opt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0};
+    coro_run_options opt = {.flags = CORO_RUN_VIRTUAL_CLOCK};
     int err = coro_run(main_task, NULL, NULL, &opt);
 
     if (err != 0) {

@@ -440,6 +440,16 @@ typedef struct coro_run_options {
     /* Above 0: report (stderr) a task that runs this long without
      * suspending, by name; a watchdog thread watches. */
     coro_time watchdog;
+    /* Above 0: busy polling. When every task waits and some wait for I/O,
+     * the loop looks for ready fds without sleeping for up to this long
+     * (never past the next timer) before it sleeps in the poller. An fd
+     * that becomes ready meanwhile is served without waking the thread,
+     * a cost that falls on whoever makes it ready (a few microseconds in
+     * a VM) and adds to the latency; the price is the CPU time spent
+     * looking. For a server whose clients wait for each answer, 10-50 us
+     * (CORO_USEC(20)) is typical. 0: off (the default); below 0:
+     * coro_run returns CORO_EINVAL. Ignored with CORO_RUN_VIRTUAL_CLOCK. */
+    coro_time busy_poll;
 } coro_run_options;
 
 /* Time does not pass while tasks run; when every task is blocked it jumps

@@ -462,10 +462,11 @@ size_t coro__io_waiters(const coro__loop *l)
     return l->io != NULL ? l->io->waiters : 0;
 }
 
-void coro__io_poll(coro__loop *l, coro_time timeout)
+int coro__io_poll(coro__loop *l, coro_time timeout)
 {
-    if (l->io != NULL && l->io->poller != NULL)
-        (void)coro__poller_wait(l->io->poller, timeout, ready, l->io);
+    if (l->io == NULL || l->io->poller == NULL)
+        return 0;
+    return coro__poller_wait(l->io->poller, timeout, ready, l->io);
 }
 
 void coro__io_free(coro__loop *l)

@@ -269,6 +269,22 @@ static void wait_until(coro__loop *l, coro_time when)
         ; /* EINTR: sleep on */
 }
 
+/* Busy polling (coro_run_options.busy_poll): looks for ready fds without
+ * sleeping from now until busy_poll later or `when`, whichever is first.
+ * 1 as soon as the poller reports one, 0 at the end; *now is then the
+ * time it ended. */
+static int busy_poll(coro__loop *l, coro_time *now, coro_time when)
+{
+    coro_time end = when - *now < l->busy_poll ? when : *now + l->busy_poll;
+
+    while (*now < end) {
+        if (coro__io_poll(l, 0) > 0)
+            return 1;
+        *now = mono();
+    }
+    return 0;
+}
+
 /* Nothing is ready: wait for I/O until `when` (CORO_NEVER: no timer). */
 static void wait_io(coro__loop *l, coro_time when)
 {
@@ -280,6 +296,8 @@ static void wait_io(coro__loop *l, coro_time when)
             when == CORO_NEVER ? coro__io_poll(l, -1) : wait_until(l, when);
         return;
     }
+    if (l->busy_poll > 0 && busy_poll(l, &now, when))
+        return;
     coro__io_poll(l, when == CORO_NEVER ? -1 : when > now ? when - now : 0);
 }
 
@@ -479,7 +497,7 @@ int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt)
     coro__loop *l;
     int rc;
 
-    if (fn == NULL)
+    if (fn == NULL || (opt != NULL && opt->busy_poll < 0))
         return CORO_EINVAL;
     if (coro__loop_tls != NULL)
         return CORO_EBUSY;
@@ -488,6 +506,7 @@ int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt)
     memset(l, 0, sizeof *l);
     l->flags = opt != NULL ? opt->flags : 0;
     l->rng = (opt != NULL && opt->seed != 0) ? opt->seed : 0x9E3779B97F4A7C15ULL;
+    l->busy_poll = opt != NULL ? opt->busy_poll : 0;
     coro__loop_tls = l;
     rc = coro__spawn(l, &l->main, fn, arg, &mo, NULL, NULL, 0);
     if (rc == 0 && opt != NULL && opt->watchdog > 0)

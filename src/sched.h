@@ -163,6 +163,7 @@ typedef struct coro__loop {
     unsigned flags; /* CORO_RUN_* */
     unsigned long long rng;
     coro_time vnow;                /* the virtual clock */
+    coro_time busy_poll;           /* coro_run_options.busy_poll */
     int stopping;                  /* shutting down: wakes are ignored */
     int handoffs;                  /* task-to-task switches since the loop last ran one */
     struct coro__io *io;           /* fds and the poller (io.c); NULL until used */
@@ -312,7 +313,9 @@ CORO__HIDDEN int coro__fd_wait_uncancelable(int fd, unsigned events);
 /* offload.c: runs fn(arg) on the pool and waits for it to end, whatever
  * happens to the caller meanwhile: for work on the caller's buffers. */
 CORO__HIDDEN int coro__offload_all(coro_task *self, coro_fn fn, void *arg, void **result);
-CORO__HIDDEN void coro__io_poll(coro__loop *l, coro_time timeout);
+/* Waits up to timeout (< 0: no limit, 0: just looks) for fds to become
+ * ready and wakes their waiters; the number of fds the poller reported. */
+CORO__HIDDEN int coro__io_poll(coro__loop *l, coro_time timeout);
 CORO__HIDDEN void coro__io_free(coro__loop *l);
 CORO__HIDDEN void coro__offload_free(coro__loop *l);
 

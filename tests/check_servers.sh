@@ -79,3 +79,14 @@ else
     echo "redis-tools not installed: redis-cli and redis-benchmark runs skipped"
 fi
 kill -0 $pid
+kill $pid
+
+# redis_server busy polling for 20 us between requests: the same answers.
+start redis_server 20
+if command -v redis-benchmark >/dev/null 2>&1; then
+    [ "$(redis-cli -p "$port" ping)" = PONG ]
+    redis-benchmark -p "$port" -t ping,set,get -n 3000 -q > "$dir/bench" 2>&1
+    [ "$(tr '\r' '\n' < "$dir/bench" | grep -c ': [0-9.]* requests per second')" -eq 4 ]
+    ! grep -qi "error" "$dir/bench"
+fi
+kill -0 $pid

@@ -3,7 +3,8 @@
  * writes that suspend only their task, deadlines on every call, end of
  * file, a peer that resets, half-closed connections, short writes, closing
  * an fd under its waiters, several readers of one fd, and the loop
- * sleeping in the poller instead of reporting a deadlock.
+ * sleeping in the poller instead of reporting a deadlock, or busy polling
+ * first.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +19,7 @@
 #include "internal.h"
 #include "test.h"
 
-static coro_run_options real = {0, 0, 0};
+static coro_run_options real = {0, 0, 0, 0};
 
 /* Runs fn as the main task on the real clock; it must succeed. */
 static void run_real(coro_fn fn)
@@ -428,6 +429,91 @@ TEST(a_loop_waiting_only_on_io_sleeps_in_the_poller_not_in_a_deadlock)
     CHECK_INT(pthread_join(th, NULL), 0);
     close(pipe_fds[0]);
     close(pipe_fds[1]);
+}
+
+/* ---- busy polling ---- */
+
+/* The calling thread's voluntary context switches so far: how often it
+ * slept. */
+static long sleeps(void)
+{
+    FILE *f = fopen("/proc/thread-self/status", "r");
+    char line[128];
+    long n = -1;
+
+    CHECK(f != NULL);
+    while (fgets(line, sizeof line, f) != NULL &&
+           sscanf(line, "voluntary_ctxt_switches: %ld", &n) != 1)
+        ;
+    fclose(f);
+    CHECK(n >= 0);
+    return n;
+}
+
+static long slept;
+
+static void *wait_for_outside_counting(void *arg)
+{
+    long before = sleeps();
+
+    wait_for_outside(arg);
+    slept = sleeps() - before;
+    return NULL;
+}
+
+/* The wait of wait_for_outside, with busy polling for up to `busy`: the
+ * times the loop's thread slept meanwhile. */
+static long sleeps_waiting_for_outside(coro_time busy)
+{
+    coro_run_options o = {0, 0, 0, busy};
+    pthread_t th;
+
+    CHECK_INT(pipe(pipe_fds), 0);
+    CHECK_INT(pthread_create(&th, NULL, write_later_from_thread, NULL), 0);
+    CHECK_ERR(coro_run(wait_for_outside_counting, NULL, NULL, &o), 0);
+    CHECK_INT(pthread_join(th, NULL), 0);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return slept;
+}
+
+static void *sleep_then_write(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_sleep(CORO_MSEC(20)), 0);
+    CHECK_INT(coro_write(pipe_fds[1], "!", 1), 1);
+    return NULL;
+}
+
+static void *timer_while_busy_polling(void *arg)
+{
+    coro_time t0 = coro_now();
+
+    CHECK_ERR(coro_spawn(NULL, sleep_then_write, NULL, NULL), 0);
+    wait_for_outside(arg);
+    /* The busy poll (10 s) stopped at the sleep's deadline. */
+    CHECK(coro_now() - t0 < CORO_SEC(5));
+    return NULL;
+}
+
+TEST(busy_polling_serves_io_without_sleeping_and_stops_at_timers)
+{
+    coro_run_options busy = {0, 0, 0, CORO_SEC(10)}, bad = {0, 0, 0, -1};
+
+    /* A write from another thread 30 ms on: the loop's thread sleeps in
+     * the poller without busy polling, and not at all with 10 s of it
+     * (valgrind and qemu schedule threads their own way: not counted). */
+    if (!test_slow_env()) {
+        CHECK(sleeps_waiting_for_outside(0) >= 1);
+        CHECK_INT(sleeps_waiting_for_outside(CORO_SEC(10)), 0);
+    } else {
+        sleeps_waiting_for_outside(CORO_SEC(10));
+    }
+    CHECK_INT(pipe(pipe_fds), 0);
+    CHECK_ERR(coro_run(timer_while_busy_polling, NULL, NULL, &busy), 0);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    CHECK_ERR(coro_run(wait_for_outside, NULL, NULL, &bad), CORO_EINVAL);
 }
 
 static void *io_misuse(void *arg)
