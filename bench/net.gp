@@ -3,10 +3,11 @@
 # (the hand-written epoll server for HTTP and echo, redis-server for Redis),
 # medians of rotated rounds. 1 is the reference; above 1 is faster than it.
 #
-#   gnuplot -e "data='chart.dat'; out='bench/results/net.png'" bench/net.gp
+#   gnuplot -e "data='chart.dat'; out='bench/results/net.png'; busy='20'" bench/net.gp
 
 if (!exists("data")) data = 'chart.dat'
 if (!exists("out")) out = 'net.png'
+if (!exists("busy")) busy = '20'
 
 set terminal pngcairo size 1400,700 font "sans,11" noenhanced
 set output out
@@ -24,5 +25,5 @@ plot data using 2:xtic(1) title "coro" lc rgb "#d62728", \
      '' using 3 title "reference" lc rgb "#4c72b0", \
      '' using 4 title "libuv" lc rgb "#55a868", \
      '' using 5 title "Go net/http" lc rgb "#8172b2", \
-     '' using 6 title "coro, busy polling 20 us (Redis)" lc rgb "#f4a582", \
+     '' using 6 title "coro, busy polling ".busy." us (Redis)" lc rgb "#f4a582", \
      1 notitle dt 2 lc rgb "#333333"

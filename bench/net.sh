@@ -48,7 +48,8 @@ while getopts "r:d:s:l:no:Tb:" o; do
         n) CALLGRIND= ;;
         o) ONLY=$OPTARG ;;
         T) REDRAW=1 ;;
-        b) BUSY_US=$OPTARG ;;
+        b) BUSY_US=$OPTARG
+           [[ $BUSY_US =~ ^[1-9][0-9]{0,5}$ ]] || { echo "bench/net.sh: -b: microseconds, 1 to 999999" >&2; exit 2; } ;;
         *) echo "usage: bench/net.sh [-r ROUNDS] [-d SECONDS] [-s SERVER_CPU] [-l LOAD_CPU] [-n]" \
                 "[-o 'http echo redis file'] [-T] [-b BUSY_POLL_US]" >&2
            exit 2 ;;
@@ -334,6 +335,7 @@ elif have redis-benchmark && have redis-server; then
                 $p $s "$(json $cpu)" "$(json $vs)" "$errs" $ROUNDS)"
         done
     done
+    emit "$(printf '{"bench":"redis-config","busy_poll_us":%d}' "$BUSY_US")"
 else
     note "redis-benchmark or redis-server missing: the Redis rows are skipped"
 fi
@@ -456,6 +458,8 @@ if have gnuplot; then
                     rel(k, "corobp", b)
             }
         }' "$JSON" > "$TMP/chart.dat"
-    gnuplot -e "data='$TMP/chart.dat'; out='$RESULTS/net.png'" bench/net.gp ||
+    # The busy-poll time of the run drawn (-T: the one in the JSON).
+    busy=$(grep -o '"busy_poll_us":[0-9]*' "$JSON" | head -1 | cut -d: -f2)
+    gnuplot -e "data='$TMP/chart.dat'; out='$RESULTS/net.png'; busy='${busy:-$BUSY_US}'" bench/net.gp ||
         note "gnuplot failed: no chart"
 fi

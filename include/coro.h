@@ -431,7 +431,9 @@ typedef struct coro_task coro_task;
  * coro_group_open(). */
 typedef struct coro_group coro_group;
 
-/* Options for coro_run(); NULL or zeroed gives the defaults. */
+/* Options for coro_run(); NULL or zeroed gives the defaults. Until
+ * version 1.0 an options struct may gain fields at its end (zero keeps the
+ * old behaviour): rebuild against the header of the library you link. */
 typedef struct coro_run_options {
     /* CORO_RUN_VIRTUAL_CLOCK and / or CORO_RUN_SEEDED. */
     unsigned flags;

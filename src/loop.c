@@ -271,14 +271,15 @@ static void wait_until(coro__loop *l, coro_time when)
 
 /* Busy polling (coro_run_options.busy_poll): looks for ready fds without
  * sleeping from now until busy_poll later or `when`, whichever is first.
- * 1 as soon as the poller reports one, 0 at the end; *now is then the
- * time it ended. */
+ * 1 as soon as that makes a task ready (an event that wakes nobody, such
+ * as send space nobody waits for, does not end it), 0 at the end; *now
+ * is then the time it ended. */
 static int busy_poll(coro__loop *l, coro_time *now, coro_time when)
 {
     coro_time end = when - *now < l->busy_poll ? when : *now + l->busy_poll;
 
     while (*now < end) {
-        if (coro__io_poll(l, 0) > 0)
+        if (coro__io_poll(l, 0) > 0 && l->rq_len > 0)
             return 1;
         *now = mono();
     }

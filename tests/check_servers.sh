@@ -48,6 +48,21 @@ bash -c '
     case "$status2" in "HTTP/1.1 404 Not Found"*) ;; *) exit 1 ;; esac
     [ "$body" = "Hello, World!" ]
 '
+# A POST is answered 405 and the connection kept; HTTP/1.0 without
+# keep-alive is answered and closed; a request line of four words is
+# answered 400 and closed.
+bash -c '
+    exec 3<>/dev/tcp/127.0.0.1/'"$port"'
+    printf "POST / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.0\r\n\r\n" >&3
+    out=$(timeout 5 cat <&3)
+    case "$out" in "HTTP/1.1 405 Method Not Allowed"*"HTTP/1.1 200 OK"*"Connection: close"*) ;; *) exit 1 ;; esac
+'
+bash -c '
+    exec 3<>/dev/tcp/127.0.0.1/'"$port"'
+    printf "GET / HTTP/1.1 junk\r\n\r\n" >&3
+    out=$(timeout 5 cat <&3)
+    case "$out" in "HTTP/1.1 400 Bad Request"*) ;; *) exit 1 ;; esac
+'
 if command -v wrk >/dev/null 2>&1; then
     wrk -t1 -c20 -d1s "http://127.0.0.1:$port/" > "$dir/wrk" 2>&1
     cat "$dir/wrk"

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -433,6 +434,11 @@ TEST(a_loop_waiting_only_on_io_sleeps_in_the_poller_not_in_a_deadlock)
 
 /* ---- busy polling ---- */
 
+static pid_t loop_tid; /* the thread that runs the loop */
+static int counting;   /* the loop's task is about to wait (atomic) */
+static int counted;    /* it has taken its count (atomic) */
+static long slept;
+
 /* The calling thread's voluntary context switches so far: how often it
  * slept. */
 static long sleeps(void)
@@ -450,27 +456,77 @@ static long sleeps(void)
     return n;
 }
 
-static long slept;
-
-static void *wait_for_outside_counting(void *arg)
+/* Whether thread tid of this process sleeps now (state S in /proc). */
+static int asleep(pid_t tid)
 {
-    long before = sleeps();
+    char path[64], line[512], *p;
+    FILE *f;
+    int s = 0;
 
-    wait_for_outside(arg);
-    slept = sleeps() - before;
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    if ((f = fopen(path, "r")) == NULL)
+        return 0;
+    if (fgets(line, sizeof line, f) != NULL && (p = strrchr(line, ')')) != NULL)
+        s = p[1] == ' ' && p[2] == 'S';
+    fclose(f);
+    return s;
+}
+
+/* Waits up to 5 s for *flag. */
+static void wait_flag(int *flag)
+{
+    for (int i = 0; i < 5000 && !__atomic_load_n(flag, __ATOMIC_ACQUIRE); i++)
+        usleep(1000);
+}
+
+/* Writes a byte to the pipe once the loop's task waits: when arg is NULL
+ * once the loop's thread sleeps, else 30 ms on (a busy-polling thread
+ * never sleeps). Stays until the count is taken, so that its exit cannot
+ * disturb it. */
+static void *write_when_waiting(void *arg)
+{
+    wait_flag(&counting);
+    if (arg == NULL)
+        for (int i = 0; i < 5000 && !asleep(loop_tid); i++)
+            usleep(1000);
+    else
+        usleep(30000);
+    if (write(pipe_fds[1], "!", 1) != 1)
+        abort();
+    wait_flag(&counted);
     return NULL;
 }
 
-/* The wait of wait_for_outside, with busy polling for up to `busy`: the
- * times the loop's thread slept meanwhile. */
+static void *count_sleeps_waiting(void *arg)
+{
+    long before;
+    char c;
+
+    (void)arg;
+    /* A read that times out at once adopts the pipe: the poller is set up
+     * before the count starts. */
+    CHECK_INT(coro_read_until(pipe_fds[0], &c, 1, coro_now()), CORO_ETIMEDOUT);
+    before = sleeps();
+    __atomic_store_n(&counting, 1, __ATOMIC_RELEASE);
+    CHECK_INT(coro_read(pipe_fds[0], &c, 1), 1);
+    slept = sleeps() - before;
+    __atomic_store_n(&counted, 1, __ATOMIC_RELEASE);
+    CHECK_INT(c, '!');
+    return NULL;
+}
+
+/* A read of a pipe another thread writes to, with busy polling for up to
+ * `busy`: the times the loop's thread slept meanwhile. */
 static long sleeps_waiting_for_outside(coro_time busy)
 {
     coro_run_options o = {0, 0, 0, busy};
     pthread_t th;
 
+    counting = counted = 0;
+    loop_tid = (pid_t)syscall(SYS_gettid);
     CHECK_INT(pipe(pipe_fds), 0);
-    CHECK_INT(pthread_create(&th, NULL, write_later_from_thread, NULL), 0);
-    CHECK_ERR(coro_run(wait_for_outside_counting, NULL, NULL, &o), 0);
+    CHECK_INT(pthread_create(&th, NULL, write_when_waiting, busy > 0 ? &o : NULL), 0);
+    CHECK_ERR(coro_run(count_sleeps_waiting, NULL, NULL, &o), 0);
     CHECK_INT(pthread_join(th, NULL), 0);
     close(pipe_fds[0]);
     close(pipe_fds[1]);
@@ -500,9 +556,9 @@ TEST(busy_polling_serves_io_without_sleeping_and_stops_at_timers)
 {
     coro_run_options busy = {0, 0, 0, CORO_SEC(10)}, bad = {0, 0, 0, -1};
 
-    /* A write from another thread 30 ms on: the loop's thread sleeps in
-     * the poller without busy polling, and not at all with 10 s of it
-     * (valgrind and qemu schedule threads their own way: not counted). */
+    /* The loop's thread sleeps in the poller without busy polling, and
+     * not at all with 10 s of it (valgrind and qemu schedule threads
+     * their own way: not counted there). */
     if (!test_slow_env()) {
         CHECK(sleeps_waiting_for_outside(0) >= 1);
         CHECK_INT(sleeps_waiting_for_outside(CORO_SEC(10)), 0);

@@ -100,15 +100,18 @@ static int parse(request *r, const char *buf, size_t len)
     r->path_len = (size_t)(sp - r->path);
     r->version = sp + 1;
     r->version_len = (size_t)(buf + n - r->version);
-    if (r->method_len == 0 || r->path_len == 0 || r->version_len == 0)
+    if (r->method_len == 0 || r->path_len == 0 || r->version_len == 0 ||
+        memchr(r->version, ' ', r->version_len) != NULL)
         return 0;
     /* The first "Connection:" header decides, case-insensitively. */
     for (line = eol + 1; line < end; line = eol + 1) {
         eol = memchr(line, '\n', (size_t)(end - line));
         if ((*line | 0x20) == 'c' && eol - line > 11 && strncasecmp(line, "Connection:", 11) == 0) {
             const char *v = line + 11 + strspn(line + 11, " \t");
-            close = strncasecmp(v, "close", 5) == 0;
-            keep_alive = strncasecmp(v, "keep-alive", 10) == 0;
+            size_t vn = (size_t)(eol - v);
+
+            close = vn >= 5 && strncasecmp(v, "close", 5) == 0;
+            keep_alive = vn >= 10 && strncasecmp(v, "keep-alive", 10) == 0;
             break;
         }
     }

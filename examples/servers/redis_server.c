@@ -392,8 +392,14 @@ static void *server(void *arg)
 int main(int argc, char **argv)
 {
     int port = argc > 1 ? atoi(argv[1]) : 6379, err;
-    coro_run_options opt = {.busy_poll = argc > 2 ? CORO_USEC(atol(argv[2])) : 0};
+    long busy_us = argc > 2 ? atol(argv[2]) : 0;
+    coro_run_options opt = {0};
 
+    if (busy_us < 0 || busy_us > 1000000) {
+        fprintf(stderr, "redis_server: busy-poll time %s: not 0 to 1000000 us\n", argv[2]);
+        return 2;
+    }
+    opt.busy_poll = CORO_USEC(busy_us);
     if ((table = calloc(buckets, sizeof *table)) == NULL)
         return 1;
     err = coro_run(server, &port, NULL, &opt);
