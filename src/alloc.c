@@ -51,6 +51,16 @@ void *coro__malloc(size_t n)
     return p;
 }
 
+void *coro__malloc_aligned(size_t n, size_t align)
+{
+    void *p;
+
+    if (injected() || posix_memalign(&p, align, n) != 0)
+        return NULL;
+    __atomic_fetch_add(&live_allocs, 1, __ATOMIC_RELAXED);
+    return p;
+}
+
 void coro__free(void *p)
 {
     if (p == NULL)

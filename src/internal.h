@@ -31,6 +31,9 @@
 #define CORO__ALWAYS_INLINE inline
 #endif
 
+/* The cache line of every CPU coro targets, for laying out hot records. */
+#define CORO__CACHE_LINE 64
+
 /* Internal invariants: checked in test and debug builds (CORO_ASSERTS),
  * compiled out otherwise. */
 #ifdef CORO_ASSERTS
@@ -383,6 +386,9 @@ CORO__HIDDEN void coro__overflow_thread_exit(coro__thread *t);
 /* ---- allocation with fault injection (alloc.c) ---- */
 
 CORO__HIDDEN void *coro__malloc(size_t n);
+/* coro__malloc on an `align` boundary (a power of two, a multiple of
+ * sizeof(void *)); freed by coro__free. */
+CORO__HIDDEN void *coro__malloc_aligned(size_t n, size_t align);
 CORO__HIDDEN void coro__free(void *p);
 CORO__HIDDEN char *coro__strdup(const char *s);
 CORO__HIDDEN void *coro__mmap(size_t len);

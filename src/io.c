@@ -365,7 +365,7 @@ long coro__io_retry(int fd, unsigned dir, coro_time deadline, coro__io_op op, vo
 
 struct span {
     void *buf;
-    size_t n;
+    size_t n; /* already cut to the test hook's chunk */
 };
 
 static long do_read(int fd, void *ctx, int socket)
@@ -373,16 +373,16 @@ static long do_read(int fd, void *ctx, int socket)
     struct span *sp = ctx;
 
     (void)socket;
-    return (long)read(fd, sp->buf, chunk(sp->n));
+    return (long)read(fd, sp->buf, sp->n);
 }
 
 long coro_read_until(int fd, void *buf, size_t n, coro_time deadline)
 {
-    struct span sp = {buf, n};
+    struct span sp = {buf, chunk(n)};
 
     if (buf == NULL && n > 0)
         return fd < 0 ? CORO_EBADF : CORO_EINVAL;
-    return coro__io_retry(fd, CORO_READ, deadline, do_read, &sp, chunk(n));
+    return coro__io_retry(fd, CORO_READ, deadline, do_read, &sp, sp.n);
 }
 
 long coro_read(int fd, void *buf, size_t n)
@@ -393,19 +393,18 @@ long coro_read(int fd, void *buf, size_t n)
 static long do_write(int fd, void *ctx, int socket)
 {
     struct span *sp = ctx;
-    size_t n = chunk(sp->n);
 
     /* send(MSG_NOSIGNAL): a socket whose peer left is EPIPE, not SIGPIPE */
-    return (long)(socket ? send(fd, sp->buf, n, MSG_NOSIGNAL) : write(fd, sp->buf, n));
+    return (long)(socket ? send(fd, sp->buf, sp->n, MSG_NOSIGNAL) : write(fd, sp->buf, sp->n));
 }
 
 long coro_write_until(int fd, const void *buf, size_t n, coro_time deadline)
 {
-    struct span sp = {(void *)buf, n};
+    struct span sp = {(void *)buf, chunk(n)};
 
     if (buf == NULL && n > 0)
         return fd < 0 ? CORO_EBADF : CORO_EINVAL;
-    return coro__io_retry(fd, CORO_WRITE, deadline, do_write, &sp, chunk(n));
+    return coro__io_retry(fd, CORO_WRITE, deadline, do_write, &sp, sp.n);
 }
 
 long coro_write(int fd, const void *buf, size_t n)

@@ -325,6 +325,11 @@ void coro__task_free(coro_task *t)
     }
 }
 
+/* The hot part of a task stays within three cache lines (sched.h). */
+typedef char
+    coro__task_hot_fits[offsetof(coro_task, w) + sizeof(coro__waiter) <= 3 * CORO__CACHE_LINE ? 1
+                                                                                              : -1];
+
 /* A cleared task record for loop l, from its spares when it has one.
  * Every field is set here (see coro__group_init for why not memset); the
  * inline select waiters only need to be in no queue. */
@@ -335,7 +340,7 @@ static coro_task *task_new(coro__loop *l)
     if (t != NULL) {
         l->spare = t->rq_next;
         l->nspare--;
-    } else if ((t = coro__malloc(sizeof *t)) == NULL) {
+    } else if ((t = coro__malloc_aligned(sizeof *t, CORO__CACHE_LINE)) == NULL) {
         return NULL;
     }
     t->co = NULL;

@@ -110,41 +110,45 @@ enum {
 #define CORO__SELECT_INLINE 4
 
 struct coro_task {
+    /* What a park and its wake touch comes first, in three cache lines
+     * (tasks are allocated on a line's boundary): the fields up to the
+     * timer, the timer, the first waiter. With hundreds of connections
+     * each request finds them out of L1; spread out they were six lines.
+     * task_new (sched.c) sets every field, a new one needs its line there;
+     * of w[] it sets only w[i].q. */
     coro *co; /* the worker it runs on (worker.c); NULL once its body ended */
+    struct coro__loop *loop;
+    int state;
+    int wake;                            /* what the waker said: 0, CORO_ETIMEDOUT, ... */
+    int canceled;                        /* level-triggered: every blocking call fails */
+    int cancelable;                      /* the current park can be ended by cancellation */
+    coro_task *rq_next;                  /* the run queue */
+    const char *what;                    /* why it is parked ("chan recv"), for reports */
+    const void *obj;                     /* on what */
+    coro__timer timer;                   /* the deadline of the current park */
+    coro__waiter w[CORO__SELECT_INLINE]; /* task_new sets only w[i].q */
     char *name;
     unsigned long long id;
     int pooled; /* its worker may go back to the pool */
-    struct coro__loop *loop;
     coro_fn fn;
     void *arg;
-    int state;
-    int wake;                       /* what the waker said: 0, CORO_ETIMEDOUT, ... */
-    int canceled;                   /* level-triggered: every blocking call fails */
-    int cancelable;                 /* the current park can be ended by cancellation */
     int detached;                   /* no handle: freed when done, failure fails the owner */
     int awaited;                    /* a coro_await is waiting for it */
-    coro_task *rq_next;             /* the run queue */
     coro_task *cancel_next;         /* a cancellation's worklist (sched.c) */
     coro_task *all_prev, *all_next; /* every live task of the loop */
     coro_task *mem_prev, *mem_next; /* in its group */
     coro_group *group;              /* the group it belongs to; NULL for the main task */
     coro_group own;                 /* the group of tasks it spawns without one */
     coro_group *groups;             /* explicit groups it opened and has not waited */
-    coro__timer timer;              /* the deadline of the current park */
     coro__waiter *wx;               /* a larger select's waiters (malloc'd), nwx of them */
     int nwx;
     coro_waitq awaiter; /* the task in coro_await(this) */
-    const char *what;   /* why it is parked ("chan recv"), for reports */
-    const void *obj;    /* on what */
     void *result;
     int status; /* at the end: 0, CORO_EERROR, CORO_ECANCELED */
     char *errmsg;
     void *errvalue;
     const char *file; /* where it was spawned */
     int line;
-    /* Last: a new task sets every field above (task_new in sched.c: a new
-     * field needs its line there) and only w[i].q of these. */
-    coro__waiter w[CORO__SELECT_INLINE];
 };
 
 /* ---- the loop (loop.c) ---- */

@@ -4,10 +4,10 @@
  *
  *   build/gcc/examples/servers/echo_server [port]     (default 7000)
  *
- * Idle or trickling clients are shed after 10 s without a full line of
- * progress; at most 10,000 connections are open at once, and running out
- * of fds backs off instead of spinning (coro_serve does both). Ctrl-C
- * stops it.
+ * Idle or trickling clients are shed: each round trip, reading a message
+ * and writing it back, has 10 s. At most 10,000 connections are open at
+ * once, and running out of fds backs off instead of spinning (coro_serve
+ * does both). Ctrl-C stops it.
  */
 #include <coro.h>
 #include <stdio.h>
@@ -16,12 +16,15 @@
 static void echo(int fd, void *ctx)
 {
     char buf[4096];
-    long n;
 
     (void)ctx;
-    while ((n = coro_read_until(fd, buf, sizeof buf, coro_after(CORO_SEC(10)))) > 0)
-        if (coro_write_all_until(fd, buf, (size_t)n, coro_after(CORO_SEC(10)), NULL) != 0)
+    for (;;) { /* each round trip, the read and the echo, has 10 s */
+        coro_time deadline = coro_after(CORO_SEC(10));
+        long n = coro_read_until(fd, buf, sizeof buf, deadline);
+
+        if (n <= 0 || coro_write_all_until(fd, buf, (size_t)n, deadline, NULL) != 0)
             break;
+    }
 }
 
 static void *server(void *arg)
