@@ -74,7 +74,7 @@ TEST_CFLAGS := -DCORO_ASSERTS
 
 LIB_SRC := src/coro.c src/error.c src/unwind.c src/switch.c src/stack.c \
            src/loop.c src/sched.c src/worker.c src/group.c src/timer.c src/chan.c src/select.c \
-           src/sync.c src/io.c src/net.c src/poll_epoll.c src/offload.c src/serve.c src/file.c src/uring.c \
+           src/sync.c src/io.c src/net.c src/poll_epoll.c src/offload.c src/serve.c src/file.c src/uring.c src/rxring.c \
            src/thread.c src/overflow.c src/alloc.c src/copystack.c src/arch/ucontext.c
 LIB_ASM := src/arch/x86_64.S src/arch/aarch64.S src/arch/riscv64.S
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)

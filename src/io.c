@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <limits.h>
 #include <sys/sendfile.h>
@@ -28,7 +29,12 @@
 #include <unistd.h>
 
 #include "poll.h"
+#include "rx.h"
 #include "sched.h"
+
+/* The most buffers a socket holds received ahead before its receive is
+ * paused until its task reads (bounded memory per connection). */
+#define RX_CAP 8
 
 typedef struct fd_state {
     coro_waitq readers, writers;
@@ -38,6 +44,13 @@ typedef struct fd_state {
     unsigned char tcp;           /* TCP: a short transfer means drained (reset on hang-up) */
     unsigned char drained;       /* CORO_READ / CORO_WRITE: would say EAGAIN until the
                                     poller's next edge for that direction */
+    unsigned char ahead;         /* received ahead (rx.h): reads take from rxq */
+    unsigned char armed;         /* its multishot receive is in the kernel */
+    unsigned char pausing;       /* ... and asked to end (rxq is full) */
+    unsigned char rx_end;        /* the receive ended: EOF, or rx_err */
+    int rx_err;                  /* the error it ended with, reported once */
+    unsigned gen;                /* bumped when fd is closed: older completions are stale */
+    coro__rxq rxq;               /* received, not yet read */
 } fd_state;
 
 struct coro__io {
@@ -46,6 +59,8 @@ struct coro__io {
     int cap;
     size_t waiters; /* tasks parked on fds or on other I/O (io_uring) */
     coro__loop *loop;
+    coro__rx *rx; /* receiving ahead: then the loop waits in its ring */
+    int rx_state; /* 0: not tried yet; 1: on; -1: off for this loop */
 };
 
 static struct coro__io *io_of(coro__loop *l)
@@ -158,6 +173,59 @@ static inline fd_state *adopt(coro__loop *l, int fd, int *err)
     return adopt_new(l, fd, err);
 }
 
+/* Forgets fd's state (it was closed), telling its waiters with
+ * CORO_EBADF; what it had received ahead goes back to the ring, and any
+ * completion still to come for it is stale. */
+static void forget(struct coro__io *io, int fd)
+{
+    fd_state *s = &io->fds[fd];
+    unsigned gen = s->gen;
+
+    coro__waitq_fire_all(&s->readers, CORO_EBADF);
+    coro__waitq_fire_all(&s->writers, CORO_EBADF);
+    if (io->rx != NULL) {
+        if (s->armed)
+            coro__rx_cancel(io->rx, fd, gen);
+        coro__rxq_drop(io->rx, &s->rxq);
+    }
+    memset(s, 0, sizeof *s);
+    s->gen = (gen + 1) & CORO__RX_GEN_MASK;
+}
+
+int coro__fd_read_ahead(int fd)
+{
+    coro__loop *l = coro__loop_tls;
+    struct coro__io *io = l != NULL ? l->io : NULL;
+
+    return io != NULL && fd >= 0 && fd < io->cap && io->fds[fd].ahead;
+}
+
+/* fd goes back to read(): epoll watches its reads again. */
+static void classic(struct coro__io *io, int fd)
+{
+    io->fds[fd].ahead = 0;
+    (void)coro__poller_watch(io->poller, fd, CORO__POLL_IN | CORO__POLL_OUT, 0);
+}
+
+/* Whether sockets are received ahead (CORO_RUN_READ_AHEAD), opening the
+ * ring on first use. */
+static coro__rx *rx_of(struct coro__io *io)
+{
+    if (io->rx_state == 0) {
+        const char *env = getenv("CORO_READ_AHEAD"), *uring = getenv("CORO_IO_URING");
+        int on = (io->loop->flags & CORO_RUN_READ_AHEAD) != 0;
+
+        if (env != NULL && (strcmp(env, "0") == 0 || strcmp(env, "1") == 0))
+            on = env[0] == '1';
+        if (uring != NULL && strcmp(uring, "0") == 0)
+            on = 0;
+        io->rx_state = -1;
+        if (on && (io->rx = coro__rx_open(coro__poller_fd(io->poller))) != NULL)
+            io->rx_state = 1;
+    }
+    return io->rx_state > 0 ? io->rx : NULL;
+}
+
 /* Adopts a stream socket just made non-blocking by accept4 or socket (tcp:
  * TCP rather than Unix-domain): no need to ask the kernel what it is.
  * Whatever the table held for that number belonged to an fd closed behind
@@ -173,11 +241,19 @@ int coro__fd_adopt_socket(coro__loop *l, int fd, int tcp)
         return CORO_ENOMEM;
     if (io->poller == NULL && (err = coro__poller_open(&io->poller)) != 0)
         return err;
-    coro__waitq_fire_all(&s->readers, CORO_EBADF);
-    coro__waitq_fire_all(&s->writers, CORO_EBADF);
-    memset(s, 0, sizeof *s);
-    if ((err = coro__poller_add(io->poller, fd)) != 0)
+    forget(io, fd);
+    if (tcp && rx_of(io) != NULL) {
+        /* Reads come from the ring, armed by the first (not before: a
+         * receive would take the error a connect is to report). */
+        s->ahead = 1;
+        err = coro__poller_watch(io->poller, fd, CORO__POLL_OUT, 1);
+    } else {
+        err = coro__poller_add(io->poller, fd);
+    }
+    if (err != 0) {
+        forget(io, fd);
         return err;
+    }
     s->socket = s->adopted = 1;
     s->tcp = (unsigned char)(tcp != 0);
     return 0;
@@ -215,6 +291,7 @@ static int fd_wait(int fd, unsigned events, coro_time deadline, int cancelable)
 {
     int err;
     coro_task *self = coro__blocking_begin(&err);
+    fd_state *s;
 
     if (self == NULL)
         return err;
@@ -224,8 +301,12 @@ static int fd_wait(int fd, unsigned events, coro_time deadline, int cancelable)
         return CORO_EINVAL;
     if (err != 0 && cancelable)
         return err;
-    if (adopt(self->loop, fd, &err) == NULL)
+    if ((s = adopt(self->loop, fd, &err)) == NULL)
         return err;
+    if (events == CORO_READ && (s->rxq.first != 0 || s->rx_end))
+        return 0; /* received ahead: readable now */
+    if (events == CORO_READ && s->ahead && !s->armed)
+        classic(self->loop->io, fd); /* not read by coro yet: its reader may use read() */
     return park_on(self, fd, events, deadline, cancelable);
 }
 
@@ -252,12 +333,8 @@ int coro_fd_close(int fd)
     if (fd < 0)
         return CORO_EBADF;
     if (io != NULL && fd < io->cap && io->fds[fd].adopted) {
-        fd_state *s = &io->fds[fd];
-
-        coro__waitq_fire_all(&s->readers, CORO_EBADF);
-        coro__waitq_fire_all(&s->writers, CORO_EBADF);
         coro__poller_del(io->poller, fd);
-        memset(s, 0, sizeof *s);
+        forget(io, fd);
     }
     return close(fd) == 0 || errno == EINTR ? 0 : -errno;
 }
@@ -363,6 +440,95 @@ long coro__io_retry(int fd, unsigned dir, coro_time deadline, coro__io_op op, vo
     }
 }
 
+/* ---- reads of sockets received ahead (rx.h) ---- */
+
+static void ready(void *ctx, int fd, unsigned events);
+
+#define CLASSIC LONG_MIN /* ahead_read: fd is (now) read with read() */
+
+/* Whether fd is received ahead or still holds bytes received so. */
+static inline int is_ahead(int fd)
+{
+    coro__loop *l = coro__loop_tls;
+    struct coro__io *io = l != NULL ? l->io : NULL;
+
+    return io != NULL && fd >= 0 && fd < io->cap && (io->fds[fd].ahead || io->fds[fd].rxq.first);
+}
+
+/* A read of fd, received ahead: up to want bytes into iov from what the
+ * ring received, waiting for some while there is none. CLASSIC when fd
+ * must be read with read() instead. */
+static long ahead_read(int fd, const struct iovec *iov, int n, size_t want, coro_time deadline)
+{
+    coro_task *self;
+    int err;
+    fd_state *s = begin(fd, &self, &err);
+    struct coro__io *io;
+
+    if (s == NULL)
+        return err;
+    io = self->loop->io;
+    for (;;) {
+        s = &io->fds[fd];
+        if (s->rxq.first != 0 || want == 0)
+            return (long)coro__rxq_take(io->rx, &s->rxq, iov, n, chunk(want));
+        if (!s->ahead)
+            return CLASSIC;
+        if (s->rx_end) { /* an error once, then the end of the stream */
+            err = s->rx_err;
+            s->rx_err = 0;
+            return err;
+        }
+        if (!s->armed) { /* the first read, or paused (full) and read since */
+            if (coro__rx_arm(io->rx, fd, s->gen) != 0) {
+                classic(io, fd);
+                return CLASSIC;
+            }
+            s->armed = 1;
+        }
+        if ((err = wait_again(self, fd, CORO_READ, deadline)) != 0)
+            return err;
+    }
+}
+
+/* A completion of the ring: bytes for a socket, its end, or events of the
+ * nested poller. */
+static void rx_got(void *ctx, const coro__rx_event *e)
+{
+    struct coro__io *io = ctx;
+    fd_state *s;
+
+    if (e->fd < 0) {
+        while (coro__poller_wait(io->poller, 0, ready, io) == CORO__POLL_BATCH) {
+        }
+        return;
+    }
+    if (e->fd >= io->cap || (s = &io->fds[e->fd])->gen != e->gen || !s->adopted) {
+        if (e->bid >= 0) /* a closed fd's: nobody reads it */
+            coro__rx_recycle(io->rx, e->bid);
+        return;
+    }
+    if (!e->more)
+        s->armed = s->pausing = 0;
+    if (e->res > 0 && e->bid >= 0) {
+        coro__rxq_push(io->rx, &s->rxq, e->bid, (unsigned)e->res);
+        if (s->rxq.n >= RX_CAP && s->armed && !s->pausing) {
+            coro__rx_cancel(io->rx, e->fd, s->gen); /* until its task reads */
+            s->pausing = 1;
+        }
+    } else if (e->res == 0) {
+        s->rx_end = 1;
+    } else if (e->res == -ENOBUFS || e->res == -EINVAL || e->res == -EOPNOTSUPP) {
+        if (e->res != -ENOBUFS)
+            io->rx_state = -1; /* no multishot receive here: no new socket tries */
+        classic(io, e->fd);
+    } else if (e->res != -ECANCELED) {
+        s->rx_end = 1;
+        s->rx_err = e->res;
+    }
+    coro__waitq_fire_all(&s->readers, 0);
+}
+
 struct span {
     void *buf;
     size_t n; /* already cut to the test hook's chunk */
@@ -382,6 +548,15 @@ long coro_read_until(int fd, void *buf, size_t n, coro_time deadline)
 
     if (buf == NULL && n > 0)
         return fd < 0 ? CORO_EBADF : CORO_EINVAL;
+    if (is_ahead(fd)) {
+        struct iovec v;
+        long r;
+
+        v.iov_base = buf;
+        v.iov_len = n;
+        if ((r = ahead_read(fd, &v, 1, n, deadline)) != CLASSIC)
+            return r;
+    }
     return coro__io_retry(fd, CORO_READ, deadline, do_read, &sp, sp.n);
 }
 
@@ -465,6 +640,8 @@ int coro__io_poll(coro__loop *l, coro_time timeout)
 {
     if (l->io == NULL || l->io->poller == NULL)
         return 0;
+    if (l->io->rx != NULL)
+        return coro__rx_wait(l->io->rx, timeout, rx_got, l->io);
     return coro__poller_wait(l->io->poller, timeout, ready, l->io);
 }
 
@@ -472,6 +649,7 @@ void coro__io_free(coro__loop *l)
 {
     if (l->io == NULL)
         return;
+    coro__rx_close(l->io->rx);
     coro__poller_close(l->io->poller);
     coro__free(l->io->fds);
     coro__free(l->io);
@@ -527,6 +705,12 @@ long coro_readv_until(int fd, const struct iovec *iov, int n, coro_time deadline
 
     if (iov == NULL || n <= 0 || n > IOV_MAX)
         return CORO_EINVAL;
+    if (is_ahead(fd)) {
+        long r = ahead_read(fd, iov, n, total(iov, n), deadline);
+
+        if (r != CLASSIC)
+            return r;
+    }
     return coro__io_retry(fd, CORO_READ, deadline, do_readv, &v, total(iov, n));
 }
 

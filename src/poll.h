@@ -1,6 +1,8 @@
 /*
  * poll.h - the I/O backend contract: what the loop needs from a readiness
- * poller, one backend per file (poll_epoll.c; io_uring to come).
+ * poller, one backend per file (poll_epoll.c). io_uring is not a poller
+ * here: uring.c does file operations, rxring.c receives sockets ahead and
+ * nests this poller's fd in its own wait.
  *
  * Contract. A poller watches file descriptors edge-triggered: after
  * coro__poller_add(fd), each time fd becomes readable or writable (or
@@ -35,8 +37,20 @@ CORO__HIDDEN void coro__poller_close(coro__poller *p);
 /* Watches fd (both directions). 0 or a negative errno code. */
 CORO__HIDDEN int coro__poller_add(coro__poller *p, int fd);
 
+/* Changes what a watched fd reports: CORO__POLL_OUT alone (its reads come
+ * from elsewhere: rx.h) or CORO__POLL_IN | CORO__POLL_OUT. Hang-ups and
+ * errors are reported either way. 0 or a negative errno code. */
+CORO__HIDDEN int coro__poller_watch(coro__poller *p, int fd, unsigned dirs, int add);
+
+/* The fd a poller waits on, for nesting it in another wait (rx.h), or -1. */
+CORO__HIDDEN int coro__poller_fd(const coro__poller *p);
+
 /* Stops watching fd. */
 CORO__HIDDEN void coro__poller_del(coro__poller *p, int fd);
+
+/* The most events one coro__poller_wait reports: when it reports that
+ * many, more may be waiting. */
+#define CORO__POLL_BATCH 128
 
 /* Waits at most timeout ns (0: do not block; < 0: no limit) and calls
  * ready(ctx, fd, events) for every reported fd. Returns how many were

@@ -8,7 +8,7 @@
 
 #include "poll.h"
 
-#define BATCH 128
+#define BATCH CORO__POLL_BATCH
 
 struct coro__poller {
     int epfd;
@@ -39,15 +39,26 @@ void coro__poller_close(coro__poller *p)
     coro__free(p);
 }
 
-int coro__poller_add(coro__poller *p, int fd)
+int coro__poller_watch(coro__poller *p, int fd, unsigned dirs, int add)
 {
     struct epoll_event ev;
 
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.events = EPOLLRDHUP | EPOLLET | (dirs & CORO__POLL_IN ? EPOLLIN : 0u) |
+                (dirs & CORO__POLL_OUT ? EPOLLOUT : 0u);
     ev.data.fd = fd;
-    if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+    if (epoll_ctl(p->epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) == 0)
         return 0;
-    return errno == EEXIST ? 0 : -errno;
+    return add && errno == EEXIST ? 0 : -errno;
+}
+
+int coro__poller_add(coro__poller *p, int fd)
+{
+    return coro__poller_watch(p, fd, CORO__POLL_IN | CORO__POLL_OUT, 1);
+}
+
+int coro__poller_fd(const coro__poller *p)
+{
+    return p != NULL ? p->epfd : -1;
 }
 
 void coro__poller_del(coro__poller *p, int fd)

@@ -47,7 +47,8 @@ static void *server(void *arg)
 int main(int argc, char **argv)
 {
     int port = argc > 1 ? atoi(argv[1]) : 7000;
-    int err = coro_run(server, &port, NULL, NULL);
+    coro_run_options opt = {.flags = CORO_RUN_READ_AHEAD}; /* messages come without a read() */
+    int err = coro_run(server, &port, NULL, &opt);
 
     if (err != 0) {
         fprintf(stderr, "echo_server: %s\n", coro_strerror(err));

@@ -226,10 +226,11 @@ static void *server(void *arg)
 int main(int argc, char **argv)
 {
     int port = argc > 1 ? atoi(argv[1]) : 8080, err;
+    coro_run_options opt = {.flags = CORO_RUN_READ_AHEAD}; /* requests come without a read() */
 
     if (argc > 2)
         load(argv[2]);
-    err = coro_run(server, &port, NULL, NULL);
+    err = coro_run(server, &port, NULL, &opt);
     free(file_body);
     if (err != 0) {
         fprintf(stderr, "http_server: %s\n", coro_strerror(err));

@@ -393,7 +393,7 @@ int main(int argc, char **argv)
 {
     int port = argc > 1 ? atoi(argv[1]) : 6379, err;
     long busy_us = argc > 2 ? atol(argv[2]) : 0;
-    coro_run_options opt = {0};
+    coro_run_options opt = {.flags = CORO_RUN_READ_AHEAD}; /* requests come without a read() */
 
     if (busy_us < 0 || busy_us > 1000000) {
         fprintf(stderr, "redis_server: busy-poll time %s: not 0 to 1000000 us\n", argv[2]);
