@@ -467,7 +467,7 @@ typedef struct coro_run_options {
  * io_uring (one multishot receive per socket, for its whole life), and
  * coro_read / coro_readv take them from there without a system call. The
  * loop then waits in io_uring, and a request costs one system call (its
- * answer's write) instead of two: about 5-10% less CPU per request for a
+ * answer's write) instead of two: about 5% less CPU per request for a
  * busy server (README, Benchmarks). Where the kernel lacks what it needs
  * (Linux before 6.1, a seccomp filter, CORO_IO_URING=0) the flag changes
  * nothing. The rule that comes with it, as with any buffered reader: read
@@ -475,8 +475,10 @@ typedef struct coro_run_options {
  * (its next bytes may be in the loop already), and close it with
  * coro_fd_close. A socket that coro_fd_wait(fd, CORO_READ) waits on before
  * coro first reads it is left alone (its reader may use read()). Memory:
- * 2 MiB of buffers per loop, at most 16 KiB held per socket; a socket
- * that finds none free is read with read() from then on. The environment
+ * 2 MiB of buffers per loop; a socket's receive pauses once it holds 16
+ * KiB (a burst that comes at once may add more) until its task reads, and
+ * a socket that finds no buffer free is read with read() until half of
+ * them are free again. The environment
  * variable CORO_READ_AHEAD=1 or =0 forces it on or off for every loop. */
 #define CORO_RUN_READ_AHEAD 0x4u
 
@@ -850,8 +852,8 @@ CORO_API int coro_write_all_until(int fd, const void *buf, size_t n, coro_time d
 
 struct iovec;
 
-/* readv / writev: as coro_read / coro_write, over n (1..IOV_MAX) buffers.
- * May suspend. */
+/* readv / writev: as coro_read / coro_write, over n (1..IOV_MAX) buffers
+ * (CORO_EINVAL if their lengths add up past SSIZE_MAX). May suspend. */
 CORO_API long coro_readv(int fd, const struct iovec *iov, int n);
 CORO_API long coro_readv_until(int fd, const struct iovec *iov, int n, coro_time deadline);
 CORO_API long coro_writev(int fd, const struct iovec *iov, int n);

@@ -48,6 +48,8 @@ typedef struct fd_state {
     unsigned char armed;         /* its multishot receive is in the kernel */
     unsigned char pausing;       /* ... and asked to end (rxq is full) */
     unsigned char rx_end;        /* the receive ended: EOF, or rx_err */
+    unsigned char rx_used;       /* coro has read it (coro_fd_wait leaves it ahead) */
+    unsigned char starved;       /* went back to read() for want of buffers, for now */
     int rx_err;                  /* the error it ended with, reported once */
     unsigned gen;                /* bumped when fd is closed: older completions are stale */
     coro__rxq rxq;               /* received, not yet read */
@@ -200,11 +202,19 @@ int coro__fd_read_ahead(int fd)
     return io != NULL && fd >= 0 && fd < io->cap && io->fds[fd].ahead;
 }
 
-/* fd goes back to read(): epoll watches its reads again. */
+/* fd goes back to read(): epoll watches its reads again (if it cannot,
+ * its readers get the error rather than wait for an edge never reported). */
 static void classic(struct coro__io *io, int fd)
 {
-    io->fds[fd].ahead = 0;
-    (void)coro__poller_watch(io->poller, fd, CORO__POLL_IN | CORO__POLL_OUT, 0);
+    fd_state *s = &io->fds[fd];
+    int err = coro__poller_watch(io->poller, fd, CORO__POLL_IN | CORO__POLL_OUT, 0);
+
+    s->ahead = 0;
+    if (err != 0) {
+        s->ahead = 1; /* reads stay here, where the error waits */
+        s->rx_end = 1;
+        s->rx_err = err;
+    }
 }
 
 /* Whether sockets are received ahead (CORO_RUN_READ_AHEAD), opening the
@@ -305,7 +315,7 @@ static int fd_wait(int fd, unsigned events, coro_time deadline, int cancelable)
         return err;
     if (events == CORO_READ && (s->rxq.first != 0 || s->rx_end))
         return 0; /* received ahead: readable now */
-    if (events == CORO_READ && s->ahead && !s->armed)
+    if (events == CORO_READ && s->ahead && !s->rx_used)
         classic(self->loop->io, fd); /* not read by coro yet: its reader may use read() */
     return park_on(self, fd, events, deadline, cancelable);
 }
@@ -452,7 +462,8 @@ static inline int is_ahead(int fd)
     coro__loop *l = coro__loop_tls;
     struct coro__io *io = l != NULL ? l->io : NULL;
 
-    return io != NULL && fd >= 0 && fd < io->cap && (io->fds[fd].ahead || io->fds[fd].rxq.first);
+    return io != NULL && fd >= 0 && fd < io->cap &&
+           (io->fds[fd].ahead || io->fds[fd].rxq.first || io->fds[fd].starved);
 }
 
 /* A read of fd, received ahead: up to want bytes into iov from what the
@@ -470,8 +481,12 @@ static long ahead_read(int fd, const struct iovec *iov, int n, size_t want, coro
     io = self->loop->io;
     for (;;) {
         s = &io->fds[fd];
+        s->rx_used = 1;
         if (s->rxq.first != 0 || want == 0)
             return (long)coro__rxq_take(io->rx, &s->rxq, iov, n, chunk(want));
+        if (!s->ahead && s->starved && coro__rx_spare(io->rx) >= coro__rx_size(io->rx) / 2 &&
+            coro__poller_watch(io->poller, fd, CORO__POLL_OUT, 0) == 0)
+            s->ahead = 1, s->starved = 0; /* buffers again: back from read() */
         if (!s->ahead)
             return CLASSIC;
         if (s->rx_end) { /* an error once, then the end of the stream */
@@ -510,6 +525,8 @@ static void rx_got(void *ctx, const coro__rx_event *e)
     }
     if (!e->more)
         s->armed = s->pausing = 0;
+    if (e->res <= 0 && e->bid >= 0) /* a buffer taken for nothing */
+        coro__rx_recycle(io->rx, e->bid);
     if (e->res > 0 && e->bid >= 0) {
         coro__rxq_push(io->rx, &s->rxq, e->bid, (unsigned)e->res);
         if (s->rxq.n >= RX_CAP && s->armed && !s->pausing) {
@@ -518,9 +535,11 @@ static void rx_got(void *ctx, const coro__rx_event *e)
         }
     } else if (e->res == 0) {
         s->rx_end = 1;
-    } else if (e->res == -ENOBUFS || e->res == -EINVAL || e->res == -EOPNOTSUPP) {
-        if (e->res != -ENOBUFS)
-            io->rx_state = -1; /* no multishot receive here: no new socket tries */
+    } else if (e->res == -ENOBUFS) { /* none free: read() until enough are back */
+        s->starved = 1;
+        classic(io, e->fd);
+    } else if (e->res == -EINVAL || e->res == -EOPNOTSUPP) {
+        io->rx_state = -1; /* no multishot receive here: no new socket tries */
         classic(io, e->fd);
     } else if (e->res != -ECANCELED) {
         s->rx_end = 1;
@@ -640,8 +659,16 @@ int coro__io_poll(coro__loop *l, coro_time timeout)
 {
     if (l->io == NULL || l->io->poller == NULL)
         return 0;
-    if (l->io->rx != NULL)
-        return coro__rx_wait(l->io->rx, timeout, rx_got, l->io);
+    if (l->io->rx != NULL) {
+        int n = coro__rx_wait(l->io->rx, timeout, rx_got, l->io);
+
+        if (n >= 0)
+            return n;
+        /* The ring could not watch epoll (a submission refused): wait in
+         * epoll, then collect the ring's completions without waiting. */
+        n = coro__poller_wait(l->io->poller, timeout, ready, l->io);
+        return n + coro__rx_wait(l->io->rx, 0, rx_got, l->io) + 1;
+    }
     return coro__poller_wait(l->io->poller, timeout, ready, l->io);
 }
 
@@ -702,16 +729,21 @@ static long do_writev(int fd, void *ctx, int socket)
 long coro_readv_until(int fd, const struct iovec *iov, int n, coro_time deadline)
 {
     struct vec v = {iov, n};
+    size_t want;
 
     if (iov == NULL || n <= 0 || n > IOV_MAX)
         return CORO_EINVAL;
+    want = total(iov, n);
+    for (int i = 0; want == 0 && i < n; i++)
+        if (iov[i].iov_len > 0)
+            return CORO_EINVAL; /* more than SSIZE_MAX in all, as POSIX says */
     if (is_ahead(fd)) {
-        long r = ahead_read(fd, iov, n, total(iov, n), deadline);
+        long r = ahead_read(fd, iov, n, want, deadline);
 
         if (r != CLASSIC)
             return r;
     }
-    return coro__io_retry(fd, CORO_READ, deadline, do_readv, &v, total(iov, n));
+    return coro__io_retry(fd, CORO_READ, deadline, do_readv, &v, want);
 }
 
 long coro_readv(int fd, const struct iovec *iov, int n)

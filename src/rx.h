@@ -49,7 +49,9 @@ CORO__HIDDEN int coro__rx_arm(coro__rx *rx, int fd, unsigned gen);
 CORO__HIDDEN void coro__rx_cancel(coro__rx *rx, int fd, unsigned gen);
 
 /* Submits what is queued, waits at most timeout ns (0: no wait; < 0: no
- * limit) and calls got(ctx, e) for every completion. Returns how many. */
+ * limit) and calls got(ctx, e) for every completion. Returns how many, or
+ * -1 without waiting when the ring cannot watch the poller's fd (the
+ * caller then waits in the poller and calls again with 0). */
 CORO__HIDDEN int coro__rx_wait(coro__rx *rx, coro_time timeout,
                                void (*got)(void *ctx, const coro__rx_event *e), void *ctx);
 
@@ -61,5 +63,8 @@ CORO__HIDDEN size_t coro__rxq_take(coro__rx *rx, coro__rxq *q, const struct iove
 CORO__HIDDEN void coro__rxq_drop(coro__rx *rx, coro__rxq *q);
 /* Gives a buffer back to the ring. */
 CORO__HIDDEN void coro__rx_recycle(coro__rx *rx, int bid);
+/* The ring's buffers: all of them, and those the kernel may still fill. */
+CORO__HIDDEN unsigned coro__rx_size(const coro__rx *rx);
+CORO__HIDDEN unsigned coro__rx_spare(const coro__rx *rx);
 
 #endif /* CORO_RX_H */

@@ -73,11 +73,23 @@ void coro__rx_recycle(coro__rx *rx, int bid)
     (void)rx, (void)bid;
 }
 
+unsigned coro__rx_size(const coro__rx *rx)
+{
+    (void)rx;
+    return 0;
+}
+
+unsigned coro__rx_spare(const coro__rx *rx)
+{
+    (void)rx;
+    return 0;
+}
+
 #else
 
 #include <errno.h>
 #include <liburing.h>
-#include <poll.h>
+#include <sys/poll.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -98,9 +110,10 @@ struct coro__rx {
     struct io_uring ring;
     struct io_uring_buf_ring *br;
     char *bufs;
-    unsigned nbuf; /* buffers: NBUF, or the test hook's */
-    unsigned *len; /* bytes in each buffer */
-    int *next;     /* the next buffer of its queue, id + 1 */
+    unsigned nbuf;  /* buffers: NBUF, or the test hook's */
+    unsigned taken; /* filled by the kernel and not given back yet */
+    unsigned *len;  /* bytes in each buffer */
+    int *next;      /* the next buffer of its queue, id + 1 */
     int poll_fd;
     int poll_armed; /* the multishot poll of poll_fd is in the ring */
 };
@@ -214,8 +227,10 @@ void coro__rx_cancel(coro__rx *rx, int fd, unsigned gen)
     io_uring_prep_cancel64(sqe, UD(KIND_RECV, gen, fd), 0);
     io_uring_sqe_set_data64(sqe, UD(KIND_CANCEL, 0, 0));
     /* Now, with any arm still queued: the fd may be closed next, and its
-     * number reused by a socket that a late arm would then read. */
-    io_uring_submit(&rx->ring);
+     * number reused by a socket that a late arm would then read. And the
+     * deferred work runs now too: it is what lets go of the socket, and
+     * the loop may not enter the ring again for a while. */
+    io_uring_submit_and_get_events(&rx->ring);
 }
 
 int coro__rx_wait(coro__rx *rx, coro_time timeout, void (*got)(void *ctx, const coro__rx_event *e),
@@ -225,6 +240,8 @@ int coro__rx_wait(coro__rx *rx, coro_time timeout, void (*got)(void *ctx, const 
     unsigned head, seen = 0;
     int events = 0, polled = 0;
 
+    if (!rx->poll_armed && arm_poll(rx) != 0 && timeout != 0)
+        return -1; /* waiting here would not see the poller's events */
     if (timeout == 0) {
         io_uring_submit_and_get_events(&rx->ring);
     } else {
@@ -249,6 +266,7 @@ int coro__rx_wait(coro__rx *rx, coro_time timeout, void (*got)(void *ctx, const 
                         ? (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT)
                         : -1;
             e.more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+            rx->taken += e.bid >= 0;
             got(ctx, &e);
             events++;
             break;
@@ -263,8 +281,8 @@ int coro__rx_wait(coro__rx *rx, coro_time timeout, void (*got)(void *ctx, const 
     }
     io_uring_cq_advance(&rx->ring, seen);
     if (!rx->poll_armed)
-        arm_poll(rx);
-    if (polled) { /* the poller has events */
+        (void)arm_poll(rx); /* or at the next wait */
+    if (polled) {           /* the poller has events */
         coro__rx_event e = {-1, 0, 0, -1, 0};
 
         got(ctx, &e);
@@ -273,8 +291,19 @@ int coro__rx_wait(coro__rx *rx, coro_time timeout, void (*got)(void *ctx, const 
     return events;
 }
 
+unsigned coro__rx_size(const coro__rx *rx)
+{
+    return rx->nbuf;
+}
+
+unsigned coro__rx_spare(const coro__rx *rx)
+{
+    return rx->nbuf - rx->taken;
+}
+
 void coro__rx_recycle(coro__rx *rx, int bid)
 {
+    rx->taken--;
     io_uring_buf_ring_add(rx->br, rx->bufs + (size_t)bid * BUF_LEN, BUF_LEN, (unsigned short)bid,
                           io_uring_buf_ring_mask(rx->nbuf), 0);
     io_uring_buf_ring_advance(rx->br, 1);

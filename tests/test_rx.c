@@ -8,6 +8,8 @@
  * back to read() without losing any. Where the kernel cannot receive ahead
  * (or CORO_READ_AHEAD=0 / CORO_IO_URING=0) the same tests run on read().
  */
+#include <limits.h>
+#include <sys/poll.h> /* not <poll.h>: src/poll.h is on the path */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +23,16 @@
 static coro_run_options ahead = {CORO_RUN_READ_AHEAD, 0, 0, 0};
 
 /* Whether this machine and environment receive ahead: then a socket that
- * coro accepted must be received ahead. */
-static int expected;
+ * coro accepted must be received ahead. Found out once per process (the
+ * runner may give each test its own). */
+static int expected, known;
+
+static void find_out(void);
 
 static void run_ahead(coro_fn fn)
 {
+    if (!known)
+        find_out();
     CHECK_ERR(coro_run(fn, NULL, NULL, &ahead), 0);
 }
 
@@ -63,6 +70,7 @@ static void find_out(void)
 {
     const char *env = getenv("CORO_READ_AHEAD"), *uring = getenv("CORO_IO_URING");
 
+    known = 1;
     run_ahead(probe);
     if ((env != NULL && strcmp(env, "0") == 0) || (uring != NULL && strcmp(uring, "0") == 0))
         CHECK(!expected);
@@ -140,7 +148,6 @@ static void *in_order(void *arg)
 
 TEST(bytes_received_ahead_arrive_in_order_through_small_reads_readv_and_pauses)
 {
-    find_out();
     run_ahead(in_order);
 }
 
@@ -227,8 +234,15 @@ static void *close_and_reuse(void *arg)
     CHECK_INT(coro_write(c, "old", 3), 3); /* received, never read */
     CHECK_ERR(coro_sleep(CORO_MSEC(2)), 0);
     CHECK_ERR(coro_fd_close(s), 0);
-    /* The connection is really closed: the peer sees its end (or, on
-     * read(), a reset for the bytes left unread), not a timeout. */
+    {
+        /* The connection is closed at once, before this loop waits on
+         * anything again (a poll(2) that blocks the whole thread). */
+        struct pollfd p = {c, POLLIN, 0};
+
+        CHECK_INT(poll(&p, 1, 5000), 1);
+    }
+    /* The peer sees its end (or, on read(), a reset for the bytes left
+     * unread), not a timeout. */
     r = coro_read_until(c, buf, sizeof buf, coro_after(CORO_SEC(5)));
     CHECK(r == 0 || r == CORO_ECONNRESET);
     c2 = coro_tcp_connect("127.0.0.1", coro_socket_port(lfd));
@@ -258,7 +272,7 @@ TEST(closing_under_a_reader_wakes_it_closes_the_connection_and_nothing_reaches_t
 
 static void *wait_then_read(void *arg)
 {
-    int lfd, c, s;
+    int lfd, c, s, lfd2;
     char buf[8];
 
     (void)arg;
@@ -271,12 +285,27 @@ static void *wait_then_read(void *arg)
     CHECK_INT(coro_write(c, "co", 2), 2);
     CHECK_INT(coro_read(s, buf, sizeof buf), 2);
     CHECK_ERR(coro_fd_close(s), 0);
+    tcp_pair(&lfd2, &c, &s); /* read by coro first: waits leave it ahead */
+    CHECK_INT(coro_write(c, "a", 1), 1);
+    CHECK_INT(coro_read(s, buf, 1), 1);
+    CHECK_INT(coro_write(c, "b", 1), 1);
+    CHECK_ERR(coro_fd_wait(s, CORO_READ), 0);
+    CHECK_INT(coro__fd_read_ahead(s), expected);
+    CHECK_INT(coro_read(s, buf, sizeof buf), 1);
+    CHECK_INT(buf[0], 'b');
+    {
+        struct iovec huge[2] = {{buf, SSIZE_MAX}, {buf, SSIZE_MAX}};
+
+        CHECK_INT(coro_readv(s, huge, 2), CORO_EINVAL); /* as readv(2) */
+    }
+    CHECK_ERR(coro_fd_close(lfd2), 0);
+    CHECK_ERR(coro_fd_close(s), 0);
     CHECK_ERR(coro_fd_close(c), 0);
     CHECK_ERR(coro_fd_close(lfd), 0);
     return NULL;
 }
 
-TEST(a_socket_waited_on_before_coro_reads_it_is_left_to_read)
+TEST(a_socket_waited_on_before_coro_reads_it_is_left_to_read_and_after_it_stays_ahead)
 {
     run_ahead(wait_then_read);
 }
@@ -358,6 +387,14 @@ static void *starved(void *arg)
         got += (size_t)n;
     }
     CHECK(memcmp(buf, big, sizeof big) == 0);
+    /* Its buffers back, a socket that went to read() comes back. */
+    CHECK_INT(coro_write(c2, "third", 5), 5);
+    CHECK_INT(coro_read(s2, buf, sizeof buf), 5);
+    CHECK(memcmp(buf, "third", 5) == 0);
+    CHECK_INT(coro__fd_read_ahead(s2), expected);
+    CHECK_INT(coro_write(c2, "fourth", 6), 6);
+    CHECK_INT(coro_read(s2, buf, sizeof buf), 6);
+    CHECK(memcmp(buf, "fourth", 6) == 0);
     CHECK_ERR(coro_fd_close(s1), 0);
     CHECK_ERR(coro_fd_close(c1), 0);
     CHECK_ERR(coro_fd_close(s2), 0);
@@ -366,7 +403,7 @@ static void *starved(void *arg)
     return NULL;
 }
 
-TEST(a_loop_out_of_buffers_goes_back_to_read_and_loses_nothing)
+TEST(a_loop_out_of_buffers_goes_to_read_for_a_while_and_loses_nothing)
 {
     coro__rx_inject(4);
     run_ahead(starved);
