@@ -87,6 +87,16 @@ void log_cleanup(void *arg)
     log_add(arg);
 }
 
+void close_all(int fd, ...)
+{
+    va_list ap;
+
+    va_start(ap, fd);
+    for (; fd != -1; fd = va_arg(ap, int))
+        CHECK_ERR(coro_fd_close(fd), 0);
+    va_end(ap);
+}
+
 int test_slow_env(void)
 {
     const char *s = getenv("CORO_TEST_SLOW");

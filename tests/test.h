@@ -33,6 +33,9 @@ void test_register(const char *name, test_fn fn);
 void test_fail(const char *file, int line, const char *fmt, ...) CORO_PRINTF(3, 4);
 /* 1 when the tests run under valgrind or qemu, which are much slower. */
 int test_slow_env(void);
+/* Closes the fds given, up to a -1, through the running loop
+ * (coro_fd_close); each must close. */
+void close_all(int fd, ...);
 
 /* Tests of a coroutine's own stack (its guard page, the pool, stack_size)
  * do not apply when the build makes every coroutine copy-stack (make

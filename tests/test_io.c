@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -38,17 +37,6 @@ static void tcp_pair(int *lfd, int *client, int *server)
     CHECK(*client >= 0);
     *server = coro_accept(*lfd);
     CHECK(*server >= 0);
-}
-
-/* Closes the fds given, up to a -1, through the loop; each must close. */
-static void close_all(int fd, ...)
-{
-    va_list ap;
-
-    va_start(ap, fd);
-    for (; fd != -1; fd = va_arg(ap, int))
-        CHECK_ERR(coro_fd_close(fd), 0);
-    va_end(ap);
 }
 
 /* ---- a pipe between two tasks ---- */

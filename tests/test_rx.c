@@ -140,9 +140,7 @@ static void *in_order(void *arg)
     CHECK_INT(got, STREAM_LEN);
     CHECK_INT(coro_read(s, buf, 1), 0); /* the end stays */
     CHECK_ERR(coro_await(w, NULL), 0);
-    CHECK_ERR(coro_fd_close(s), 0);
-    CHECK_ERR(coro_fd_close(c), 0);
-    CHECK_ERR(coro_fd_close(lfd), 0);
+    close_all(s, c, lfd, -1);
     return NULL;
 }
 
@@ -168,8 +166,7 @@ static void *reset(void *arg)
     CHECK_ERR(coro_fd_close(c), 0); /* RST */
     CHECK_INT(coro_read(s, buf, sizeof buf), CORO_ECONNRESET);
     CHECK_INT(coro_read(s, buf, sizeof buf), 0);
-    CHECK_ERR(coro_fd_close(s), 0);
-    CHECK_ERR(coro_fd_close(lfd), 0);
+    close_all(s, lfd, -1);
     return NULL;
 }
 
@@ -206,9 +203,7 @@ static void *one_bytes(void *arg)
         CHECK_INT(buf[0], "hello"[i]);
     }
     coro__io_inject(0, 0);
-    CHECK_ERR(coro_fd_close(s), 0);
-    CHECK_ERR(coro_fd_close(c), 0);
-    CHECK_ERR(coro_fd_close(lfd), 0);
+    close_all(s, c, lfd, -1);
     return NULL;
 }
 
@@ -257,9 +252,7 @@ static void *close_and_reuse(void *arg)
     CHECK_ERR(coro_fd_close(s2), 0); /* under its reader */
     CHECK_ERR(coro_await(t, &out), 0);
     CHECK_ERR((int)N(out), CORO_EBADF);
-    CHECK_ERR(coro_fd_close(c2), 0);
-    CHECK_ERR(coro_fd_close(c), 0);
-    CHECK_ERR(coro_fd_close(lfd), 0);
+    close_all(c2, c, lfd, -1);
     return NULL;
 }
 
@@ -298,10 +291,7 @@ static void *wait_then_read(void *arg)
 
         CHECK_INT(coro_readv(s, huge, 2), CORO_EINVAL); /* as readv(2) */
     }
-    CHECK_ERR(coro_fd_close(lfd2), 0);
-    CHECK_ERR(coro_fd_close(s), 0);
-    CHECK_ERR(coro_fd_close(c), 0);
-    CHECK_ERR(coro_fd_close(lfd), 0);
+    close_all(lfd2, s, c, lfd, -1);
     return NULL;
 }
 
@@ -343,9 +333,7 @@ static void *several(void *arg)
         CHECK_ERR(coro_await(t[i], NULL), 0);
     CHECK_INT(nshared, 10);
     CHECK(memcmp(shared, "abcdefghij", 10) == 0);
-    CHECK_ERR(coro_fd_close(s), 0);
-    CHECK_ERR(coro_fd_close(c), 0);
-    CHECK_ERR(coro_fd_close(lfd), 0);
+    close_all(s, c, lfd, -1);
     return NULL;
 }
 
@@ -395,11 +383,7 @@ static void *starved(void *arg)
     CHECK_INT(coro_write(c2, "fourth", 6), 6);
     CHECK_INT(coro_read(s2, buf, sizeof buf), 6);
     CHECK(memcmp(buf, "fourth", 6) == 0);
-    CHECK_ERR(coro_fd_close(s1), 0);
-    CHECK_ERR(coro_fd_close(c1), 0);
-    CHECK_ERR(coro_fd_close(s2), 0);
-    CHECK_ERR(coro_fd_close(c2), 0);
-    CHECK_ERR(coro_fd_close(lfd), 0);
+    close_all(s1, c1, s2, c2, lfd, -1);
     return NULL;
 }
 
