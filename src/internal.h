@@ -408,9 +408,11 @@ CORO__HIDDEN void coro__io_inject(size_t chunk, unsigned eintr_every);
  * ones were left unused. */
 CORO__HIDDEN unsigned coro__uring_inject(unsigned n);
 /* Receiving ahead (rx.h): the next loop's ring gets nbuf buffers (a power
- * of two; 0: the default), so that tests can run out of them; and whether
- * fd is received ahead now (1), or read with read() (0). */
-CORO__HIDDEN void coro__rx_inject(unsigned nbuf);
+ * of two; 0: the default), so that tests can run out of them, and the
+ * next `refuse` requests to the ring find no room, as when the kernel
+ * refuses submissions; and whether fd is received ahead now (1), or read
+ * with read() (0). */
+CORO__HIDDEN void coro__rx_inject(unsigned nbuf, unsigned refuse);
 CORO__HIDDEN int coro__fd_read_ahead(int fd);
 
 #endif /* CORO_INTERNAL_H */

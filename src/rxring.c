@@ -18,9 +18,9 @@
 
 #ifndef CORO_HAVE_URING
 
-void coro__rx_inject(unsigned nbuf)
+void coro__rx_inject(unsigned nbuf, unsigned refuse)
 {
-    (void)nbuf;
+    (void)nbuf, (void)refuse;
 }
 
 coro__rx *coro__rx_open(int poll_fd)
@@ -110,28 +110,36 @@ struct coro__rx {
     struct io_uring ring;
     struct io_uring_buf_ring *br;
     char *bufs;
-    unsigned nbuf;  /* buffers: NBUF, or the test hook's */
-    unsigned taken; /* filled by the kernel and not given back yet */
-    unsigned *len;  /* bytes in each buffer */
-    int *next;      /* the next buffer of its queue, id + 1 */
+    unsigned nbuf;            /* buffers: NBUF, or the test hook's */
+    unsigned taken;           /* filled by the kernel and not given back yet */
+    unsigned long long *pend; /* cancellations no entry was free for */
+    unsigned npend, cap;
+    unsigned *len; /* bytes in each buffer */
+    int *next;     /* the next buffer of its queue, id + 1 */
     int poll_fd;
     int poll_armed; /* the multishot poll of poll_fd is in the ring */
 };
 
-/* Test hook (internal.h): the next ring has this many buffers (a power of
- * two; 0: NBUF), so that tests can run out of them. */
-static __thread unsigned nbuf_next;
+/* Test hooks (internal.h): the next ring has this many buffers (a power
+ * of two; 0: NBUF), so that tests can run out of them; the next `refuse`
+ * requests find no submission entry, as when the kernel refuses them. */
+static __thread unsigned nbuf_next, refuse;
 
-void coro__rx_inject(unsigned nbuf)
+void coro__rx_inject(unsigned nbuf, unsigned refuse_next)
 {
     nbuf_next = nbuf;
+    refuse = refuse_next;
 }
 
 static struct io_uring_sqe *sqe_of(coro__rx *rx)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&rx->ring);
+    struct io_uring_sqe *sqe;
 
-    if (sqe == NULL) {
+    if (CORO__UNLIKELY(refuse > 0)) {
+        refuse--;
+        return NULL;
+    }
+    if ((sqe = io_uring_get_sqe(&rx->ring)) == NULL) {
         io_uring_submit(&rx->ring); /* full: make room */
         sqe = io_uring_get_sqe(&rx->ring);
     }
@@ -198,6 +206,7 @@ void coro__rx_close(coro__rx *rx)
     if (rx == NULL)
         return;
     io_uring_queue_exit(&rx->ring);
+    coro__free(rx->pend);
     if (rx->br != NULL)
         coro__munmap(rx->br, rx->nbuf * sizeof(struct io_uring_buf));
     if (rx->bufs != NULL)
@@ -218,14 +227,52 @@ int coro__rx_arm(coro__rx *rx, int fd, unsigned gen)
     return 0;
 }
 
-void coro__rx_cancel(coro__rx *rx, int fd, unsigned gen)
+/* Queues the cancellation of the request ud: 0, or CORO_ENOMEM when no
+ * entry is free. */
+static int cancel(coro__rx *rx, unsigned long long ud)
 {
     struct io_uring_sqe *sqe = sqe_of(rx);
 
     if (sqe == NULL)
-        return; /* the receive goes on; its data is dropped as stale */
-    io_uring_prep_cancel64(sqe, UD(KIND_RECV, gen, fd), 0);
+        return CORO_ENOMEM;
+    io_uring_prep_cancel64(sqe, ud, 0);
     io_uring_sqe_set_data64(sqe, UD(KIND_CANCEL, 0, 0));
+    return 0;
+}
+
+/* Queues the cancellations that found no entry before, oldest first. */
+static void cancel_pending(coro__rx *rx)
+{
+    unsigned done = 0;
+
+    while (done < rx->npend && cancel(rx, rx->pend[done]) == 0)
+        done++;
+    memmove(rx->pend, rx->pend + done, (rx->npend - done) * sizeof *rx->pend);
+    rx->npend -= done;
+}
+
+void coro__rx_cancel(coro__rx *rx, int fd, unsigned gen)
+{
+    if (rx->npend > 0)
+        cancel_pending(rx);
+    if (rx->npend > 0 || cancel(rx, UD(KIND_RECV, gen, fd)) != 0) {
+        /* No entry now: the next wait queues it. Until then the receive
+         * keeps the connection open and its bytes are dropped as stale. */
+        if (rx->npend == rx->cap) {
+            unsigned cap = rx->cap > 0 ? rx->cap * 2 : 16;
+            unsigned long long *p = coro__malloc(cap * sizeof *p);
+
+            if (p == NULL)
+                return; /* then only the loop's end cancels it */
+            if (rx->npend > 0)
+                memcpy(p, rx->pend, rx->npend * sizeof *p);
+            coro__free(rx->pend);
+            rx->pend = p;
+            rx->cap = cap;
+        }
+        rx->pend[rx->npend++] = UD(KIND_RECV, gen, fd);
+        return;
+    }
     /* Now, with any arm still queued: the fd may be closed next, and its
      * number reused by a socket that a late arm would then read. And the
      * deferred work runs now too: it is what lets go of the socket, and
@@ -240,6 +287,8 @@ int coro__rx_wait(coro__rx *rx, coro_time timeout, void (*got)(void *ctx, const 
     unsigned head, seen = 0;
     int events = 0, polled = 0;
 
+    if (rx->npend > 0)
+        cancel_pending(rx);
     if (!rx->poll_armed && arm_poll(rx) != 0 && timeout != 0)
         return -1; /* waiting here would not see the poller's events */
     if (timeout == 0) {

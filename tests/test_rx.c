@@ -389,7 +389,40 @@ static void *starved(void *arg)
 
 TEST(a_loop_out_of_buffers_goes_to_read_for_a_while_and_loses_nothing)
 {
-    coro__rx_inject(4);
+    coro__rx_inject(4, 0);
     run_ahead(starved);
-    coro__rx_inject(0);
+    coro__rx_inject(0, 0);
+}
+
+/* ---- the ring refusing requests ---- */
+
+static void *refused(void *arg)
+{
+    int lfd, c, s, c2, s2;
+    char buf[8];
+
+    (void)arg;
+    tcp_pair(&lfd, &c, &s);
+    CHECK_INT(coro_write(c, "a", 1), 1);
+    CHECK_INT(coro_read(s, buf, 1), 1); /* armed */
+    coro__rx_inject(0, 1);
+    CHECK_ERR(coro_fd_close(s), 0); /* its cancellation waits for room */
+    /* The loop's next wait sends it: the connection closes. */
+    CHECK_INT(coro_read_until(c, buf, sizeof buf, coro_after(CORO_SEC(5))), 0);
+    c2 = coro_tcp_connect("127.0.0.1", coro_socket_port(lfd));
+    s2 = coro_accept(lfd);
+    CHECK(c2 >= 0 && s2 >= 0);
+    coro__rx_inject(0, 1);
+    CHECK_INT(coro_write(c2, "bc", 2), 2);
+    CHECK_INT(coro_read(s2, buf, sizeof buf), 2); /* no room to arm: read() */
+    CHECK(memcmp(buf, "bc", 2) == 0);
+    CHECK(!coro__fd_read_ahead(s2));
+    close_all(s2, c2, c, lfd, -1);
+    return NULL;
+}
+
+TEST(requests_the_ring_refuses_fall_back_or_wait_for_room)
+{
+    run_ahead(refused);
+    coro__rx_inject(0, 0);
 }
