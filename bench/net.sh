@@ -461,8 +461,33 @@ if have gnuplot; then
                     rel(k, "corobp", b)
             }
         }' "$JSON" > "$TMP/chart.dat"
+    # And one per load of the server's CPU time per request, relative to
+    # the reference's (Redis: all its tests together).
+    awk -F'[:,{}"]+' '
+        function field(name,   i) { for (i = 2; i < NF; i++) if ($i == name) return $(i + 1); return "" }
+        function keep(key, srv, r) {
+            if (r == "" || r == "null") r = "NaN"
+            c[key, srv] = r
+            if (!(key in seen)) { seen[key]; order[++n] = key }
+        }
+        field("bench") == "http" || field("bench") == "echo" {
+            keep(field("bench") "-" field("conns"), field("server"), field("cpu_vs_epoll"))
+        }
+        field("bench") == "redis" && field("test") == "all" {
+            keep("redis-P" field("pipeline"), field("server") == "redis" ? "epoll" : field("server"),
+                 field("cpu_vs_redis"))
+        }
+        function get(k, s) { return (k, s) in c ? c[k, s] : "NaN" }
+        END {
+            print "# load coro reference libuv go coro-busy-poll"
+            for (i = 1; i <= n; i++) {
+                k = order[i]
+                printf "%s %s %s %s %s %s\n", k, get(k, "coro"), get(k, "epoll"), get(k, "uv"),
+                    get(k, "go"), get(k, "corobp")
+            }
+        }' "$JSON" > "$TMP/chart_cpu.dat"
     # The busy-poll time of the run drawn (-T: the one in the JSON).
     busy=$(grep -o '"busy_poll_us":[0-9]*' "$JSON" | head -1 | cut -d: -f2)
-    gnuplot -e "data='$TMP/chart.dat'; out='$RESULTS/net.png'; busy='${busy:-$BUSY_US}'" bench/net.gp ||
-        note "gnuplot failed: no chart"
+    gnuplot -e "data='$TMP/chart.dat'; cpu='$TMP/chart_cpu.dat'; out='$RESULTS/net.png'; busy='${busy:-$BUSY_US}'" \
+        bench/net.gp || note "gnuplot failed: no chart"
 fi
