@@ -475,10 +475,10 @@ typedef struct coro_run_options {
  * (its next bytes may be in the loop already), and close it with
  * coro_fd_close. A socket that coro_fd_wait(fd, CORO_READ) waits on before
  * coro first reads it is left alone (its reader may use read()). Memory:
- * 2 MiB of buffers per loop; a socket's receive pauses once it holds 16
- * KiB (a burst that comes at once may add more) until its task reads, and
- * a socket that finds no buffer free is read with read() until half of
- * them are free again. The environment
+ * 8 MiB of buffers per loop (touched as they are used); a socket's
+ * receive pauses once it holds 16 KiB (a burst that comes at once may add
+ * more) until its task reads, and a socket that finds no buffer free is
+ * read with read() until half of them are free again. The environment
  * variable CORO_READ_AHEAD=1 or =0 forces it on or off for every loop. */
 #define CORO_RUN_READ_AHEAD 0x4u
 

@@ -95,7 +95,7 @@ unsigned coro__rx_spare(const coro__rx *rx)
 
 #define ENTRIES 256
 #define CQ_ENTRIES 4096
-#define NBUF 1024 /* a power of two */
+#define NBUF 4096 /* a power of two */
 #define BUF_LEN 2048
 #define GROUP 0
 
