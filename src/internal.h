@@ -414,5 +414,8 @@ CORO__HIDDEN unsigned coro__uring_inject(unsigned n);
  * with read() (0). */
 CORO__HIDDEN void coro__rx_inject(unsigned nbuf, unsigned refuse);
 CORO__HIDDEN int coro__fd_read_ahead(int fd);
+/* Ends the running loop's ring's poll of epoll, as a kernel may: 0, or
+ * CORO_ENOSYS when the loop does not receive ahead. */
+CORO__HIDDEN int coro__rx_test_end_poll(void);
 
 #endif /* CORO_INTERNAL_H */

@@ -202,6 +202,16 @@ int coro__fd_read_ahead(int fd)
     return io != NULL && fd >= 0 && fd < io->cap && io->fds[fd].ahead;
 }
 
+int coro__rx_test_end_poll(void)
+{
+    coro__loop *l = coro__loop_tls;
+
+    if (l == NULL || l->io == NULL || l->io->rx == NULL)
+        return CORO_ENOSYS;
+    coro__rx_end_poll(l->io->rx);
+    return 0;
+}
+
 /* fd goes back to read(): epoll watches its reads again (if it cannot,
  * its readers get the error rather than wait for an edge never reported). */
 static void classic(struct coro__io *io, int fd)

@@ -48,6 +48,9 @@ CORO__HIDDEN int coro__rx_arm(coro__rx *rx, int fd, unsigned gen);
  * when it has. */
 CORO__HIDDEN void coro__rx_cancel(coro__rx *rx, int fd, unsigned gen);
 
+/* Test hook: ends the ring's poll of the poller's fd, as a kernel may. */
+CORO__HIDDEN void coro__rx_end_poll(coro__rx *rx);
+
 /* Submits what is queued, waits at most timeout ns (0: no wait; < 0: no
  * limit) and calls got(ctx, e) for every completion. Returns how many, or
  * -1 without waiting when the ring cannot watch the poller's fd (the

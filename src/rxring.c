@@ -45,6 +45,11 @@ void coro__rx_cancel(coro__rx *rx, int fd, unsigned gen)
     (void)rx, (void)fd, (void)gen;
 }
 
+void coro__rx_end_poll(coro__rx *rx)
+{
+    (void)rx;
+}
+
 int coro__rx_wait(coro__rx *rx, coro_time timeout, void (*got)(void *ctx, const coro__rx_event *e),
                   void *ctx)
 {
@@ -278,6 +283,12 @@ void coro__rx_cancel(coro__rx *rx, int fd, unsigned gen)
      * deferred work runs now too: it is what lets go of the socket, and
      * the loop may not enter the ring again for a while. */
     io_uring_submit_and_get_events(&rx->ring);
+}
+
+void coro__rx_end_poll(coro__rx *rx)
+{
+    if (cancel(rx, UD(KIND_POLL, 0, 0)) == 0)
+        io_uring_submit(&rx->ring);
 }
 
 int coro__rx_wait(coro__rx *rx, coro_time timeout, void (*got)(void *ctx, const coro__rx_event *e),

@@ -426,3 +426,48 @@ TEST(requests_the_ring_refuses_fall_back_or_wait_for_room)
     run_ahead(refused);
     coro__rx_inject(0, 0);
 }
+
+/* ---- the ring's watch on epoll lost ---- */
+
+static int pipe_fds[2];
+
+static void *pipe_writer(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_sleep(CORO_MSEC(2)), 0);
+    CHECK_INT(coro_write(pipe_fds[1], "y", 1), 1);
+    return NULL;
+}
+
+static void *poll_lost(void *arg)
+{
+    int lfd, c, s;
+    char b;
+    coro_task *w;
+
+    (void)arg;
+    tcp_pair(&lfd, &c, &s);
+    CHECK_INT(coro_write(c, "x", 1), 1);
+    CHECK_INT(coro_read(s, &b, 1), 1); /* the loop waits in the ring */
+    CHECK_INT(pipe(pipe_fds), 0);
+    if (expected) {
+        CHECK_ERR(coro__rx_test_end_poll(), 0);
+        coro__rx_inject(0, 2); /* and watching epoll again is refused twice */
+    }
+    for (int i = 0; i < 3; i++) { /* epoll's events still reach the loop */
+        CHECK_ERR(coro_spawn(&w, pipe_writer, NULL, NULL), 0);
+        CHECK_INT(coro_read(pipe_fds[0], &b, 1), 1);
+        CHECK_ERR(coro_await(w, NULL), 0);
+    }
+    CHECK_INT(coro_write(c, "z", 1), 1); /* and the ring's completions too */
+    CHECK_INT(coro_read(s, &b, 1), 1);
+    CHECK_INT(b, 'z');
+    close_all(pipe_fds[0], pipe_fds[1], s, c, lfd, -1);
+    return NULL;
+}
+
+TEST(a_loop_whose_ring_stops_watching_epoll_waits_in_epoll_until_it_can_again)
+{
+    run_ahead(poll_lost);
+    coro__rx_inject(0, 0);
+}
