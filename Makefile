@@ -8,6 +8,8 @@
 #   make install      install header, libraries and pkg-config file
 #                     (PREFIX=/usr/local, DESTDIR= for staging)
 #   make format       reformat the sources; make format-check checks only
+#   make fuzz         run every fuzz target (tests/fuzz/) under libFuzzer for
+#                     FUZZ_TIME seconds each (clang, ASan + UBSan)
 #
 # Build options (each configuration builds in its own directory):
 #   CC=clang          another compiler
@@ -86,6 +88,12 @@ EXAMPLE_BIN := $(EXAMPLES:%=$(BUILD)/examples/%)
 # Servers run until stopped: built with the examples, not run by demo/test.
 SERVERS := $(basename $(notdir $(wildcard examples/servers/*.c)))
 SERVER_BIN := $(SERVERS:%=$(BUILD)/examples/servers/%)
+# Fuzz targets: tests/fuzz/fuzz_<name>.c, each an LLVMFuzzerTestOneInput
+# with a seed corpus in tests/fuzz/corpus/fuzz_<name>/. make test replays
+# every corpus through a plain driver (in every configuration); make fuzz
+# explores under libFuzzer.
+FUZZ := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BIN := $(FUZZ:%=$(BUILD)/fuzz/%)
 
 ifneq ($(CROSS),)
 EMU ?= qemu-$(patsubst %-linux-gnu-,%,$(CROSS)) -L /usr/$(patsubst %-,%,$(CROSS))
@@ -98,7 +106,7 @@ EMU := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=de
 endif
 
 .PHONY: all lib test demo bench install uninstall clean format format-check \
-        tests examples check-examples check-cxx check-install
+        tests examples check-examples check-cxx check-install fuzz
 all: lib
 lib: $(BUILD)/libcoro.a $(BUILD)/libcoro.so $(BUILD)/coro.pc
 
@@ -134,6 +142,12 @@ $(BUILD)/tests/%: tests/%.c tests/test.h tests/runner.c $(BUILD)/libcoro.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Isrc $< tests/runner.c $(BUILD)/libcoro.a \
 	    $(LDSAN) -pthread -o $@
+
+# A fuzz target with the replay driver (tests/fuzz/driver.c).
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(BUILD)/libcoro.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Isrc -Iexamples/servers $< tests/fuzz/driver.c \
+	    $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libcoro.a
 	@mkdir -p $(dir $@)
@@ -218,7 +232,7 @@ bench-json-run: $(BENCH_BIN) $(BENCH_PEERS)
 	gnuplot -e "data='$(BUILD)/bench/chart.dat'; out='$(BENCH_RESULTS)/chart.png'" \
 	    bench/chart.gp || echo "bench: gnuplot failed: no chart"
 
-tests: $(TEST_BIN)
+tests: $(TEST_BIN) $(FUZZ_BIN)
 examples: $(EXAMPLE_BIN) $(SERVER_BIN)
 
 # Runs every test binary (each test in its own process), the examples
@@ -226,12 +240,32 @@ examples: $(EXAMPLE_BIN) $(SERVER_BIN)
 # and ends with one "N passed, N failed" line.
 test: tests examples
 	@BUILD=$(BUILD) EMU="$(EMU)" CC="$(CC)" CXX="$(CXX)" CROSS="$(CROSS)" SANITIZE="$(SANITIZE)" BACKEND="$(BACKEND)" CORO_LIBS="$(CORO_LIBS)" \
-	    sh tests/run.sh $(TESTS)
+	    FUZZ="$(FUZZ)" sh tests/run.sh $(TESTS)
 
 demo: examples
 	@for e in $(EXAMPLES); do \
 	    echo "=== examples/$$e.c"; $(EMU) $(BUILD)/examples/$$e || exit 1; echo; \
 	done
+
+# libFuzzer: the library built by clang with ASan + UBSan and coverage
+# (fuzzer-no-link) in its own directory, each target linked with libFuzzer,
+# then tests/fuzz/run.sh. FUZZ_TIME: seconds per target; FUZZ_TARGETS: a
+# subset; FUZZ_ARGS: more libFuzzer flags (-jobs=2, -seed=N ...).
+FUZZ_TIME ?= 60
+FUZZ_TARGETS ?= $(FUZZ)
+FUZZ_ARGS ?=
+FUZZ_DIR := build/libfuzzer
+fuzz:
+	@$(MAKE) --no-print-directory CC=clang SANITIZE=1 BUILD=$(FUZZ_DIR) \
+	    CFLAGS=-fsanitize=fuzzer-no-link lib
+	@for t in $(FUZZ_TARGETS); do \
+	    echo "clang ... -fsanitize=fuzzer tests/fuzz/$$t.c -o $(FUZZ_DIR)/$$t"; \
+	    clang -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O1 -g $(WARN) -Iinclude -Isrc \
+	        -Iexamples/servers $(TEST_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	        -fno-sanitize-recover=all tests/fuzz/$$t.c $(FUZZ_DIR)/libcoro.a \
+	        $(if $(URING),-luring) -pthread -o $(FUZZ_DIR)/$$t || exit 1; \
+	done
+	FUZZ_TIME=$(FUZZ_TIME) FUZZ_ARGS="$(FUZZ_ARGS)" sh tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_TARGETS)
 
 # coro.pc is written from this PREFIX, which may differ from the build's.
 install: lib
@@ -248,7 +282,8 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libcoro.so* $(DESTDIR)$(PKGCONFIGDIR)/coro.pc
 
 FORMAT_FILES = $(wildcard include/*.h src/*.c src/*.h src/arch/*.c tests/*.c tests/*.h \
-                          tests/*.cpp examples/*.c examples/servers/*.c bench/*.c)
+                          tests/*.cpp tests/fuzz/*.c tests/fuzz/*.h examples/*.c \
+                          examples/servers/*.c examples/servers/*.h bench/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:

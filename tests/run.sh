@@ -38,6 +38,19 @@ for t in "$@"; do
     fi
 done
 
+# Every fuzz target's corpus, replayed by the plain driver (make fuzz
+# explores under libFuzzer; here the corpus is a regression test).
+for f in ${FUZZ:-}; do
+    if out=$($EMU "$BUILD/fuzz/$f" "tests/fuzz/corpus/$f" 2>&1); then
+        echo "ok - $f corpus: $(printf '%s\n' "$out" | tail -n 1)"
+        count "$f" 0
+    else
+        printf '%s\n' "$out" | tail -20
+        echo "FAIL - $f corpus"
+        count "$f" 1
+    fi
+done
+
 # The examples print what the seeds say (corrected for Lua 5.4).
 for exp in examples/*.expected; do
     [ -e "$exp" ] || continue
