@@ -39,13 +39,18 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
+/* The page size, asked once. Threads may race to ask: each stores the same
+ * value, atomically (a plain static would be a data race). */
 size_t coro__page_size(void)
 {
     static size_t page;
+    size_t p = __atomic_load_n(&page, __ATOMIC_RELAXED);
 
-    if (page == 0)
-        page = (size_t)sysconf(_SC_PAGESIZE);
-    return page;
+    if (p == 0) {
+        p = (size_t)sysconf(_SC_PAGESIZE);
+        __atomic_store_n(&page, p, __ATOMIC_RELAXED);
+    }
+    return p;
 }
 
 /* The usable size for a request: defaulted, raised to the minimum, rounded
