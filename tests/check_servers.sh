@@ -1,7 +1,10 @@
 #!/bin/sh
 # check_servers.sh - the example servers start with one command and serve:
 # echo_server on a free port echoes lines over two connections at once
-# (bash's /dev/tcp is the client). Run by tests/run.sh with BUILD.
+# (bash's /dev/tcp is the client); the HTTP and Redis servers answer their
+# clients (wrk, redis-cli, redis-benchmark) and stand hostile ones
+# (tests/server_probes.py: malformed requests, integer overflows). Run by
+# tests/run.sh with BUILD.
 set -eu
 if ! command -v bash >/dev/null 2>&1; then
     echo "bash not installed: skipped"
@@ -10,16 +13,28 @@ fi
 dir=$(mktemp -d)
 pid=
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+python=$(command -v python3 || true)
+[ -n "$python" ] || echo "python3 not installed: the hostile-client probes are skipped"
 
 start() { # server [args]: starts it on a free port; sets pid and port
     "$BUILD/examples/servers/$1" 0 ${2:-} > "$dir/$1.out" 2>&1 &
     pid=$!
+    name=$1
     for _ in $(seq 50); do
-        grep -q listening "$dir/$1.out" && break
+        grep -qs listening "$dir/$1.out" && break
         sleep 0.1
     done
     port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$dir/$1.out")
     [ -n "$port" ]
+}
+
+probe() { # name: a group of tests/server_probes.py against the running server
+    [ -n "$python" ] || return 0
+    if ! "$python" tests/server_probes.py "$1" "$port" "$pid"; then
+        echo "$name's output:"
+        cat "$dir/$name.out"
+        exit 1
+    fi
 }
 
 start echo_server
@@ -93,6 +108,9 @@ if command -v redis-cli >/dev/null 2>&1 && command -v redis-benchmark >/dev/null
 else
     echo "redis-tools not installed: redis-cli and redis-benchmark runs skipped"
 fi
+# Malformed commands, and integer arguments at and past their limits.
+probe redis_protocol
+probe redis_integers
 kill -0 $pid
 kill $pid
 

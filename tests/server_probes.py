@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""server_probes.py - hostile clients for the example servers, run by
+tests/check_servers.sh:
+
+    server_probes.py PROBE PORT PID
+
+runs one group of checks against a server listening on 127.0.0.1:PORT
+(PID: its process, whose memory and fds some checks read from /proc) and
+exits 0, or 1 with what went wrong. The deadline probes expect the server
+to run with SERVER_TIMEOUTS_MS="1000 3000 1000" (request, idle, write);
+each group runs its slow checks in threads at once, so that a group takes
+a few seconds.
+"""
+import os
+import select
+import socket
+import sys
+import threading
+import time
+
+REQUEST, IDLE = 1.0, 3.0  # the short deadlines the deadline probes expect
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+class Conn:
+    """A client connection with a read buffer."""
+
+    def __init__(self, port, timeout=10.0):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def _more(self):
+        try:
+            data = self.s.recv(1 << 20)
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            raise EOFError
+        self.buf += data
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self._more()
+        i = self.buf.index(b"\r\n") + 2
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def exact(self, n):
+        while len(self.buf) < n:
+            self._more()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def rest(self):
+        """Everything until the server closes (a reset counts as a close)."""
+        try:
+            while True:
+                self._more()
+        except EOFError:
+            pass
+        out, self.buf = self.buf, b""
+        return out
+
+    def close(self):
+        self.s.close()
+
+
+def closed_within(c, limit, trickle=None):
+    """Seconds until the server closes c (end of file or reset), sending
+    one byte of trickle every 0.2 s meanwhile; None if it is still open
+    after limit seconds."""
+    start = time.monotonic()
+    next_byte = start
+    while time.monotonic() - start < limit:
+        if trickle is not None and time.monotonic() >= next_byte:
+            try:
+                c.s.send(trickle)
+            except OSError:
+                return time.monotonic() - start
+            next_byte += 0.2
+        if select.select([c.s], [], [], 0.05)[0]:
+            try:
+                if not c.s.recv(65536):
+                    return time.monotonic() - start
+            except OSError:
+                return time.monotonic() - start
+    return None
+
+
+def expect_cut(c, low, high, trickle=None, what="connection"):
+    t = closed_within(c, high, trickle)
+    check(t is not None, "%s still open after %.1f s" % (what, high))
+    check(t >= low, "%s closed after %.2f s, before its deadline (%.1f s)" % (what, t, low))
+
+
+def together(*checks):
+    """Runs the checks in threads at once; raises the first failure."""
+    errors = []
+
+    def run(f):
+        try:
+            f()
+        except Exception as e:  # pylint: disable=broad-except
+            errors.append("%s: %s" % (f.__name__, e))
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in checks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise Failure("; ".join(errors))
+
+
+def rss_kb(pid, field="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise Failure("no %s in /proc/%d/status" % (field, pid))
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        state = "gone"
+    check(state not in ("Z", "X", "gone"), "the server died")
+
+
+# ---- Redis ----
+
+def cmd(*args):
+    """A command as redis-cli sends it: an array of bulk strings."""
+    args = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+def reply(c):
+    """One whole answer, as bytes."""
+    head = c.line()
+    if head[:1] == b"$" and int(head[1:-2]) >= 0:
+        return head + c.exact(int(head[1:-2]) + 2)
+    return head
+
+
+def ask(c, *args):
+    c.send(cmd(*args))
+    return reply(c)
+
+
+def redis_ping(port):
+    c = Conn(port)
+    check(ask(c, "PING") == b"+PONG\r\n", "PING not answered")
+    c.close()
+
+
+def redis_protocol(port, pid):
+    """Malformed commands get Redis's protocol errors and a close; the
+    server survives them (a count line of spaces used to make it read past
+    its buffer)."""
+    count, length = b"invalid multibulk length", b"invalid bulk length"
+    bad = [
+        (b"*" + b" " * ((1 << 20) - 3) + b"\r\n", count),
+        (b"*\r\n" + b" " * 4000, count),
+        (b"*1\r\n$" + b" " * 4000 + b"\r\n", length),
+        (b"*1\r\n$-1\r\n", length),
+        (b"*1\r\n$9999999999999999999999\r\n", length),
+        (b"*2\r\n$3\r\nGET\r\n$2000000\r\n", length),
+        (b"*1\r\nPING\r\n", b"expected '$', got 'P'"),
+        (b"*9223372036854775808\r\n", count),
+        (b"*65\r\n", b"too many arguments"),
+        (b"*1\r\n$4\r\nPINGxx", b"bulk string not followed by CRLF"),
+        (b"x" * 70000, b"too big inline request"),
+    ]
+    for data, why in bad:
+        want = b"-ERR Protocol error: " + why + b"\r\n"
+        c = Conn(port)
+        c.send(data)
+        got = c.rest()
+        c.close()
+        check(got == want, "%r...: answered %r, not %r" % (data[:24], got[:80], want))
+        alive(pid)
+        redis_ping(port)
+    # A line of spaces alone is an empty inline command: no answer, as in
+    # Redis; so is "*0". Inline words are separated by spaces.
+    c = Conn(port)
+    c.send(b" " * 3000 + b"\r\n*0\r\n*-1\r\n  PING  \r\nECHO   hi\n")
+    check(reply(c) == b"+PONG\r\n", "inline PING after blank lines")
+    check(reply(c) == b"$2\r\nhi\r\n", "inline ECHO")
+    c.close()
+
+
+def redis_integers(port, pid):
+    """Integer arguments: Redis's answers, never an overflow."""
+    big = "9223372036854775807"
+    not_int = b"-ERR value is not an integer or out of range\r\n"
+    set_time = b"-ERR invalid expire time in 'set' command\r\n"
+    expire_time = b"-ERR invalid expire time in 'expire' command\r\n"
+    script = [
+        (("SET", "k", "v", "EX", "10000000000"), b"+OK\r\n"),
+        (("TTL", "k"), b":10000000000\r\n"),
+        (("SET", "k", "v", "PX", "10000000000000"), b"+OK\r\n"),
+        (("TTL", "k"), b":10000000000\r\n"),
+        (("SET", "k", "v", "EX", "9223372036854776"), set_time),
+        (("SET", "k", "v", "EX", big), set_time),
+        (("SET", "k", "v", "PX", big), set_time),
+        (("SET", "k", "v", "EX", "0"), set_time),
+        (("SET", "k", "v", "EX", "-1"), set_time),
+        (("SET", "k", "v", "EX", "99999999999999999999"), not_int),
+        (("SET", "k", "v", "EX", "1x"), not_int),
+        (("SET", "k", "v", "EX", " 1"), not_int),
+        (("SET", "k", "v", "EX", "01"), not_int),
+        (("SET", "k", "v", "EX"), b"-ERR syntax error\r\n"),
+        (("SET", "k", "v", "XX", "10"), b"-ERR syntax error\r\n"),
+        (("TTL", "k"), b":10000000000\r\n"),
+        (("EXPIRE", "k", big), expire_time),
+        (("EXPIRE", "k", "-9223372036854775808"), expire_time),
+        (("EXPIRE", "nokey", big), expire_time),
+        (("EXPIRE", "k", "x"), not_int),
+        (("EXPIRE", "nokey", "100"), b":0\r\n"),
+        (("EXPIRE", "k", "100"), b":1\r\n"),
+        (("TTL", "k"), b":100\r\n"),
+        (("EXPIRE", "k", "0"), b":1\r\n"),
+        (("GET", "k"), b"$-1\r\n"),
+        (("TTL", "k"), b":-2\r\n"),
+        (("SET", "n", "9223372036854775806"), b"+OK\r\n"),
+        (("INCR", "n"), b":9223372036854775807\r\n"),
+        (("INCR", "n"), b"-ERR increment or decrement would overflow\r\n"),
+        (("GET", "n"), b"$19\r\n9223372036854775807\r\n"),
+        (("SET", "n", "9223372036854775808"), b"+OK\r\n"),
+        (("INCR", "n"), not_int),
+        (("SET", "n", "-9223372036854775808"), b"+OK\r\n"),
+        (("INCR", "n"), b":-9223372036854775807\r\n"),
+        (("SET", "n", "007"), b"+OK\r\n"),
+        (("INCR", "n"), not_int),
+        (("SET", "n", " 5"), b"+OK\r\n"),
+        (("INCR", "n"), not_int),
+        (("SET", "n", ""), b"+OK\r\n"),
+        (("INCR", "n"), not_int),
+        (("SET", "n", "-1"), b"+OK\r\n"),
+        (("INCR", "n"), b":0\r\n"),
+        (("INCR", "fresh"), b":1\r\n"),
+        (("SET", "t", "5", "EX", "100"), b"+OK\r\n"),
+        (("INCR", "t"), b":6\r\n"),
+        (("TTL", "t"), b":100\r\n"),
+        (("DEL", "n", "fresh", "t", "nokey"), b":3\r\n"),
+    ]
+    c = Conn(port)
+    for args, want in script:
+        got = ask(c, *args)
+        check(got == want, "%s: answered %r, not %r" % (" ".join(args), got, want))
+    c.close()
+    alive(pid)
+
+
+
+
+
+
+# ---- HTTP ----
+
+def response(c):
+    """One response: (status line, head, body)."""
+    status = c.line()
+    head = b""
+    while True:
+        line = c.line()
+        if line == b"\r\n":
+            break
+        head += line
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return status.rstrip(), head, c.exact(length)
+
+
+def responses(data, port):
+    """The status lines of every response to data, until the server closes."""
+    c = Conn(port)
+    c.send(data)
+    out = []
+    try:
+        while True:
+            out.append(response(c)[0])
+    except EOFError:
+        pass
+    c.close()
+    return out
+
+
+def http_get(port):
+    c = Conn(port)
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, _, body = response(c)
+    check(status == b"HTTP/1.1 200 OK" and body == b"Hello, World!\n", "GET / after the checks")
+    c.close()
+
+
+
+
+
+
+
+
+PROBES = {f.__name__: f for f in (redis_protocol, redis_integers)}
+
+if __name__ == "__main__":
+    probe, port, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    try:
+        PROBES[probe](port, pid)
+    except (Failure, OSError, EOFError) as e:
+        print("%s: %s: %s" % (probe, type(e).__name__, e))
+        sys.exit(1)
+    print("%s: ok" % probe)
