@@ -3,8 +3,9 @@
 # echo_server on a free port echoes lines over two connections at once
 # (bash's /dev/tcp is the client); the HTTP and Redis servers answer their
 # clients (wrk, redis-cli, redis-benchmark) and stand hostile ones
-# (tests/server_probes.py: malformed requests, integer overflows). Run by
-# tests/run.sh with BUILD.
+# (tests/server_probes.py: malformed requests, integer overflows, clients
+# that pipeline without reading, trickle or go quiet). Run by tests/run.sh
+# with BUILD.
 set -eu
 if ! command -v bash >/dev/null 2>&1; then
     echo "bash not installed: skipped"
@@ -16,8 +17,16 @@ trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 python=$(command -v python3 || true)
 [ -n "$python" ] || echo "python3 not installed: the hostile-client probes are skipped"
 
-start() { # server [args]: starts it on a free port; sets pid and port
-    "$BUILD/examples/servers/$1" 0 ${2:-} > "$dir/$1.out" 2>&1 &
+# start server [args]: starts it on a free port; sets pid and port. With
+# $timeouts set, the server gets it as SERVER_TIMEOUTS_MS (short deadlines).
+start() {
+    (
+        if [ -n "${timeouts:-}" ]; then
+            SERVER_TIMEOUTS_MS=$timeouts
+            export SERVER_TIMEOUTS_MS
+        fi
+        exec "$BUILD/examples/servers/$1" 0 ${2:-}
+    ) > "$dir/$1.out" 2>&1 &
     pid=$!
     name=$1
     for _ in $(seq 50); do
@@ -108,11 +117,21 @@ if command -v redis-cli >/dev/null 2>&1 && command -v redis-benchmark >/dev/null
 else
     echo "redis-tools not installed: redis-cli and redis-benchmark runs skipped"
 fi
-# Malformed commands, and integer arguments at and past their limits.
+# Malformed commands, integer arguments at and past their limits, and the
+# bound on pending answers.
 probe redis_protocol
 probe redis_integers
+probe redis_output_bound
 kill -0 $pid
 kill $pid
+
+# redis_server with short deadlines (request 1 s, idle 3 s, write 1 s).
+timeouts="1000 3000 1000"
+start redis_server
+probe redis_deadlines
+kill -0 $pid
+kill $pid
+timeouts=
 
 # redis_server busy polling for 20 us between requests: the same answers.
 start redis_server 20

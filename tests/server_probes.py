@@ -267,8 +267,74 @@ def redis_integers(port, pid):
     alive(pid)
 
 
+def redis_output_bound(port, pid):
+    """Pipelined GETs of a 1 MB value that the client does not read: the
+    server's memory stays bounded, and every answer arrives once read."""
+    value = (bytes(range(256)) * 3907)[:1000000]
+    n = 200
+    c = Conn(port)
+    check(ask(c, "SET", "big", value) == b"+OK\r\n", "SET big")
+    check(ask(c, "PING") == b"+PONG\r\n", "PING")
+    try:  # the peak from here on (VmHWM), where the kernel can reset it
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    before = rss_kb(pid)
+    c.send(cmd("GET", "big") * n)
+    time.sleep(1.5)  # the server runs what it can meanwhile
+    grew = max(rss_kb(pid, "VmHWM"), rss_kb(pid)) - before
+    check(grew < 32 * 1024,
+          "%d GETs of 1 MB not read: the server grew by %d MB" % (n, grew // 1024))
+    want = b"$1000000\r\n" + value + b"\r\n"
+    for i in range(n):
+        got = c.exact(len(want))
+        check(got == want, "answer %d of %d differs" % (i + 1, n))
+    check(ask(c, "DEL", "big") == b":1\r\n", "DEL big")
+    c.close()
+    print("%d pipelined GETs of 1 MB, not read for 1.5 s: server grew by %d KB" % (n, grew))
 
 
+def redis_deadlines(port, pid):
+    """With SERVER_TIMEOUTS_MS="1000 3000 1000": a command trickling in is
+    cut at 1 s, an idle connection at 3 s but not at 1.5 s, and a client
+    that pipelines without reading once its answers stop moving."""
+    def slow_command():
+        c = Conn(port)
+        c.send(b"*2\r\n$4\r\nECHO\r\n$100\r\n")
+        expect_cut(c, REQUEST - 0.1, REQUEST + 4, trickle=b"x", what="a trickling command")
+
+    def slow_value():
+        c = Conn(port)
+        c.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\n" + b"v" * 50000)
+        expect_cut(c, REQUEST - 0.1, REQUEST + 4, what="a half-sent value")
+
+    def idle_is_longer():
+        c = Conn(port)
+        check(ask(c, "PING") == b"+PONG\r\n", "PING")
+        time.sleep(REQUEST + 0.5)
+        check(ask(c, "PING") == b"+PONG\r\n", "PING after %.1f s idle" % (REQUEST + 0.5))
+        c.close()
+
+    def idle_cut():
+        c = Conn(port)
+        expect_cut(c, IDLE - 0.1, IDLE + 5, what="an idle connection")
+
+    def never_reads():
+        c = Conn(port)
+        check(ask(c, "SET", "big2", b"v" * 1000000) == b"+OK\r\n", "SET big2")
+        c.send(cmd("GET", "big2") * 50)
+        time.sleep(3)
+        c.s.settimeout(5)
+        try:
+            got = c.rest()
+        except socket.timeout:
+            raise Failure("a client that does not read its answers is still connected after 3 s")
+        check(len(got) < 50 * 1000012, "all 50 answers were kept for a client that did not read")
+
+    together(slow_command, slow_value, idle_is_longer, idle_cut, never_reads)
+    alive(pid)
+    redis_ping(port)
 
 
 # ---- HTTP ----
@@ -317,7 +383,7 @@ def http_get(port):
 
 
 
-PROBES = {f.__name__: f for f in (redis_protocol, redis_integers)}
+PROBES = {f.__name__: f for f in (redis_protocol, redis_integers, redis_output_bound, redis_deadlines)}
 
 if __name__ == "__main__":
     probe, port, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

@@ -20,14 +20,32 @@
  * arguments, values for INCR) with Redis's grammar and range checks, so that
  * an out-of-range argument gets Redis's answer, never a wrapped number.
  *
- * A command of more than 1 MiB (RESP_MAX), an inline line of more than
- * 64 KiB or more than 64 arguments is a protocol error. A protocol error
- * is answered ("-ERR Protocol error: ..."), then the connection is shut
- * for writing and what the client still sends is dropped for up to a
- * second before it is closed: closing with unread input would reset the
- * connection and could destroy the answer before the client reads it.
+ * What a connection may hold, and for how long:
+ *   input   one 1 MiB buffer (touched as used). A command of more than
+ *           1 MiB (RESP_MAX), an inline line of more than 64 KiB or more
+ *           than 64 arguments is a protocol error.
+ *   output  answers collect until 64 KiB are pending (OUT_MAX); then they
+ *           are written before the next command is run or read, so that
+ *           a client that pipelines commands without reading the answers
+ *           makes the server wait, not grow: at most 64 KiB plus one
+ *           answer (a value: at most 1 MiB) is pending. Redis bounds it
+ *           with its client output buffer limits too, but disconnects a
+ *           client past them; here the client gets every answer as it
+ *           reads.
+ *   time    a command must arrive whole within 10 s of its first byte;
+ *           a connection may wait 300 s for the next command; every 64 KiB
+ *           of answers must be taken by the client within 10 s. A client
+ *           that trickles, goes quiet or stops reading is disconnected.
+ * The environment variable SERVER_TIMEOUTS_MS="request idle write" sets the
+ * three times in milliseconds (tests/check_servers.sh makes them short).
+ * A protocol error is answered ("-ERR Protocol error: ..."), then the
+ * connection is shut for writing and what the client still sends is dropped
+ * for up to a second before it is closed: closing with unread input would
+ * reset the connection and could destroy the answer before the client reads
+ * it.
  */
 #include <coro.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +55,10 @@
 #include "resp_parse.h"
 
 #define IN_MAX RESP_MAX
+#define OUT_MAX (64 << 10)
+#define WRITE_CHUNK (64 << 10)
+
+static coro_time request_time = CORO_SEC(10), idle_time = CORO_SEC(300), write_time = CORO_SEC(10);
 
 /* ---- the store ---- */
 
@@ -159,20 +181,26 @@ static int set(const char *key, size_t kn, const char *val, size_t vn, long long
 
 /* ---- replies ---- */
 
+/* A connection's pending answers. */
 typedef struct out {
     char *buf;
     size_t len, cap;
+    int failed; /* an answer found no memory: the connection ends unanswered */
 } out;
 
 static void put(out *o, const void *p, size_t n)
 {
-    if (o->len + n > o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 4096;
+    if (o->failed)
+        return;
+    if (n > o->cap - o->len) {
+        size_t cap = o->cap ? o->cap : 4096;
         char *b;
-        while (cap < o->len + n)
+        while (cap - o->len < n)
             cap *= 2;
-        if ((b = realloc(o->buf, cap)) == NULL)
-            return; /* the reply is cut short: the client sees a protocol error */
+        if ((b = realloc(o->buf, cap)) == NULL) {
+            o->failed = 1;
+            return;
+        }
         o->buf = b;
         o->cap = cap;
     }
@@ -341,12 +369,25 @@ static void command(out *o, const resp_word *a, int argc)
 
 /* ---- the connection ---- */
 
+/* Writes the pending answers, each WRITE_CHUNK of them within write_time.
+ * 0, or an error (the client is not reading, or an answer found no memory). */
 static int flush(int fd, out *o)
 {
-    int err = coro_write_all(fd, o->buf, o->len);
+    const char *p = o->buf;
+    size_t n = o->len;
 
+    if (o->failed)
+        return CORO_ENOMEM;
+    while (n > 0) {
+        size_t k = n < WRITE_CHUNK ? n : WRITE_CHUNK;
+        int err = coro_write_all_until(fd, p, k, coro_after(write_time), NULL);
+        if (err != 0)
+            return err;
+        p += k;
+        n -= k;
+    }
     o->len = 0;
-    return err;
+    return 0;
 }
 
 /* Answers a protocol error and ends the connection gracefully (see the top
@@ -370,17 +411,22 @@ static void refuse(int fd, out *o, long code, const resp_cmd *c, char *buf, size
 }
 
 /* Runs the whole commands at the start of in[0, *have) and keeps the rest
- * (the start of the next command) at in's start. 0, or a RESP_E* code
- * (details in *c) for a protocol error. */
-static int run(char *in, size_t *have, out *o, resp_cmd *c)
+ * (the start of the next command) at in's start; *ran says whether a
+ * command ended. Answers are written whenever OUT_MAX of them are pending:
+ * the commands after wait meanwhile. 0; a RESP_E* code (details in *c) for
+ * a protocol error; 1 when an answer could not be written. */
+static int run(int fd, char *in, size_t *have, out *o, resp_cmd *c, int *ran)
 {
     size_t used = 0;
     long k;
 
     while ((k = resp_parse(in + used, *have - used, c)) > 0) {
         used += (size_t)k;
+        *ran = 1;
         if (c->argc > 0)
             command(o, c->argv, c->argc);
+        if (o->len >= OUT_MAX && flush(fd, o) != 0)
+            return 1;
     }
     memmove(in, in + used, *have - used);
     *have -= used;
@@ -391,24 +437,37 @@ static void serve_redis(int fd, void *ctx)
 {
     char *in = malloc(IN_MAX);
     size_t have = 0;
-    out o = {NULL, 0, 0};
+    coro_time deadline = 0; /* the command begun in in[0, have) must be whole by then */
+    out o = {NULL, 0, 0, 0};
     resp_cmd c;
-    int rc;
 
     (void)ctx;
     /* in never fills: resp_parse refuses a command that would not fit. */
     while (in != NULL && have < IN_MAX) {
-        long n = coro_read(fd, in + have, IN_MAX - have);
+        int ran = 0, rc;
+        long n;
 
+        if (have == 0 && o.cap > OUT_MAX) { /* waiting: give back a big answer's buffer */
+            free(o.buf);
+            o.buf = NULL;
+            o.cap = 0;
+        }
+        n = coro_read_until(fd, in + have, IN_MAX - have,
+                            have == 0 ? coro_after(idle_time) : deadline);
         if (n <= 0)
-            break;
+            break; /* closed, reset, idle too long, or the command too slow */
         have += (size_t)n;
-        if ((rc = run(in, &have, &o, &c)) != 0) {
-            refuse(fd, &o, rc, &c, in, IN_MAX);
+        if ((rc = run(fd, in, &have, &o, &c, &ran)) != 0) {
+            if (rc < 0)
+                refuse(fd, &o, rc, &c, in, IN_MAX);
             break;
         }
         if (o.len > 0 && flush(fd, &o) != 0)
             break;
+        if (ran)
+            deadline = 0; /* what is left began after the last whole command */
+        if (have > 0 && deadline == 0)
+            deadline = coro_after(request_time);
     }
     free(o.buf);
     free(in);
@@ -420,6 +479,24 @@ static void serve_redis(int fd, void *ctx)
 static int number_arg(const char *s, long long lo, long long hi, long long *v)
 {
     return resp_int(s, strlen(s), v) && *v >= lo && *v <= hi ? 0 : -1;
+}
+
+/* SERVER_TIMEOUTS_MS="request idle write", each 1 to 10^9 ms. 0 or -1. */
+static int timeouts(const char *s)
+{
+    coro_time *t[3] = {&request_time, &idle_time, &write_time};
+    long long ms;
+    char *end;
+
+    for (int i = 0; i < 3; i++) {
+        errno = 0;
+        ms = strtoll(s, &end, 10);
+        if (end == s || errno != 0 || ms < 1 || ms > 1000000000)
+            return -1;
+        *t[i] = CORO_MSEC(ms);
+        s = end;
+    }
+    return *s == '\0' ? 0 : -1;
 }
 
 static void *server(void *arg)
@@ -440,6 +517,7 @@ static void *server(void *arg)
 
 int main(int argc, char **argv)
 {
+    const char *env = getenv("SERVER_TIMEOUTS_MS");
     long long port = 6379, busy_us = 0;
     coro_run_options opt = {.flags = CORO_RUN_READ_AHEAD}; /* requests come without a read() */
     int p, err;
@@ -450,6 +528,10 @@ int main(int argc, char **argv)
     }
     if (argc > 2 && number_arg(argv[2], 0, 1000000, &busy_us) != 0) {
         fprintf(stderr, "redis_server: busy-poll time %s: not 0 to 1000000 us\n", argv[2]);
+        return 2;
+    }
+    if (env != NULL && timeouts(env) != 0) {
+        fprintf(stderr, "redis_server: SERVER_TIMEOUTS_MS=\"%s\": not three times in ms\n", env);
         return 2;
     }
     opt.busy_poll = CORO_USEC(busy_us);
