@@ -3,9 +3,9 @@
 # echo_server on a free port echoes lines over two connections at once
 # (bash's /dev/tcp is the client); the HTTP and Redis servers answer their
 # clients (wrk, redis-cli, redis-benchmark) and stand hostile ones
-# (tests/server_probes.py: malformed requests, integer overflows, clients
-# that pipeline without reading, trickle or go quiet). Run by tests/run.sh
-# with BUILD.
+# (tests/server_probes.py: malformed requests, integer overflows, bodies,
+# clients that pipeline without reading, trickle or go quiet). Run by
+# tests/run.sh with BUILD.
 set -eu
 if ! command -v bash >/dev/null 2>&1; then
     echo "bash not installed: skipped"
@@ -95,6 +95,8 @@ if command -v wrk >/dev/null 2>&1; then
 else
     echo "wrk not installed: its run skipped"
 fi
+# Bodies by Content-Length, Transfer-Encoding refused, malformed framing.
+probe http_bodies
 kill -0 $pid
 kill $pid
 

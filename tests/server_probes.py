@@ -377,13 +377,63 @@ def http_get(port):
     c.close()
 
 
+def http_bodies(port, pid):
+    """A body is read and dropped by its Content-Length, never taken for
+    the next request; what the server cannot frame is refused and closed."""
+    last = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    smuggled = b"GET /nothing HTTP/1.1\r\n\r\n"
+    ok, post = b"HTTP/1.1 200 OK", b"POST / HTTP/1.1\r\n"
+    no = b"HTTP/1.1 405 Method Not Allowed"
+    bad, big = b"HTTP/1.1 400 Bad Request", b"HTTP/1.1 413 Content Too Large"
+    te = b"HTTP/1.1 501 Not Implemented"
+    cases = [
+        (post + b"Content-Length: %d\r\n\r\n%s%s" % (len(smuggled), smuggled, last), [no, ok]),
+        (b"GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello" + last, [ok, ok]),
+        (post + b"Content-Length: 0\r\n\r\n" + last, [no, ok]),
+        (post + b"Content-Length: 3\r\ncontent-length: 3\r\n\r\nabc" + last, [no, ok]),
+        (b"\r\n\r\n" + last, [ok]),
+        (post + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + last, [te]),
+        (post + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + last, [te]),
+        (post + b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!" + last, [bad]),
+        (post + b"Content-Length: 5, 5\r\n\r\nhello" + last, [bad]),
+        (post + b"Content-Length: +5\r\n\r\nhello" + last, [bad]),
+        (post + b"Content-Length: 0x5\r\n\r\nhello" + last, [bad]),
+        (post + b"Content-Length : 5\r\n\r\nhello" + last, [bad]),
+        (post + b"X: a\r\n Content-Length: 5\r\n\r\nhello" + last, [bad]),
+        (b"GET / HTTP/1.1\nContent-Length: 5\r\n\r\nhello" + last, [bad]),
+        (b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n" + last, [bad]),
+        (post + b"Content-Length: 1048577\r\n\r\n", [big]),
+        (post + b"Content-Length: 99999999999999999999999\r\n\r\n", [big]),
+        (b"GET / HTTP/2.0\r\n\r\n", [b"HTTP/1.1 505 HTTP Version Not Supported"]),
+    ]
+    for data, want in cases:
+        got = responses(data, port)
+        check(got == want, "%r: answered %r, not %r" % (data[:60], got, want))
+        alive(pid)
+    # A body that comes in pieces, after its head, with the next request.
+    c = Conn(port)
+    c.send(b"POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\n")
+    time.sleep(0.2)
+    c.send(b"GET /")
+    time.sleep(0.2)
+    c.send(b"x\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+    check(response(c)[0] == no, "POST with a body in pieces")
+    check(response(c)[0] == ok, "the request after a body in pieces")
+    c.close()
+    # A body of 1 MiB is dropped, and the connection goes on.
+    c = Conn(port)
+    c.send(post + b"Content-Length: 1048576\r\n\r\n" + b"b" * 1048576 + b"GET / HTTP/1.1\r\n\r\n")
+    check(response(c)[0] == no, "POST of 1 MiB")
+    check(response(c)[0] == ok, "the request after 1 MiB of body")
+    c.close()
+    http_get(port)
 
 
 
 
 
 
-PROBES = {f.__name__: f for f in (redis_protocol, redis_integers, redis_output_bound, redis_deadlines)}
+PROBES = {f.__name__: f for f in (redis_protocol, redis_integers, redis_output_bound, redis_deadlines, http_bodies)}
 
 if __name__ == "__main__":
     probe, port, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
