@@ -4,8 +4,8 @@
 # (bash's /dev/tcp is the client); the HTTP and Redis servers answer their
 # clients (wrk, redis-cli, redis-benchmark) and stand hostile ones
 # (tests/server_probes.py: malformed requests, integer overflows, bodies,
-# clients that pipeline without reading, trickle or go quiet). Run by
-# tests/run.sh with BUILD.
+# clients that pipeline without reading, trickle or go quiet, more clients
+# than fds). Run by tests/run.sh with BUILD.
 set -eu
 if ! command -v bash >/dev/null 2>&1; then
     echo "bash not installed: skipped"
@@ -18,9 +18,11 @@ python=$(command -v python3 || true)
 [ -n "$python" ] || echo "python3 not installed: the hostile-client probes are skipped"
 
 # start server [args]: starts it on a free port; sets pid and port. With
-# $timeouts set, the server gets it as SERVER_TIMEOUTS_MS (short deadlines).
+# $timeouts set, the server gets it as SERVER_TIMEOUTS_MS (short deadlines);
+# with $fds, that fd limit.
 start() {
     (
+        [ -z "${fds:-}" ] || ulimit -n "$fds"
         if [ -n "${timeouts:-}" ]; then
             SERVER_TIMEOUTS_MS=$timeouts
             export SERVER_TIMEOUTS_MS
@@ -99,6 +101,23 @@ fi
 probe http_bodies
 kill -0 $pid
 kill $pid
+
+# http_server with short deadlines (request 1 s, idle 3 s, write 1 s):
+# trickling heads and bodies, idle connections and a client that never
+# reads are cut. Then with 64 fds: 80 trickling clients are cut at their
+# deadline and a client behind them is served.
+timeouts="1000 3000 1000"
+start http_server README.md
+probe http_deadlines
+kill -0 $pid
+kill $pid
+fds=64
+start http_server
+probe http_fd_limit
+kill -0 $pid
+kill $pid
+fds=
+timeouts=
 
 # redis_server: redis-cli's answers, and redis-benchmark (a few thousand
 # requests, pipelined and not) without errors, when redis-tools is there.

@@ -429,11 +429,97 @@ def http_bodies(port, pid):
     http_get(port)
 
 
+def http_deadlines(port, pid):
+    """With SERVER_TIMEOUTS_MS="1000 3000 1000": a head or a body
+    trickling in is cut at 1 s from its first byte, an idle connection at
+    3 s but not at 1.5 s, a client that pipelines without reading once its
+    answers stop moving."""
+    def slow_head():
+        c = Conn(port)
+        c.send(b"GET / HTTP/1.1\r\n")
+        expect_cut(c, REQUEST - 0.1, REQUEST + 4, trickle=b"x", what="a trickling head")
+
+    def slow_body():
+        c = Conn(port)
+        c.send(b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n")
+        expect_cut(c, REQUEST - 0.1, REQUEST + 4, trickle=b"x", what="a trickling body")
+
+    def idle_is_longer():
+        c = Conn(port)
+        c.send(b"GET / HTTP/1.1\r\n\r\n")
+        check(response(c)[0] == b"HTTP/1.1 200 OK", "GET /")
+        time.sleep(REQUEST + 0.5)
+        c.send(b"GET / HTTP/1.1\r\n\r\n")
+        check(response(c)[0] == b"HTTP/1.1 200 OK", "GET / after %.1f s idle" % (REQUEST + 0.5))
+        c.close()
+
+    def idle_cut():
+        c = Conn(port)
+        expect_cut(c, IDLE - 0.1, IDLE + 5, what="an idle connection")
+
+    def never_reads():
+        c = Conn(port)
+        n = 500
+        c.send(b"GET /file HTTP/1.1\r\nHost: x\r\n\r\n" * n)
+        time.sleep(3)
+        c.s.settimeout(5)
+        count = 0
+        try:
+            while True:
+                response(c)
+                count += 1
+        except EOFError:
+            pass
+        except socket.timeout:
+            raise Failure("a client that does not read its answers is still connected after 3 s")
+        check(count < n, "all %d answers were kept for a client that did not read" % n)
+
+    together(slow_head, slow_body, idle_is_longer, idle_cut, never_reads)
+    alive(pid)
+    http_get(port)
 
 
+def http_fd_limit(port, pid):
+    """The server runs with a low fd limit: more slow clients than it has
+    fds are cut at their deadline, and a client behind them is served."""
+    slow = []
+    for _ in range(80):
+        c = Conn(port)
+        c.send(b"GET /")
+        slow.append(c)
+    stop = threading.Event()
+
+    def trickle():
+        while not stop.is_set():
+            for c in list(slow):
+                try:
+                    c.s.send(b"a")
+                except OSError:
+                    slow.remove(c)
+            time.sleep(0.3)
+
+    t = threading.Thread(target=trickle)
+    t.start()
+    try:
+        start = time.monotonic()
+        c = Conn(port, timeout=15)
+        c.send(b"GET / HTTP/1.1\r\n\r\n")
+        try:
+            status = response(c)[0]
+        except socket.timeout:
+            raise Failure("a client behind 80 slow ones was not served within 15 s")
+        check(status == b"HTTP/1.1 200 OK", "the client behind the slow ones: %r" % status)
+        print("served behind 80 slow clients after %.1f s" % (time.monotonic() - start))
+    finally:
+        stop.set()
+        t.join()
+        for c in slow:
+            c.close()
+    alive(pid)
 
 
-PROBES = {f.__name__: f for f in (redis_protocol, redis_integers, redis_output_bound, redis_deadlines, http_bodies)}
+PROBES = {f.__name__: f for f in (redis_protocol, redis_integers, redis_output_bound,
+                                  redis_deadlines, http_bodies, http_deadlines, http_fd_limit)}
 
 if __name__ == "__main__":
     probe, port, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

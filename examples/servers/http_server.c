@@ -9,16 +9,26 @@
  *   wrk -c 50 -d 5s http://127.0.0.1:8080/
  *
  * http_parse.h finds and parses the requests (and says what it refuses
- * and why: Transfer-Encoding is answered 501). Each connection is a task
- * with a fixed 8 KiB request buffer (bounded memory: a request head that
- * does not fit is answered 431, a body of more than 1 MiB 413, and the
- * connection closed), and a request must arrive within 10 s of the
- * previous one's end (an idle or trickling client is shed). Answers to
- * pipelined requests go out together, in one write. A connection closed
- * after an answer (an error, Connection: close) is shut for writing first
- * and what the client still sends is dropped for up to a second: closing
- * with unread input would reset the connection and could destroy the
- * answer before the client reads it.
+ * and why: Transfer-Encoding is answered 501). Answers to pipelined requests
+ * go out together, in one write.
+ *
+ * What a connection may hold, and for how long:
+ *   memory  an 8 KiB request buffer and a 4 KiB answer buffer, fixed. A
+ *           head that does not fit is answered 431, a body of more than
+ *           1 MiB 413 (it would be dropped anyway, but not forever).
+ *   time    a request, from its first byte to the last byte of its body,
+ *           must arrive within 10 s (then 408); a connection may wait 60 s
+ *           for its next request; of answers that the socket cannot take
+ *           at once, the client must take each 64 KiB within 10 s. A
+ *           client that trickles, goes quiet or stops reading its answers
+ *           is disconnected, so that, out of fds, slow clients cannot keep
+ *           the others out for long.
+ * The environment variable SERVER_TIMEOUTS_MS="request idle write" sets the
+ * three times in milliseconds (tests/check_servers.sh makes them short).
+ * A connection closed after an answer (an error, Connection: close) is
+ * shut for writing first and what the client still sends is dropped for up
+ * to a second: closing with unread input would reset the connection and
+ * could destroy the answer before the client reads it.
  */
 #include <coro.h>
 #include <errno.h>
@@ -29,6 +39,9 @@
 #include "http_parse.h"
 
 #define OUT_MAX 4096
+#define WRITE_CHUNK (64 << 10)
+
+static coro_time request_time = CORO_SEC(10), idle_time = CORO_SEC(60), write_time = CORO_SEC(10);
 
 static char *file_body;
 static size_t file_len;
@@ -44,9 +57,29 @@ typedef struct conn {
     char out[OUT_MAX];
 } conn;
 
+/* Writes p[0, n). What the socket takes at once goes without a clock read
+ * (the deadline 0 has passed); then the client must take each WRITE_CHUNK
+ * bytes of the rest within write_time. 0 or an error. */
+static int send_all(int fd, const char *p, size_t n)
+{
+    size_t done;
+    int err = coro_write_all_until(fd, p, n, 0, &done);
+
+    while (err == CORO_ETIMEDOUT) {
+        size_t k = n - done < WRITE_CHUNK ? n - done : WRITE_CHUNK;
+
+        p += done;
+        n -= done;
+        if ((err = coro_write_all_until(fd, p, k, coro_after(write_time), NULL)) != 0)
+            break;
+        err = coro_write_all_until(fd, p += k, n -= k, 0, &done);
+    }
+    return err;
+}
+
 static int flush(conn *c)
 {
-    int err = c->out_len > 0 ? coro_write_all(c->fd, c->out, c->out_len) : 0;
+    int err = c->out_len > 0 ? send_all(c->fd, c->out, c->out_len) : 0;
 
     c->out_len = 0;
     return err;
@@ -57,7 +90,7 @@ static int send_bytes(conn *c, const char *p, size_t n)
     if (c->out_len + n > sizeof c->out && flush(c) != 0)
         return -1;
     if (n > sizeof c->out)
-        return coro_write_all(c->fd, p, n);
+        return send_all(c->fd, p, n);
     memcpy(c->out + c->out_len, p, n);
     c->out_len += n;
     return 0;
@@ -103,6 +136,7 @@ static int answer(conn *c, const http_request *r)
 static void refuse(conn *c, int status)
 {
     const char *reason = status == 400   ? "Bad Request"
+                         : status == 408 ? "Request Timeout"
                          : status == 413 ? "Content Too Large"
                          : status == 431 ? "Request Header Fields Too Large"
                          : status == 501 ? "Not Implemented"
@@ -129,6 +163,7 @@ static void serve_http(int fd, void *ctx)
     char buf[HTTP_HEAD_MAX];
     size_t have = 0, pos = 0; /* buf[pos, have): received, not yet used */
     http_reader rd = {0, 0};
+    coro_time deadline = 0; /* the request begun: whole by then (0: none begun) */
     conn c;
 
     (void)ctx;
@@ -147,14 +182,25 @@ static void serve_http(int fd, void *ctx)
         }
         if (ev == HTTP_REQUEST && !answer(&c, &r))
             break;
-        if (ev != HTTP_MORE)
+        if (ev != HTTP_MORE) {
+            if (rd.body == 0)
+                deadline = 0; /* that request is whole */
             continue;
+        }
         memmove(buf, buf + pos, have - pos);
         have -= pos;
         pos = 0;
         if (flush(&c) != 0)
             return;
-        n = coro_read_until(fd, buf + have, sizeof buf - have, coro_after(CORO_SEC(10)));
+        if ((have > 0 || rd.body > 0) && deadline == 0)
+            deadline = coro_after(request_time);
+        n = coro_read_until(fd, buf + have, sizeof buf - have,
+                            deadline != 0 ? deadline : coro_after(idle_time));
+        if (n == CORO_ETIMEDOUT && deadline != 0) {
+            refuse(&c, 408);
+            flush(&c);
+            return;
+        }
         if (n <= 0)
             return; /* closed, reset, or idle too long */
         have += (size_t)n;
@@ -192,6 +238,21 @@ static int number(const char *s, char **end, long long lo, long long hi, long lo
     return 0;
 }
 
+/* SERVER_TIMEOUTS_MS="request idle write", each 1 to 10^9 ms. 0 or -1. */
+static int timeouts(const char *s)
+{
+    coro_time *t[3] = {&request_time, &idle_time, &write_time};
+    char *end = (char *)s;
+    long long ms;
+
+    for (int i = 0; i < 3; i++) {
+        if (number(end, &end, 1, 1000000000, &ms) != 0)
+            return -1;
+        *t[i] = CORO_MSEC(ms);
+    }
+    return *end == '\0' ? 0 : -1;
+}
+
 static void *server(void *arg)
 {
     int port = *(int *)arg, lfd = coro_tcp_listen("127.0.0.1", port, 0);
@@ -210,12 +271,17 @@ static void *server(void *arg)
 
 int main(int argc, char **argv)
 {
+    const char *env = getenv("SERVER_TIMEOUTS_MS");
     coro_run_options opt = {.flags = CORO_RUN_READ_AHEAD}; /* requests come without a read() */
     long long port = 8080;
     int p, err;
 
     if (argc > 1 && number(argv[1], NULL, 0, 65535, &port) != 0) {
         fprintf(stderr, "http_server: port %s: not 0 to 65535\n", argv[1]);
+        return 2;
+    }
+    if (env != NULL && timeouts(env) != 0) {
+        fprintf(stderr, "http_server: SERVER_TIMEOUTS_MS=\"%s\": not three times in ms\n", env);
         return 2;
     }
     if (argc > 2)
