@@ -52,7 +52,8 @@ typedef enum http_event {
 } http_event;
 
 /* Whether c may be in a token (a method, a field name: RFC 9110 5.6.2):
- * letters, digits and !#$%&'*+-.^_`|~. */
+ * letters, digits and !#$%&'*+-.^_`|~ (tests/fuzz/fuzz_http.c checks the
+ * table against that list). */
 static int http_tchar(unsigned char c)
 {
     static const char token[129] = "00000000000000000000000000000000"  /* 0-31: controls */
