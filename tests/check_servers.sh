@@ -13,7 +13,7 @@ if ! command -v bash >/dev/null 2>&1; then
 fi
 dir=$(mktemp -d)
 pid=
-trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 python=$(command -v python3 || true)
 [ -n "$python" ] || echo "python3 not installed: the hostile-client probes are skipped"
 
@@ -21,6 +21,7 @@ python=$(command -v python3 || true)
 # $timeouts set, the server gets it as SERVER_TIMEOUTS_MS (short deadlines);
 # with $fds, that fd limit.
 start() {
+    rm -f "$dir/$1.out" # not the last run's "listening" line
     (
         [ -z "${fds:-}" ] || ulimit -n "$fds"
         if [ -n "${timeouts:-}" ]; then
@@ -36,16 +37,25 @@ start() {
         sleep 0.1
     done
     port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$dir/$1.out")
-    [ -n "$port" ]
+    [ -n "$port" ] || fail "did not start"
+}
+
+fail() { # what: says what went wrong with the running server, shows its output
+    echo "$name: $1; its output:"
+    cat "$dir/$name.out"
+    exit 1
+}
+
+stop() { # stops the running server, which must still be serving
+    kill -0 $pid 2>/dev/null || fail "died"
+    kill $pid
+    wait $pid 2>/dev/null || true
+    pid=
 }
 
 probe() { # name: a group of tests/server_probes.py against the running server
     [ -n "$python" ] || return 0
-    if ! "$python" tests/server_probes.py "$1" "$port" "$pid"; then
-        echo "$name's output:"
-        cat "$dir/$name.out"
-        exit 1
-    fi
+    "$python" tests/server_probes.py "$1" "$port" "$pid" || fail "$1 failed"
 }
 
 start echo_server
@@ -57,8 +67,7 @@ bash -c '
     read -r b <&4
     [ "$a" = "first line" ] && [ "$b" = "second line" ]
 '
-kill -0 $pid # still serving
-kill $pid
+stop
 
 # http_server: two keep-alive requests on one connection, then wrk for a
 # second (when installed: .ci/run installs it) without errors.
@@ -99,8 +108,7 @@ else
 fi
 # Bodies by Content-Length, Transfer-Encoding refused, malformed framing.
 probe http_bodies
-kill -0 $pid
-kill $pid
+stop
 
 # http_server with short deadlines (request 1 s, idle 3 s, write 1 s):
 # trickling heads and bodies, idle connections and a client that never
@@ -109,13 +117,11 @@ kill $pid
 timeouts="1000 3000 1000"
 start http_server README.md
 probe http_deadlines
-kill -0 $pid
-kill $pid
+stop
 fds=64
 start http_server
 probe http_fd_limit
-kill -0 $pid
-kill $pid
+stop
 fds=
 timeouts=
 
@@ -143,15 +149,13 @@ fi
 probe redis_protocol
 probe redis_integers
 probe redis_output_bound
-kill -0 $pid
-kill $pid
+stop
 
 # redis_server with short deadlines (request 1 s, idle 3 s, write 1 s).
 timeouts="1000 3000 1000"
 start redis_server
 probe redis_deadlines
-kill -0 $pid
-kill $pid
+stop
 timeouts=
 
 # redis_server busy polling for 20 us between requests: the same answers.
@@ -162,4 +166,4 @@ if command -v redis-benchmark >/dev/null 2>&1; then
     [ "$(tr '\r' '\n' < "$dir/bench" | grep -c ': [0-9.]* requests per second')" -eq 4 ]
     ! grep -qi "error" "$dir/bench"
 fi
-kill -0 $pid
+stop
