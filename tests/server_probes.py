@@ -181,6 +181,8 @@ def redis_protocol(port, pid):
         (b"*1\r\n$9999999999999999999999\r\n", length),
         (b"*2\r\n$3\r\nGET\r\n$2000000\r\n", length),
         (b"*1\r\nPING\r\n", b"expected '$', got 'P'"),
+        (b"*1\r\n\r\n", b"expected '$', got ' '"),
+        (b"*1\r\n\0", b"expected '$', got ' '"),
         (b"*9223372036854775808\r\n", count),
         (b"*65\r\n", b"too many arguments"),
         (b"*1\r\n$4\r\nPINGxx", b"bulk string not followed by CRLF"),

@@ -408,8 +408,9 @@ static void refuse(int fd, out *o, long code, const resp_cmd *c, char *buf, size
     char msg[96];
     coro_time until;
 
-    if (code == RESP_EDOLLAR)
-        snprintf(msg, sizeof msg, "-ERR Protocol error: expected '$', got '%c'\r\n", c->got);
+    if (code == RESP_EDOLLAR) /* the byte as Redis shows it, a control byte as a space */
+        snprintf(msg, sizeof msg, "-ERR Protocol error: expected '$', got '%c'\r\n",
+                 (unsigned char)c->got < ' ' ? ' ' : c->got);
     else
         snprintf(msg, sizeof msg, "-ERR Protocol error: %s\r\n", resp_strerror(code));
     puts_(o, msg);
