@@ -101,8 +101,10 @@ typedef struct coro__defer {
 /* A landing place for errors: a coro_pcall, or the base of a body.
  * Frames are linked on the coroutine's own stack, innermost first. */
 typedef struct coro__frame {
-    jmp_buf *jb; /* where a pcall's frame lands; NULL for a base frame, */
-                 /*   which keeps a copy-mode coroutine's live stack small */
+    jmp_buf *jb;         /* where a pcall's frame lands; NULL for a base frame, */
+                         /*   which keeps a copy-mode coroutine's live stack small */
+    jmp_buf *cleanup_jb; /* while its cleanups run: where one that raises */
+                         /*   lands, so that the next runs at the same depth */
     struct coro__frame *prev;
     coro__defer *defers; /* the cleanup list's head when the frame began */
     int status;          /* 0, CORO_EERROR or CORO__UNWIND_CLOSE */
