@@ -261,12 +261,13 @@ CORO_API int coro_isyieldable(const coro *co);
  * on its own stack (they may use its locals) and may not yield. Its stack is
  * released; the handle stays valid (status dead) until coro_destroy().
  * Returns 0, or CORO_EERROR when co died by an error or a cleanup raised one
- * (the last error wins; coro_errmsg(co) has it). Returns CORO_ECLOSERUN /
- * CORO_ECLOSENORM for a running / normal coroutine, CORO_ECLOSED if co was
- * already closed (unlike Lua, whose close of a closed coroutine returns true
- * again: in C a second close usually means a handle used after its owner
- * was done with it, which deserves an error), CORO_ETHREAD, CORO_EINVAL,
- * or CORO_ENOMEM (copy-stack mode, see CORO_COPY_STACK; nothing changed).
+ * (the last error wins; coro_errmsg(co) has it). As in Lua, the error is
+ * reported by the first close only: closing a closed coroutine again
+ * returns 0 and changes nothing (coro_errmsg(co) keeps the message).
+ * Returns CORO_ECLOSERUN / CORO_ECLOSENORM for a running / normal
+ * coroutine, CORO_ETHREAD, CORO_EINVAL, or CORO_ENOMEM (copy-stack mode,
+ * see CORO_COPY_STACK; nothing changed). (CORO_ECLOSED is no longer
+ * returned; the code stays for programs that name it.)
  * May run cleanups on co's stack; never suspends the caller.
  */
 CORO_API int coro_close(coro *co);
@@ -301,9 +302,12 @@ CORO_API int coro_wrap(coro **gen, coro_fn fn, const coro_options *opt);
  * An error inside gen propagates, as with Lua's wrap: gen is closed, and the
  * error (message and value) is raised again in the caller when the caller
  * can catch it (it is a coroutine or inside coro_pcall); otherwise
- * coro_call returns CORO_EERROR with coro_errmsg(gen). Misuse returns the
- * same codes as coro_resume(); calling a finished generator gives CORO_EDEAD.
- * Suspends the caller until gen yields or finishes.
+ * coro_call returns CORO_EERROR with coro_errmsg(gen). A call that cannot
+ * resume gen (a finished generator, one that is running or normal, NULL,
+ * another thread's: coro_resume()'s codes) is raised in the same way, with
+ * coro_resume's message ("cannot resume dead coroutine", as Lua's wrap
+ * raises it), and returned as the code from a main coroutine outside
+ * coro_pcall. Suspends the caller until gen yields or finishes.
  */
 CORO_API int coro_call(coro *gen, void *in, void **out);
 

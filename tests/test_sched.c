@@ -980,12 +980,20 @@ static void *victim(void *arg)
     return P(1);
 }
 
+static void *call_victim(void *arg)
+{
+    (void)arg;
+    (void)coro_call(victim_co, NULL, NULL);
+    return NULL;
+}
+
 static void *attacker(void *arg)
 {
     (void)arg;
     CHECK_ERR(coro_close(victim_co), CORO_ETASKCO);
     CHECK_ERR(coro_resume(victim_co, NULL, NULL), CORO_ETASKCO);
-    CHECK_ERR(coro_call(victim_co, NULL, NULL), CORO_ETASKCO);
+    CHECK_ERR(coro_pcall(call_victim, NULL, NULL), CORO_EERROR); /* raised, as Lua's wrap */
+    CHECK_STR(coro_errmsg(coro_running(NULL)), coro_strerror(CORO_ETASKCO));
     CHECK_ERR(coro_destroy(victim_co), CORO_ETASKCO);
     return NULL;
 }
