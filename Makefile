@@ -137,11 +137,20 @@ PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 $(BUILD)/coro.pc: coro.pc.in Makefile
 	$(PC_SED) $< > $@
 
-# Tests: one binary per tests/test_<area>.c, linked with the shared runner.
+# Tests: one binary per tests/test_<area>.c, linked with the shared runner
+# (and the objects in its TEST_EXTRA).
 $(BUILD)/tests/%: tests/%.c tests/test.h tests/runner.c $(BUILD)/libcoro.a
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Isrc $< tests/runner.c $(BUILD)/libcoro.a \
-	    $(LDSAN) -pthread -o $@
+	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Isrc $< tests/runner.c $(TEST_EXTRA) \
+	    $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
+
+# test_stack's frames larger than any guard, built with stack-clash
+# protection (alone: the rest of the test needs frames that jump).
+$(BUILD)/tests/test_stack: TEST_EXTRA = $(BUILD)/tests/clash_frames.o
+$(BUILD)/tests/test_stack: $(BUILD)/tests/clash_frames.o tests/clash_frames.h
+$(BUILD)/tests/clash_frames.o: tests/clash_frames.c tests/clash_frames.h
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(CFLAGS) -fstack-clash-protection -c $< -o $@
 
 # A fuzz target with the replay driver (tests/fuzz/driver.c).
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(BUILD)/libcoro.a

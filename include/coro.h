@@ -122,7 +122,8 @@ typedef void *(*coro_fn)(void *arg);
  * struct gives the defaults. Initialise with CORO_OPTIONS_INIT or = {0}. */
 typedef struct coro_options {
     /* Usable stack bytes; 0 means CORO_STACK_DEFAULT. Rounded up to whole
-     * pages; values below CORO_STACK_MIN are raised to it. */
+     * pages; values below CORO_STACK_MIN are raised to it, values above
+     * CORO_STACK_MAX refused (see CORO_STACK_DEFAULT). */
     size_t stack_size;
     /* A name for diagnostics (stack overflow reports, dumps). The string is
      * copied; NULL means "" (the id still identifies the coroutine). */
@@ -177,12 +178,27 @@ typedef struct coro_options {
 /*
  * The default stack: 256 KiB of address space, committed lazily by the
  * kernel, so a coroutine that touches 8 KiB costs 8 KiB of memory. It is deep
- * enough for printf-family calls (a few KiB each) and moderate recursion;
- * below it sits one guard page, so an overflow is caught and reported. The
- * minimum keeps room for the library's own frames and a signal frame.
+ * enough for printf-family calls (a few KiB each) and moderate recursion.
+ * The minimum keeps room for the library's own frames and a signal frame;
+ * the maximum is far beyond any real need (a larger stack_size is refused
+ * with CORO_EINVAL, one the system cannot map with CORO_ENOMEM).
+ *
+ * Below every stack lies a guard region of CORO_STACK_GUARD bytes that is
+ * never accessible (address space only: it costs no memory). A coroutine
+ * that overflows its stack faults there, and coro reports it by name and
+ * aborts:
+ *     coro: stack overflow in coroutine "parser" (id 7, stack 262144 bytes)
+ * A single frame larger than the guard (a big array, alloca, a VLA) can
+ * jump past it into whatever is mapped below, another coroutine's stack
+ * perhaps, and corrupt it silently. Code with such frames must be built
+ * with -fstack-clash-protection (gcc, clang: every page of a large frame
+ * is touched in order, so the guard is hit whatever the frame's size), or
+ * run on a stack large enough for them.
  */
 #define CORO_STACK_DEFAULT ((size_t)256 * 1024)
 #define CORO_STACK_MIN ((size_t)16 * 1024)
+#define CORO_STACK_MAX ((size_t)1 << 40)
+#define CORO_STACK_GUARD ((size_t)256 * 1024)
 
 /* A coroutine's status, as returned by coro_status(). */
 enum coro_status_code {
@@ -196,8 +212,8 @@ enum coro_status_code {
  * Creates a coroutine that will run fn. It starts suspended; the first
  * coro_resume() calls fn with the value passed to that resume.
  * opt may be NULL for the defaults. Stores the handle in *co.
- * Returns 0, CORO_EINVAL (co or fn NULL, or a stack_size too large for the
- * address space), CORO_ENOMEM, or CORO_EMAPS (the
+ * Returns 0, CORO_EINVAL (co or fn NULL, or a stack_size above
+ * CORO_STACK_MAX), CORO_ENOMEM, or CORO_EMAPS (the
  * kernel's limit on memory mappings is reached). Does not suspend.
  */
 CORO_API int coro_create(coro **co, coro_fn fn, const coro_options *opt);

@@ -50,7 +50,7 @@
 /* ---- stacks (stack.c) ---- */
 
 typedef struct coro__stack {
-    void *map;       /* start of the mapping: the guard page is here */
+    void *map;       /* start of the mapping: the guard region is here */
     size_t map_size; /* the whole mapping, guard included */
     void *lo;        /* lowest usable byte (just above the guard) */
     size_t size;     /* usable bytes */
@@ -207,7 +207,7 @@ typedef struct coro__thread {
     size_t spare_len;
     coro__stack pool[CORO__POOL_MAX]; /* freed stacks, newest last */
     size_t pool_len;
-    size_t pool_bytes; /* address space held by the pool */
+    size_t pool_bytes; /* usable bytes of the pooled stacks (guards aside) */
 } coro__thread;
 
 CORO__HIDDEN extern __thread coro__thread *coro__tls __attribute__((tls_model("initial-exec")));
