@@ -157,10 +157,14 @@ typedef struct coro_options {
  * address of one of its locals) must not be used while that coroutine is
  * switched out, by anyone: its bytes are then elsewhere, and another
  * coroutine's frames occupy those addresses. Pass such data by value, or in
- * memory that is not on the stack. coro checks the values passed through
- * resume and yield and aborts with a message naming the coroutine when one
- * points into the shared stack and is handed to a copy-mode coroutine that
- * will run over those bytes.
+ * memory that is not on the stack. (A pointer handed back to the coroutine
+ * whose stack it points into is fine: its bytes are back before it runs.)
+ * coro checks the values passed through resume and yield and aborts with a
+ * message naming the coroutine when one points into the shared stack and is
+ * handed to a copy-mode coroutine that will run over those bytes: below
+ * that coroutine's own frames, or into the live frames of the copy-mode
+ * coroutine passing it. (Whose frames a pointer means cannot always be told
+ * from its address, so this check finds most such mistakes, not all.)
  *
  * Resume, yield, close and destroy may return CORO_ENOMEM in this mode (a
  * buffer for the outgoing coroutine's stack cannot be grown); nothing
