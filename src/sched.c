@@ -312,6 +312,8 @@ void coro__task_free(coro_task *t)
     if (t->co != NULL)
         coro__worker_destroy(t->co);
     if (CORO__UNLIKELY(t->name != NULL || t->errmsg != NULL || t->wx != NULL)) {
+        if (t->loop->watchdog != NULL && t->name != NULL)
+            coro__watchdog_forget(t->loop, t->name);
         coro__free(t->name);
         coro__free(t->errmsg);
         coro__free(t->wx);

@@ -182,6 +182,8 @@ typedef struct coro__loop {
     struct coro__watchdog *watchdog;
     unsigned long switches;     /* resumes of tasks (atomic, for the watchdog) */
     unsigned long long running; /* id of the running task, 0 if none (atomic) */
+    const char *running_name;   /* its name, NULL if none (atomic; freed only
+                                 * under the watchdog's lock, see loop.c) */
 } coro__loop;
 
 CORO__HIDDEN extern __thread coro__loop *coro__loop_tls __attribute__((tls_model("initial-exec")));
@@ -280,6 +282,8 @@ static inline coro_task *coro__blocking_begin(int *err)
 }
 
 CORO__HIDDEN coro_time coro__clock(const coro__loop *l);
+/* A task's name is about to be freed: the watchdog must not read it. */
+CORO__HIDDEN void coro__watchdog_forget(coro__loop *l, const char *name);
 
 /* sched.c */
 CORO__HIDDEN void coro__task_ended(coro_task *t, int rc, void *out, const char *msg);

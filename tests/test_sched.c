@@ -535,6 +535,16 @@ static void *spin(void *arg)
     return NULL;
 }
 
+static void *spin_named(void *arg)
+{
+    coro_task_options named = {"hog", 0, NULL, 0};
+    coro_task *t;
+
+    CHECK_ERR(coro_spawn(&t, spin, arg, &named), 0);
+    CHECK_ERR(coro_await(t, NULL), 0);
+    return NULL;
+}
+
 TEST(watchdog_reports_a_task_that_does_not_yield)
 {
     coro_run_options o = {0, 0, CORO_MSEC(50), 0};
@@ -544,8 +554,8 @@ TEST(watchdog_reports_a_task_that_does_not_yield)
      * the timing. */
     if (test_slow_env())
         return;
-    CHECK_ERR(run_capturing(spin, NULL, &o), 0);
-    CHECK(strstr(captured, "coro: watchdog: task ") != NULL);
+    CHECK_ERR(run_capturing(spin_named, NULL, &o), 0);
+    CHECK(strstr(captured, "coro: watchdog: task \"hog\" (id ") != NULL);
     CHECK(strstr(captured, "without yielding") != NULL);
 }
 
