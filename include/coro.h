@@ -970,8 +970,9 @@ CORO_API int coro_serve(int lfd, coro_serve_fn handler, void *ctx, const coro_se
  * must not call coro functions. Returns 0, or CORO_ETIMEDOUT /
  * CORO_ECANCELED when the caller gave up: fn still runs to its end on its
  * thread and its result is dropped, so arg must stay valid until fn has
- * returned (not on the caller's stack, then). CORO_EINVAL, CORO_ENOMEM,
- * CORO_ENOLOOP. May suspend.
+ * returned (not on the caller's stack, then). CORO_EINVAL (fn NULL, or arg
+ * on the stack of a copy-stack task, which is not where the task's bytes
+ * are while it waits), CORO_ENOMEM, CORO_ENOLOOP. May suspend.
  */
 CORO_API int coro_offload(coro_fn fn, void *arg, void **result);
 CORO_API int coro_offload_until(coro_fn fn, void *arg, void **result, coro_time deadline);

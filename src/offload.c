@@ -225,7 +225,9 @@ int coro_offload_until(coro_fn fn, void *arg, void **result, coro_time deadline)
 
     if (self == NULL || err != 0)
         return err;
-    if (fn == NULL)
+    /* fn reads arg on its thread while the task is parked: a copy-stack
+     * task's stack is not its own then. */
+    if (fn == NULL || coro__task_on_shared_stack(self, arg, 1))
         return CORO_EINVAL;
     if ((j = submit(self, fn, arg, &err)) == NULL)
         return err;
