@@ -60,7 +60,9 @@ static int unix_address(const char *path, struct sockaddr_un *sun, socklen_t *le
  * (0: SOMAXCONN). The fd, or a negative errno code. */
 static int bound(const struct sockaddr *sa, socklen_t len, int type, int backlog)
 {
-    int fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, err;
+    int fd = CORO__SYSCALL(CORO__SYS_SOCKET,
+                           socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    int one = 1, err;
 
     if (fd < 0)
         return -errno;
@@ -122,7 +124,8 @@ int coro_accept_until(int lfd, coro_time deadline)
     if ((err = coro__fd_adopt(self->loop, lfd)) != 0) /* non-blocking from the start */
         return err;
     for (;;) {
-        fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd =
+            CORO__SYSCALL(CORO__SYS_ACCEPT, accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (fd >= 0) {
             int one = 1; /* as Go does: small writes go out now (fails on Unix sockets) */
             int tcp = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
@@ -155,10 +158,11 @@ static int connect_to(const struct sockaddr *sa, socklen_t len, coro_time deadli
 
     if (self == NULL || err != 0)
         return err;
-    fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = CORO__SYSCALL(CORO__SYS_SOCKET,
+                       socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (fd < 0)
         return -errno;
-    err = connect(fd, sa, len) == 0 ? 0 : errno;
+    err = CORO__SYSCALL(CORO__SYS_CONNECT, connect(fd, sa, len)) == 0 ? 0 : errno;
     if (err != 0 && err != EINPROGRESS && err != EAGAIN) {
         close(fd);
         return -err;

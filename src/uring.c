@@ -36,12 +36,6 @@ void coro__uring_free(coro__loop *l)
     (void)l;
 }
 
-unsigned coro__uring_inject(unsigned n)
-{
-    (void)n;
-    return 0;
-}
-
 #else
 
 #include <errno.h>
@@ -67,25 +61,9 @@ struct coro__uring {
     int efd;
 };
 
-/* Test hook (internal.h): the next `submit_fail` submissions of a request
- * fail as a kernel that refuses them would (EBUSY), without reaching it. */
-static __thread unsigned submit_fail;
-
-unsigned coro__uring_inject(unsigned n)
-{
-    unsigned left = submit_fail;
-
-    submit_fail = n;
-    return left;
-}
-
 static int submit(struct io_uring *ring)
 {
-    if (CORO__UNLIKELY(submit_fail > 0)) {
-        submit_fail--;
-        return -EBUSY;
-    }
-    return io_uring_submit(ring);
+    return CORO__URING(CORO__SYS_URING_SUBMIT, io_uring_submit(ring));
 }
 
 /* Every completion there is: its request is done, its task ready. */
@@ -150,7 +128,7 @@ static struct coro__uring *ring_of(coro__loop *l)
         return NULL;
     if ((u = coro__malloc(sizeof *u)) == NULL)
         return NULL;
-    if (io_uring_queue_init(ENTRIES, &u->ring, 0) != 0) {
+    if (CORO__URING(CORO__SYS_URING_SETUP, io_uring_queue_init(ENTRIES, &u->ring, 0)) != 0) {
         coro__free(u);
         return NULL;
     }
@@ -159,7 +137,7 @@ static struct coro__uring *ring_of(coro__loop *l)
         coro__free(u);
         return NULL;
     }
-    u->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    u->efd = CORO__SYSCALL(CORO__SYS_EVENTFD, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (u->efd < 0 || io_uring_register_eventfd(&u->ring, u->efd) != 0 ||
         coro__io_hook(l, u->efd, reap) != 0) {
         if (u->efd >= 0)

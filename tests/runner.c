@@ -8,9 +8,9 @@
  * After a test returns, the child drains the stack pool (and forgets the
  * main coroutine's last caught error) and checks that the
  * coroutine allocations and mappings are back where they were before the
- * test, and that the same fds are open: nothing leaked. Prints "ok - name" / "FAIL - name" per test and a
- * summary line "# <binary>: N ok, N failing".
- * CORO_TEST_TIMEOUT sets the per-test timeout in seconds (default 60).
+ * test, and that the same fds are open: nothing leaked. Prints "ok - name" / "FAIL - name" per test
+ * and a summary line "# <binary>: N ok, N failing". CORO_TEST_TIMEOUT sets the per-test timeout in
+ * seconds (default 60).
  */
 #include <dirent.h>
 #include <fcntl.h>
