@@ -930,7 +930,9 @@ CORO_API int coro_accept_until(int lfd, coro_time deadline);
 CORO_API int coro_tcp_connect(const char *host, int port);
 CORO_API int coro_tcp_connect_until(const char *host, int port, coro_time deadline);
 
-/* Connects to the Unix-domain stream socket at path. May suspend. */
+/* Connects to the Unix-domain stream socket at path. While the listener's
+ * backlog is full, tries again after a pause (1 ms, doubling to 100 ms)
+ * until the deadline. May suspend. */
 CORO_API int coro_unix_connect(const char *path);
 CORO_API int coro_unix_connect_until(const char *path, coro_time deadline);
 
