@@ -262,10 +262,13 @@ int coro__copy_init(coro__thread *t, coro *co)
  */
 static void check_value(const coro__thread *t, const coro *from, const coro *to, const void *value)
 {
-    const char *p = value, *top = top_of(t);
+    const char *p = value, *top;
 
-    if (t->shared.map == NULL || p < (const char *)t->shared.lo || p >= top ||
-        !(to->flags & CORO__F_COPY) || t->owner == to)
+    if (t->shared.map == NULL)
+        return; /* no copy-mode coroutine on this thread yet */
+    top = top_of(t);
+    if (p < (const char *)t->shared.lo || p >= top || !(to->flags & CORO__F_COPY) ||
+        t->owner == to)
         return;
     if (p >= top - to->saved_len &&
         !(from == t->owner && p >= (const char *)__builtin_frame_address(0)))
