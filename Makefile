@@ -263,7 +263,7 @@ demo: examples
 FUZZ_TIME ?= 60
 FUZZ_TARGETS ?= $(FUZZ)
 FUZZ_ARGS ?=
-FUZZ_DIR := build/libfuzzer
+FUZZ_DIR ?= build/libfuzzer
 fuzz:
 	@$(MAKE) --no-print-directory CC=clang SANITIZE=1 BUILD=$(FUZZ_DIR) \
 	    CFLAGS=-fsanitize=fuzzer-no-link lib

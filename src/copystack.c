@@ -267,8 +267,7 @@ static void check_value(const coro__thread *t, const coro *from, const coro *to,
     if (t->shared.map == NULL)
         return; /* no copy-mode coroutine on this thread yet */
     top = top_of(t);
-    if (p < (const char *)t->shared.lo || p >= top || !(to->flags & CORO__F_COPY) ||
-        t->owner == to)
+    if (p < (const char *)t->shared.lo || p >= top || !(to->flags & CORO__F_COPY) || t->owner == to)
         return;
     if (p >= top - to->saved_len &&
         !(from == t->owner && p >= (const char *)__builtin_frame_address(0)))
