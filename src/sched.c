@@ -482,10 +482,10 @@ int coro_await_until(coro_task *t, void **result, coro_time deadline)
         return CORO_ESELF;
     if (err != 0)
         return err; /* canceled: even a finished t is left for the owner */
+    if (t->awaited)
+        return CORO_EBUSY; /* even once t is done: its end is that awaiter's */
     if (t->state == CORO__T_DONE)
         return take_end(self, t, result);
-    if (t->awaited)
-        return CORO_EBUSY;
     w = &self->w[0];
     coro__waiter_wait(w, self, &t->awaiter, NULL, -1);
     t->awaited = 1;

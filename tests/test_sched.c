@@ -182,6 +182,44 @@ TEST(a_second_awaiter_of_one_task_is_refused)
     CHECK_ERR(coro_run(double_await, NULL, NULL, &virt), 0);
 }
 
+static void *sleep_5ms(void *arg)
+{
+    CHECK_ERR(coro_sleep(CORO_MSEC(5)), 0);
+    return arg;
+}
+
+static void *sleep_then_await(void *arg)
+{
+    CHECK_ERR(coro_sleep(CORO_MSEC(5)), 0);
+    return P(coro_await(arg, NULL));
+}
+
+/* The awaited task ends, which readies its awaiter; another task that
+ * runs before that awaiter and awaits the same task is refused, not
+ * handed the end (which the first awaiter then took again: the record
+ * freed twice). */
+static void *second_awaiter_after_the_end(void *arg)
+{
+    coro_task *t1, *t2, *t3;
+    void *out = NULL;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&t1, sleep_5ms, P(7), NULL), 0);
+    CHECK_ERR(coro_spawn(&t2, await_it, NULL, NULL), 0);
+    awaited_twice = t1;
+    CHECK_ERR(coro_spawn(&t3, sleep_then_await, t1, NULL), 0);
+    CHECK_ERR(coro_await(t3, &out), 0);
+    CHECK_ERR((int)N(out), CORO_EBUSY);
+    CHECK_ERR(coro_await(t2, &out), 0);
+    CHECK_ERR((int)N(out), 0); /* the first awaiter has the end */
+    return NULL;
+}
+
+TEST(a_second_awaiter_after_the_end_but_before_the_first_runs_is_refused)
+{
+    CHECK_ERR(coro_run(second_awaiter_after_the_end, NULL, NULL, &virt), 0);
+}
+
 static void *raise_in_main(void *arg)
 {
     (void)arg;
