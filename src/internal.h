@@ -256,11 +256,11 @@ static inline int coro__copy_needed(const coro *to)
 }
 
 /* A switch: the backend's, with the copier in between when `to` is a
- * copy-mode coroutine whose frames are not on the shared stack. Without
- * ASan it is inlined into resume and yield. */
+ * copy-mode coroutine whose frames are not on the shared stack. Without a
+ * sanitizer to tell (CORO__ANNOUNCE) it is inlined into resume and yield. */
 CORO__HIDDEN void coro__switch_plain(coro *from, coro *to);
 CORO__HIDDEN void coro__switch_jump(coro *from, coro *to);
-#ifdef CORO__ASAN
+#ifdef CORO__ANNOUNCE
 CORO__HIDDEN void coro__switch(coro *from, coro *to);
 #else
 static inline void coro__switch(coro *from, coro *to)

@@ -60,7 +60,7 @@ void coro__switch_jump(coro *from, coro *to)
     announced(from, to, 1);
 }
 
-#ifdef CORO__ASAN
+#ifdef CORO__ANNOUNCE
 void coro__switch(coro *from, coro *to)
 {
     if (coro__copy_needed(to))
