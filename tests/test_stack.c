@@ -137,11 +137,6 @@ static void *deep_body(void *arg)
     return (void *)recurse(0);
 }
 
-static void resume_in_child(void *arg)
-{
-    coro_resume(arg, NULL, NULL);
-}
-
 /* The child's stderr is the report and nothing else; under qemu-user, which
  * adds its own "uncaught target signal" line after it, the report comes
  * first. */
@@ -152,41 +147,82 @@ static void check_report(const char *err, const char *want)
     CHECK_STR(err, want);
 }
 
-static void expect_overflow_report(coro *co, size_t usable, const child_result *r)
-{
-    char want[256];
+/*
+ * An overflow death test: its coroutine is created in the child, which
+ * leaves the report it expects in memory shared with the parent. Created
+ * in the parent, it would be alive across the fork, and under TSan a
+ * coroutine is a fiber, which TSan counts as a thread: in the child of
+ * what it takes for a multi-threaded fork, TSan ignores the forking
+ * thread's synchronization and reports races that are not there.
+ */
+typedef struct overflow_case {
+    coro_options opt;
+    coro_fn fn;
+    size_t usable;    /* the stack size the report must give */
+    char want[256];   /* the report, from the child */
+    char skipped[64]; /* or why the child could not make the overflow */
+} overflow_case;
 
-    snprintf(want, sizeof want,
+static overflow_case *overflow_case_new(size_t stack_size, const char *name, coro_fn fn,
+                                        size_t usable)
+{
+    overflow_case *c =
+        mmap(NULL, sizeof *c, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    CHECK(c != MAP_FAILED);
+    memset(c, 0, sizeof *c);
+    c->opt.stack_size = stack_size;
+    c->opt.name = name;
+    c->fn = fn;
+    c->usable = usable;
+    return c;
+}
+
+/* In the child, before the overflow: the report co's will be. */
+static void expect_report_of(overflow_case *c, coro *co)
+{
+    snprintf(c->want, sizeof c->want,
              "coro: stack overflow in coroutine \"%s\" (id %llu, stack %zu bytes)\n", coro_name(co),
-             coro_id(co), usable);
+             coro_id(co), c->usable);
+}
+
+static void overflow_in_child(void *arg)
+{
+    overflow_case *c = arg;
+    coro *co;
+
+    CHECK_ERR(coro_create(&co, c->fn, &c->opt), 0);
+    expect_report_of(c, co);
+    coro_resume(co, NULL, NULL);
+}
+
+/* The child ran c and died of the overflow it expected. */
+static void expect_overflow_report(overflow_case *c, const child_result *r)
+{
     check_killed_by(r, SIGABRT);
-    check_report(r->err, want);
+    CHECK(c->want[0] != '\0');
+    check_report(r->err, c->want);
+    munmap(c, sizeof *c);
 }
 
 TEST(overflow_is_reported_with_name_id_and_size_then_aborts)
 {
     SKIP_IN_COPY_MODE();
-    coro_options opt = {20000, "deep", NULL, 0};
+    overflow_case *c = overflow_case_new(20000, "deep", deep_body, round_to_pages(20000));
     child_result r;
-    coro *co;
 
-    /* Created here so the parent knows the id the child will report. */
-    CHECK_ERR(coro_create(&co, deep_body, &opt), 0);
-    run_child(resume_in_child, co, &r);
-    expect_overflow_report(co, round_to_pages(20000), &r);
-    CHECK_ERR(coro_destroy(co), 0);
+    run_child(overflow_in_child, c, &r);
+    expect_overflow_report(c, &r);
 }
 
 TEST(overflow_of_unnamed_coroutine_reports_empty_name)
 {
+    overflow_case *c = overflow_case_new(0, NULL, deep_body, CORO_STACK_DEFAULT);
     child_result r;
-    coro *co;
 
     SKIP_IN_COPY_MODE();
-    CHECK_ERR(coro_create(&co, deep_body, NULL), 0);
-    run_child(resume_in_child, co, &r);
-    expect_overflow_report(co, CORO_STACK_DEFAULT, &r);
-    CHECK_ERR(coro_destroy(co), 0);
+    run_child(overflow_in_child, c, &r);
+    expect_overflow_report(c, &r);
 }
 
 /* A frame bigger than the guard page whose first store lands below it. */
@@ -220,42 +256,48 @@ static int hole_below(const coro *co)
     return 1;
 }
 
-/* Keeps the hole below co's mapping free (reserving it), so that a store
- * past the guard page faults instead of landing in a neighbour. */
-static void resume_with_hole_below(void *arg)
+/* In the child: a stack can land in a small gap between other mappings;
+ * try a few (keeping the others alive) until one has free space below it,
+ * keep that space free (reserving it), so that a store past the guard page
+ * faults instead of landing in a neighbour, and resume. */
+static void big_frame_in_child(void *arg)
 {
-    coro *co = arg;
-    char *want = (char *)co->stack.map - HOLE;
+    overflow_case *c = arg;
+    coro *co = NULL, *tried;
+    char *want;
 
+    for (int n = 0; n < 8 && co == NULL; n++) {
+        CHECK_ERR(coro_create(&tried, c->fn, &c->opt), 0);
+        if (hole_below(tried))
+            co = tried;
+    }
+    if (co == NULL) {
+        snprintf(c->skipped, sizeof c->skipped, "no stack with free space below it");
+        return;
+    }
+    if (co->stack.size != c->usable) {
+        snprintf(c->skipped, sizeof c->skipped, "with pages this large the frame fits");
+        return;
+    }
+    want = (char *)co->stack.map - HOLE;
     mmap(want, HOLE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    expect_report_of(c, co);
     coro_resume(co, (void *)1, NULL);
 }
 
 TEST(overflow_by_frame_larger_than_guard_is_reported)
 {
     SKIP_IN_COPY_MODE();
-    coro_options opt = {16 * 1024, "jumper", NULL, 0};
-    coro *tries[8], *co = NULL;
+    overflow_case *c = overflow_case_new(16 * 1024, "jumper", big_frame_body, 16 * 1024);
     child_result r;
-    int n;
 
-    /* A stack can land in a small gap between other mappings; try a few
-     * (keeping the others alive) until one has free space below it. */
-    for (n = 0; n < 8 && co == NULL; n++) {
-        CHECK_ERR(coro_create(&tries[n], big_frame_body, &opt), 0);
-        if (hole_below(tries[n]))
-            co = tries[n];
+    run_child(big_frame_in_child, c, &r);
+    if (c->skipped[0] != '\0') {
+        fprintf(stderr, "# skipped: %s\n", c->skipped);
+        munmap(c, sizeof *c);
+        return;
     }
-    if (co == NULL) {
-        fprintf(stderr, "# skipped: no stack with free space below it\n");
-    } else if (co->stack.size != 16 * 1024) {
-        fprintf(stderr, "# skipped: with pages this large the frame fits\n");
-    } else {
-        run_child(resume_with_hole_below, co, &r);
-        expect_overflow_report(co, 16 * 1024, &r);
-    }
-    while (n-- > 0)
-        CHECK_ERR(coro_destroy(tries[n]), 0);
+    expect_overflow_report(c, &r);
 }
 
 static void *deep_in_thread(void *arg)
