@@ -766,8 +766,10 @@ TEST(a_hundred_thousand_copy_stack_tasks_sleep_and_wake_in_deadline_order)
 {
     struct crowd c = {test_slow_env() ? 5000 : 100000, 0, 0, 0};
 
-#ifdef CORO__ASAN
-    c.n = 10000; /* ASan's fake stacks, one per coroutine, run out of mappings */
+#if defined(CORO__ASAN) || defined(CORO__TSAN)
+    /* ASan's fake stacks and TSan's fibers (a trace and a shadow call stack
+     * each), one per coroutine, run out of mappings */
+    c.n = 10000;
 #endif
 
     CHECK_ERR(coro_run(spawn_crowd, &c, NULL, &virt), 0);
