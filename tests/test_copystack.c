@@ -216,7 +216,7 @@ static void *yield_twice(void *arg)
 
 TEST(copy_mode_ten_thousand_alive_each_yield_twice)
 {
-    enum { N_CO = 10000 };
+    enum { N_CO = ALIVE(10000) };
     coro **co = malloc(N_CO * sizeof *co);
     void *out;
 

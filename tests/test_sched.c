@@ -771,6 +771,7 @@ TEST(a_hundred_thousand_copy_stack_tasks_sleep_and_wake_in_deadline_order)
      * each), one per coroutine, run out of mappings */
     c.n = 10000;
 #endif
+    c.n = ALIVE(c.n);
 
     CHECK_ERR(coro_run(spawn_crowd, &c, NULL, &virt), 0);
     CHECK_INT(c.woken, c.n);
@@ -969,7 +970,7 @@ static void *deep_chain(void *arg)
 
 TEST(canceling_and_completing_a_chain_ten_thousand_deep_uses_no_stack_per_level)
 {
-    CHECK_ERR(coro_run(deep_chain, P(test_slow_env() ? 1000 : 10000), NULL, &virt), 0);
+    CHECK_ERR(coro_run(deep_chain, P(ALIVE(test_slow_env() ? 1000 : 10000)), NULL, &virt), 0);
 }
 
 static coro *victim_co;

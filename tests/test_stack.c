@@ -798,7 +798,7 @@ static void *count_yields(void *arg)
 
 TEST(ten_thousand_coroutines_alive_each_yield_twice)
 {
-    int n = test_slow_env() ? 1000 : 10000;
+    int n = ALIVE(test_slow_env() ? 1000 : 10000);
     coro **cos = calloc((size_t)n, sizeof *cos);
     void *out;
 
