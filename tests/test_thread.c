@@ -187,6 +187,108 @@ TEST(coroutines_run_on_four_threads_at_once)
     }
 }
 
+/* ---- millions of switches on two threads ---- */
+
+/*
+ * Under ThreadSanitizer (make SANITIZE=thread) this is the test that TSan
+ * sees the coroutines as fibers: on each thread, coroutines with their own
+ * stacks and copy-stack ones take turns incrementing plain counters, which
+ * only the switches order (TSan reports races between fibers that it is
+ * not told synchronize), catch errors raised a few frames deep under
+ * coro_pcall (TSan keeps setjmp buffers per fiber, and would take another
+ * coroutine's for dead frames), and now and then add to a total the two
+ * threads share under a mutex. In every build it checks the counts.
+ */
+#define SWITCH_THREADS 2
+#define SWITCH_COROS 8
+#define SWITCH_EVERY 1000 /* rounds between a pcall and a locked add */
+
+struct switcher {
+    pthread_mutex_t *mu;
+    long *total; /* under mu */
+    long rounds; /* each coroutine yields this many times */
+    long turns;  /* rounds run by this thread's coroutines (plain) */
+    long caught; /* errors they caught (plain) */
+};
+
+__attribute__((noinline)) static long raise_below(long depth)
+{
+    if (depth == 0) {
+        coro_error("deep");
+        return 0;
+    }
+    return raise_below(depth - 1) + 1; /* not a tail call */
+}
+
+static void *raise_deep(void *arg)
+{
+    return P(raise_below(N(arg)));
+}
+
+static void *take_turns(void *arg)
+{
+    struct switcher *s = arg;
+
+    for (long i = 0; i < s->rounds; i++) {
+        s->turns++;
+        if (i % SWITCH_EVERY == 0) {
+            CHECK_ERR(coro_pcall(raise_deep, P(4), NULL), CORO_EERROR);
+            s->caught++;
+            pthread_mutex_lock(s->mu);
+            (*s->total) += SWITCH_EVERY;
+            pthread_mutex_unlock(s->mu);
+        }
+        CHECK_ERR(coro_yield(NULL, NULL), 0);
+    }
+    return NULL;
+}
+
+static void *switch_a_lot(void *arg)
+{
+    struct switcher *s = arg;
+    coro *cos[SWITCH_COROS];
+    int alive = SWITCH_COROS;
+
+    for (int i = 0; i < SWITCH_COROS; i++) {
+        coro_options opt = {0, "taker", NULL, (i % 2) ? CORO_COPY_STACK : 0};
+        CHECK_ERR(coro_create(&cos[i], take_turns, &opt), 0);
+    }
+    while (alive > 0) {
+        alive = 0;
+        for (int i = 0; i < SWITCH_COROS; i++) {
+            int r = coro_resume(cos[i], s, NULL);
+
+            CHECK(r == 1 || r == 0 || r == CORO_EDEAD);
+            alive += r == 1;
+        }
+    }
+    for (int i = 0; i < SWITCH_COROS; i++)
+        CHECK_ERR(coro_destroy(cos[i]), 0);
+    return NULL;
+}
+
+TEST(coroutines_on_two_threads_switch_millions_of_times)
+{
+    /* 2 threads x 8 coroutines x 62,500 rounds x 2 switches a round */
+    long rounds = test_slow_env() ? 2000 : 62500;
+    long total = 0, per_thread = SWITCH_COROS * rounds;
+    long pcalls = SWITCH_COROS * ((rounds + SWITCH_EVERY - 1) / SWITCH_EVERY);
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    struct switcher s[SWITCH_THREADS];
+    pthread_t th[SWITCH_THREADS];
+
+    for (int t = 0; t < SWITCH_THREADS; t++) {
+        s[t] = (struct switcher){&mu, &total, rounds, 0, 0};
+        CHECK_INT(pthread_create(&th[t], NULL, switch_a_lot, &s[t]), 0);
+    }
+    for (int t = 0; t < SWITCH_THREADS; t++) {
+        CHECK_INT(pthread_join(th[t], NULL), 0);
+        CHECK_INT(s[t].turns, per_thread);
+        CHECK_INT(s[t].caught, pcalls);
+    }
+    CHECK_INT(total, SWITCH_THREADS * pcalls * SWITCH_EVERY);
+}
+
 /* ---- coroutines used from the wrong thread ---- */
 
 struct intruder {
