@@ -193,11 +193,13 @@ TEST(coroutines_run_on_four_threads_at_once)
  * Under ThreadSanitizer (make SANITIZE=thread) this is the test that TSan
  * sees the coroutines as fibers: on each thread, coroutines with their own
  * stacks and copy-stack ones take turns incrementing plain counters, which
- * only the switches order (TSan reports races between fibers that it is
- * not told synchronize), catch errors raised a few frames deep under
- * coro_pcall (TSan keeps setjmp buffers per fiber, and would take another
- * coroutine's for dead frames), and now and then add to a total the two
- * threads share under a mutex. In every build it checks the counts.
+ * only the switches order (TSan reports races between fibers it is not
+ * told synchronize); now and then each enters a coro_pcall, switches away
+ * inside it, and raises an error a few frames down (with one list of setjmp
+ * buffers per thread instead of per fiber, TSan takes a suspended
+ * coroutine's for dead frames and aborts: "can't find longjmp buf"), then
+ * adds to a total the two threads share under a mutex. In every build it
+ * checks the counts.
  */
 #define SWITCH_THREADS 2
 #define SWITCH_COROS 8
@@ -220,8 +222,11 @@ __attribute__((noinline)) static long raise_below(long depth)
     return raise_below(depth - 1) + 1; /* not a tail call */
 }
 
-static void *raise_deep(void *arg)
+/* Switches away (the thread's other coroutines set up pcalls of their
+ * own meanwhile), then raises a few frames down. */
+static void *yield_then_raise(void *arg)
 {
+    CHECK_ERR(coro_yield(NULL, NULL), 0);
     return P(raise_below(N(arg)));
 }
 
@@ -232,7 +237,7 @@ static void *take_turns(void *arg)
     for (long i = 0; i < s->rounds; i++) {
         s->turns++;
         if (i % SWITCH_EVERY == 0) {
-            CHECK_ERR(coro_pcall(raise_deep, P(4), NULL), CORO_EERROR);
+            CHECK_ERR(coro_pcall(yield_then_raise, P(4), NULL), CORO_EERROR);
             s->caught++;
             pthread_mutex_lock(s->mu);
             (*s->total) += SWITCH_EVERY;
