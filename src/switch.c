@@ -15,8 +15,8 @@
  * its vector clock) per fiber: every coroutine is one, created with it
  * (the copier is one too), and a thread's main coroutine is the thread's
  * own. Each switch is announced right before the register switch, and
- * synchronizes (TSan's default): the coroutines of a thread take turns, so
- * all that one did happens before what the next does. Without fibers TSan
+ * synchronizes (see tsan_switch): the coroutines of a thread take turns,
+ * so all that one did happens before what the next does. Without fibers TSan
  * sees one call stack per thread, entered on one stack and left on
  * another, and takes a suspended coroutine's setjmp buffers for dead
  * frames ("can't find longjmp buf").
@@ -80,6 +80,28 @@ void coro__fiber_free(coro *co)
         __tsan_destroy_fiber(co->tsan_fiber);
     co->tsan_fiber = NULL;
 }
+
+/*
+ * TSan's current fiber becomes to's: all that from's did happens before
+ * what to's does. The order is kept on the thread's state, which every
+ * switch of the thread releases and acquires, not by TSan's synchronizing
+ * switch: that one keys it on the target fiber's address, and keeps it
+ * after the fiber is destroyed, so a fiber later made at the same address
+ * (on any thread) would inherit the history of the old one's thread, and
+ * TSan would miss that thread's races with it. What from's fiber reads
+ * must be read before the release: after it, nothing orders its accesses
+ * before the thread's next ones (the free of a main coroutine's thread
+ * state, for one).
+ */
+static inline void tsan_switch(coro *from, coro *to)
+{
+    coro__thread *t = from->thread;
+    void *fiber = to->tsan_fiber;
+
+    __tsan_release(t);
+    __tsan_switch_to_fiber(fiber, __tsan_switch_to_fiber_no_sync);
+    __tsan_acquire(t);
+}
 #endif
 
 /* The register switch (by coro__ctx_jump if `jump`), announced to ASan or
@@ -90,7 +112,7 @@ static inline void announced(coro *from, coro *to, int jump)
     __sanitizer_start_switch_fiber(&from->asan_fake, to->asan_lo, to->asan_size);
 #endif
 #ifdef CORO__TSAN
-    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+    tsan_switch(from, to);
 #endif
     if (jump)
         coro__ctx_jump(&from->ctx, &to->ctx);
@@ -138,7 +160,7 @@ void coro__switch_final(coro *from, coro *to)
     __sanitizer_start_switch_fiber(NULL, to->asan_lo, to->asan_size);
 #endif
 #ifdef CORO__TSAN
-    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+    tsan_switch(from, to);
 #endif
     coro__ctx_jump(&from->ctx, &to->ctx);
     coro__assert(!"a dead coroutine was switched to");
