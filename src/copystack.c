@@ -176,6 +176,7 @@ static int make_copier(coro__thread *t)
     c->asan_size = c->stack.size;
 #endif
     coro__ctx_init(&c->ctx, c->stack.lo, c->stack.size, copier_main, c);
+    coro__fiber_new(c);
     t->copier = c;
     return 0;
 }
@@ -360,6 +361,7 @@ void coro__copy_thread_exit(coro__thread *t)
     t->reserve_cap = 0;
     if (t->copier != NULL) {
         coro__stack_put(&t->copier->stack);
+        coro__fiber_free(t->copier);
         coro__free(t->copier);
         t->copier = NULL;
     }

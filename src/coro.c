@@ -102,6 +102,9 @@ static void clear(coro *co)
     co->asan_lo = NULL;
     co->asan_size = 0;
 #endif
+#ifdef CORO__TSAN
+    co->tsan_fiber = NULL;
+#endif
 }
 
 static int make(coro **out, coro_fn fn, const coro_options *opt)
@@ -145,6 +148,7 @@ static int make(coro **out, coro_fn fn, const coro_options *opt)
     co->fn = fn;
     co->user_data = opt != NULL ? opt->user_data : NULL;
     co->id = coro__next_id();
+    coro__fiber_new(co);
     t->live++;
     if (co->flags & CORO__F_COPY) {
         t->copy_live++;
@@ -394,6 +398,7 @@ static void release(coro *co)
     }
     coro__defer_free_all(co);
     coro__error_clear(co);
+    coro__fiber_free(co);
     coro__free(co->name);
     coro__block_put(coro__tls, co);
 }

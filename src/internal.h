@@ -159,6 +159,10 @@ struct coro {
     const void *asan_lo; /* the stack bounds ASan is told about; for */
     size_t asan_size;    /*   a main coroutine learned on first switch */
 #endif
+#ifdef CORO__TSAN
+    void *tsan_fiber; /* TSan's fiber (switch.c), from create to destroy; */
+                      /*   the thread's own for a main coroutine */
+#endif
 };
 
 /* Forgets co's error (see coro__err_drop). */
@@ -258,11 +262,11 @@ static inline int coro__copy_needed(const coro *to)
 }
 
 /* A switch: the backend's, with the copier in between when `to` is a
- * copy-mode coroutine whose frames are not on the shared stack. Without
- * ASan it is inlined into resume and yield. */
+ * copy-mode coroutine whose frames are not on the shared stack. Without a
+ * sanitizer to tell (CORO__ANNOUNCE) it is inlined into resume and yield. */
 CORO__HIDDEN void coro__switch_plain(coro *from, coro *to);
 CORO__HIDDEN void coro__switch_jump(coro *from, coro *to);
-#ifdef CORO__ASAN
+#ifdef CORO__ANNOUNCE
 CORO__HIDDEN void coro__switch(coro *from, coro *to);
 #else
 static inline void coro__switch(coro *from, coro *to)
@@ -275,6 +279,34 @@ static inline void coro__switch(coro *from, coro *to)
 #endif
 CORO__HIDDEN CORO__NORETURN void coro__switch_final(coro *from, coro *to);
 CORO__HIDDEN void coro__switch_started(coro *co);
+
+/* ThreadSanitizer's fibers (switch.c): a new coroutine (or the copier)
+ * gets one, named after it; a thread's main coroutine takes the thread's
+ * own; a control block's is destroyed when the block is released. Without
+ * TSan they are nothing. */
+#ifdef CORO__TSAN
+CORO__HIDDEN void coro__fiber_new(coro *co);
+CORO__HIDDEN void coro__fiber_main(coro *co);
+CORO__HIDDEN void coro__fiber_name(coro *co);
+CORO__HIDDEN void coro__fiber_free(coro *co);
+#else
+static inline void coro__fiber_new(coro *co)
+{
+    (void)co;
+}
+static inline void coro__fiber_main(coro *co)
+{
+    (void)co;
+}
+static inline void coro__fiber_name(coro *co)
+{
+    (void)co;
+}
+static inline void coro__fiber_free(coro *co)
+{
+    (void)co;
+}
+#endif
 
 /* The running coroutine `from` of thread t is to suspend and `to` to run:
  * their statuses and t's current, before the switch. */
@@ -372,6 +404,7 @@ static inline void coro__set_identity(coro *co, const char *name, unsigned long 
 {
     co->name = (char *)name;
     co->id = id;
+    coro__fiber_name(co);
 }
 CORO__HIDDEN int coro__call_dead(coro *gen);
 #ifdef CORO__ASM_FASTPATH

@@ -814,9 +814,12 @@ TEST(a_hundred_thousand_copy_stack_tasks_sleep_and_wake_in_deadline_order)
 {
     struct crowd c = {test_slow_env() ? 5000 : 100000, 0, 0, 0};
 
-#ifdef CORO__ASAN
-    c.n = 10000; /* ASan's fake stacks, one per coroutine, run out of mappings */
+#if defined(CORO__ASAN) || defined(CORO__TSAN)
+    /* ASan's fake stacks and TSan's fibers (a trace and a shadow call stack
+     * each), one per coroutine, run out of mappings */
+    c.n = 10000;
 #endif
+    c.n = ALIVE(c.n);
 
     CHECK_ERR(coro_run(spawn_crowd, &c, NULL, &virt), 0);
     CHECK_INT(c.woken, c.n);
@@ -1015,7 +1018,7 @@ static void *deep_chain(void *arg)
 
 TEST(canceling_and_completing_a_chain_ten_thousand_deep_uses_no_stack_per_level)
 {
-    CHECK_ERR(coro_run(deep_chain, P(test_slow_env() ? 1000 : 10000), NULL, &virt), 0);
+    CHECK_ERR(coro_run(deep_chain, P(ALIVE(test_slow_env() ? 1000 : 10000)), NULL, &virt), 0);
 }
 
 static coro *victim_co;
