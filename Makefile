@@ -14,6 +14,8 @@
 # Build options (each configuration builds in its own directory):
 #   CC=clang          another compiler
 #   SANITIZE=1        AddressSanitizer + UndefinedBehaviorSanitizer
+#   SANITIZE=thread   ThreadSanitizer (every coroutine a TSan fiber; with
+#                     CC=clang, or gcc where its libtsan is installed)
 #   BACKEND=ucontext  the portable context switch instead of assembly
 #   STACK=copy        every coroutine in copy-stack mode (CORO_COPY_STACK)
 #   CROSS=aarch64-linux-gnu-  cross-compile; tests run under $(EMU)
@@ -40,7 +42,7 @@ VALGRIND ?=
 
 # Each configuration gets its own build directory, so switching options never
 # mixes objects.
-CONFIG := $(notdir $(firstword $(CC)))$(if $(SANITIZE),-san)$(if $(filter ucontext,$(BACKEND)),-ucontext)$(if $(filter copy,$(STACK)),-copy)
+CONFIG := $(notdir $(firstword $(CC)))$(if $(SANITIZE),$(if $(filter thread,$(SANITIZE)),-tsan,-san))$(if $(filter ucontext,$(BACKEND)),-ucontext)$(if $(filter copy,$(STACK)),-copy)
 BUILD ?= build/$(CONFIG)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -49,9 +51,16 @@ OPT ?= -O2 -g
 CFLAGS ?=
 XCFLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) \
            -fPIC -fvisibility=hidden -Iinclude -pthread
+# SAN_FLAGS: what a program linked with this build's library needs too
+# (tests/check_*.sh build some).
+ifeq ($(SANITIZE),thread)
+SAN_FLAGS := -fsanitize=thread
+else ifneq ($(SANITIZE),)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
 ifneq ($(SANITIZE),)
-XCFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-LDSAN := -fsanitize=address,undefined
+XCFLAGS += $(SAN_FLAGS) -fno-omit-frame-pointer
+LDSAN := $(SAN_FLAGS)
 endif
 # io_uring for file operations where liburing is installed (not when
 # cross-compiling: the cross sysroots have none); the pool otherwise.
@@ -139,11 +148,20 @@ PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 $(BUILD)/coro.pc: coro.pc.in Makefile
 	$(PC_SED) $< > $@
 
-# Tests: one binary per tests/test_<area>.c, linked with the shared runner.
+# Tests: one binary per tests/test_<area>.c, linked with the shared runner
+# (and the objects in its TEST_EXTRA).
 $(BUILD)/tests/%: tests/%.c tests/test.h tests/runner.c $(BUILD)/libcoro.a
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Isrc $< tests/runner.c $(BUILD)/libcoro.a \
-	    $(LDSAN) -pthread -o $@
+	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Isrc $< tests/runner.c $(TEST_EXTRA) \
+	    $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
+
+# test_stack's frames larger than any guard, built with stack-clash
+# protection (alone: the rest of the test needs frames that jump).
+$(BUILD)/tests/test_stack: TEST_EXTRA = $(BUILD)/tests/clash_frames.o
+$(BUILD)/tests/test_stack: $(BUILD)/tests/clash_frames.o tests/clash_frames.h
+$(BUILD)/tests/clash_frames.o: tests/clash_frames.c tests/clash_frames.h
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(CFLAGS) -fstack-clash-protection -c $< -o $@
 
 # A fuzz target with the replay driver (tests/fuzz/driver.c).
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(SERVER_H) $(BUILD)/libcoro.a
@@ -241,7 +259,7 @@ examples: $(EXAMPLE_BIN) $(SERVER_BIN)
 # against their expected output, the C++ header check and the install check,
 # and ends with one "N passed, N failed" line.
 test: tests examples
-	@BUILD=$(BUILD) EMU="$(EMU)" CC="$(CC)" CXX="$(CXX)" CROSS="$(CROSS)" SANITIZE="$(SANITIZE)" BACKEND="$(BACKEND)" CORO_LIBS="$(CORO_LIBS)" \
+	@BUILD=$(BUILD) EMU="$(EMU)" CC="$(CC)" CXX="$(CXX)" CROSS="$(CROSS)" SANITIZE="$(SANITIZE)" SAN_FLAGS="$(SAN_FLAGS)" BACKEND="$(BACKEND)" CORO_LIBS="$(CORO_LIBS)" \
 	    FUZZ="$(FUZZ)" sh tests/run.sh $(TESTS)
 
 demo: examples
@@ -256,7 +274,7 @@ demo: examples
 FUZZ_TIME ?= 60
 FUZZ_TARGETS ?= $(FUZZ)
 FUZZ_ARGS ?=
-FUZZ_DIR := build/libfuzzer
+FUZZ_DIR ?= build/libfuzzer
 fuzz:
 	@$(MAKE) --no-print-directory CC=clang SANITIZE=1 BUILD=$(FUZZ_DIR) \
 	    CFLAGS=-fsanitize=fuzzer-no-link lib

@@ -122,7 +122,8 @@ typedef void *(*coro_fn)(void *arg);
  * struct gives the defaults. Initialise with CORO_OPTIONS_INIT or = {0}. */
 typedef struct coro_options {
     /* Usable stack bytes; 0 means CORO_STACK_DEFAULT. Rounded up to whole
-     * pages; values below CORO_STACK_MIN are raised to it. */
+     * pages; values below CORO_STACK_MIN are raised to it, values above
+     * CORO_STACK_MAX refused (see CORO_STACK_DEFAULT). */
     size_t stack_size;
     /* A name for diagnostics (stack overflow reports, dumps). The string is
      * copied; NULL means "" (the id still identifies the coroutine). */
@@ -156,10 +157,14 @@ typedef struct coro_options {
  * address of one of its locals) must not be used while that coroutine is
  * switched out, by anyone: its bytes are then elsewhere, and another
  * coroutine's frames occupy those addresses. Pass such data by value, or in
- * memory that is not on the stack. coro checks the values passed through
- * resume and yield and aborts with a message naming the coroutine when one
- * points into the shared stack and is handed to a copy-mode coroutine that
- * will run over those bytes.
+ * memory that is not on the stack. (A pointer handed back to the coroutine
+ * whose stack it points into is fine: its bytes are back before it runs.)
+ * coro checks the values passed through resume and yield and aborts with a
+ * message naming the coroutine when one points into the shared stack and is
+ * handed to a copy-mode coroutine that will run over those bytes: below
+ * that coroutine's own frames, or into the live frames of the copy-mode
+ * coroutine passing it. (Whose frames a pointer means cannot always be told
+ * from its address, so this check finds most such mistakes, not all.)
  *
  * Resume, yield, close and destroy may return CORO_ENOMEM in this mode (a
  * buffer for the outgoing coroutine's stack cannot be grown); nothing
@@ -177,12 +182,27 @@ typedef struct coro_options {
 /*
  * The default stack: 256 KiB of address space, committed lazily by the
  * kernel, so a coroutine that touches 8 KiB costs 8 KiB of memory. It is deep
- * enough for printf-family calls (a few KiB each) and moderate recursion;
- * below it sits one guard page, so an overflow is caught and reported. The
- * minimum keeps room for the library's own frames and a signal frame.
+ * enough for printf-family calls (a few KiB each) and moderate recursion.
+ * The minimum keeps room for the library's own frames and a signal frame;
+ * the maximum is far beyond any real need (a larger stack_size is refused
+ * with CORO_EINVAL, one the system cannot map with CORO_ENOMEM).
+ *
+ * Below every stack lies a guard region of CORO_STACK_GUARD bytes that is
+ * never accessible (address space only: it costs no memory). A coroutine
+ * that overflows its stack faults there, and coro reports it by name and
+ * aborts:
+ *     coro: stack overflow in coroutine "parser" (id 7, stack 262144 bytes)
+ * A single frame larger than the guard (a big array, alloca, a VLA) can
+ * jump past it into whatever is mapped below, another coroutine's stack
+ * perhaps, and corrupt it silently. Code with such frames must be built
+ * with -fstack-clash-protection (gcc, clang: every page of a large frame
+ * is touched in order, so the guard is hit whatever the frame's size), or
+ * run on a stack large enough for them.
  */
 #define CORO_STACK_DEFAULT ((size_t)256 * 1024)
 #define CORO_STACK_MIN ((size_t)16 * 1024)
+#define CORO_STACK_MAX ((size_t)1 << 40)
+#define CORO_STACK_GUARD ((size_t)256 * 1024)
 
 /* A coroutine's status, as returned by coro_status(). */
 enum coro_status_code {
@@ -196,8 +216,8 @@ enum coro_status_code {
  * Creates a coroutine that will run fn. It starts suspended; the first
  * coro_resume() calls fn with the value passed to that resume.
  * opt may be NULL for the defaults. Stores the handle in *co.
- * Returns 0, CORO_EINVAL (co or fn NULL, or a stack_size too large for the
- * address space), CORO_ENOMEM, or CORO_EMAPS (the
+ * Returns 0, CORO_EINVAL (co or fn NULL, or a stack_size above
+ * CORO_STACK_MAX), CORO_ENOMEM, or CORO_EMAPS (the
  * kernel's limit on memory mappings is reached). Does not suspend.
  */
 CORO_API int coro_create(coro **co, coro_fn fn, const coro_options *opt);
@@ -261,12 +281,13 @@ CORO_API int coro_isyieldable(const coro *co);
  * on its own stack (they may use its locals) and may not yield. Its stack is
  * released; the handle stays valid (status dead) until coro_destroy().
  * Returns 0, or CORO_EERROR when co died by an error or a cleanup raised one
- * (the last error wins; coro_errmsg(co) has it). Returns CORO_ECLOSERUN /
- * CORO_ECLOSENORM for a running / normal coroutine, CORO_ECLOSED if co was
- * already closed (unlike Lua, whose close of a closed coroutine returns true
- * again: in C a second close usually means a handle used after its owner
- * was done with it, which deserves an error), CORO_ETHREAD, CORO_EINVAL,
- * or CORO_ENOMEM (copy-stack mode, see CORO_COPY_STACK; nothing changed).
+ * (the last error wins; coro_errmsg(co) has it). As in Lua, the error is
+ * reported by the first close only: closing a closed coroutine again
+ * returns 0 and changes nothing (coro_errmsg(co) keeps the message).
+ * Returns CORO_ECLOSERUN / CORO_ECLOSENORM for a running / normal
+ * coroutine, CORO_ETHREAD, CORO_EINVAL, or CORO_ENOMEM (copy-stack mode,
+ * see CORO_COPY_STACK; nothing changed). (CORO_ECLOSED is no longer
+ * returned; the code stays for programs that name it.)
  * May run cleanups on co's stack; never suspends the caller.
  */
 CORO_API int coro_close(coro *co);
@@ -301,9 +322,12 @@ CORO_API int coro_wrap(coro **gen, coro_fn fn, const coro_options *opt);
  * An error inside gen propagates, as with Lua's wrap: gen is closed, and the
  * error (message and value) is raised again in the caller when the caller
  * can catch it (it is a coroutine or inside coro_pcall); otherwise
- * coro_call returns CORO_EERROR with coro_errmsg(gen). Misuse returns the
- * same codes as coro_resume(); calling a finished generator gives CORO_EDEAD.
- * Suspends the caller until gen yields or finishes.
+ * coro_call returns CORO_EERROR with coro_errmsg(gen). A call that cannot
+ * resume gen (a finished generator, one that is running or normal, NULL,
+ * another thread's: coro_resume()'s codes) is raised in the same way, with
+ * coro_resume's message ("cannot resume dead coroutine", as Lua's wrap
+ * raises it), and returned as the code from a main coroutine outside
+ * coro_pcall. Suspends the caller until gen yields or finishes.
  */
 CORO_API int coro_call(coro *gen, void *in, void **out);
 
@@ -906,7 +930,9 @@ CORO_API int coro_accept_until(int lfd, coro_time deadline);
 CORO_API int coro_tcp_connect(const char *host, int port);
 CORO_API int coro_tcp_connect_until(const char *host, int port, coro_time deadline);
 
-/* Connects to the Unix-domain stream socket at path. May suspend. */
+/* Connects to the Unix-domain stream socket at path. While the listener's
+ * backlog is full, tries again after a pause (1 ms, doubling to 100 ms)
+ * until the deadline. May suspend. */
 CORO_API int coro_unix_connect(const char *path);
 CORO_API int coro_unix_connect_until(const char *path, coro_time deadline);
 
@@ -946,8 +972,9 @@ CORO_API int coro_serve(int lfd, coro_serve_fn handler, void *ctx, const coro_se
  * must not call coro functions. Returns 0, or CORO_ETIMEDOUT /
  * CORO_ECANCELED when the caller gave up: fn still runs to its end on its
  * thread and its result is dropped, so arg must stay valid until fn has
- * returned (not on the caller's stack, then). CORO_EINVAL, CORO_ENOMEM,
- * CORO_ENOLOOP. May suspend.
+ * returned (not on the caller's stack, then). CORO_EINVAL (fn NULL, or arg
+ * on the stack of a copy-stack task, which is not where the task's bytes
+ * are while it waits), CORO_ENOMEM, CORO_ENOLOOP. May suspend.
  */
 CORO_API int coro_offload(coro_fn fn, void *arg, void **result);
 CORO_API int coro_offload_until(coro_fn fn, void *arg, void **result, coro_time deadline);

@@ -1,7 +1,9 @@
 /*
- * alloc.c - every allocation and mapping coro makes goes through here, so
- * tests can fail the Nth one (fault injection, as Lua's ltests.h and neco's
- * fail counters do) and count what is live (leak checks).
+ * alloc.c - fault injection: every allocation and mapping coro makes goes
+ * through here, so tests can fail the Nth one (as Lua's ltests.h and
+ * neco's fail counters do) and count what is live (leak checks); and the
+ * I/O layer's system calls ask here, by site, whether a test made them
+ * fail (CORO__SYSCALL in internal.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -109,4 +111,51 @@ void coro__munmap(void *p, size_t len)
 {
     __atomic_fetch_sub(&live_maps, 1, __ATOMIC_RELAXED);
     munmap(p, len);
+}
+
+/* ---- system calls ---- */
+
+static __thread struct {
+    unsigned every, count, calls, failed;
+    int err;
+} sys_sites[CORO__SYS_N];
+__thread int coro__sys_armed;
+
+static void rearm(void)
+{
+    int any = 0;
+
+    for (int i = 0; i < CORO__SYS_N; i++)
+        any |= sys_sites[i].err != 0;
+    coro__sys_armed = any;
+}
+
+void coro__sys_inject(int site, unsigned every, unsigned count, int err)
+{
+    sys_sites[site].every = every > 0 ? every : 1;
+    sys_sites[site].count = count;
+    sys_sites[site].calls = 0;
+    sys_sites[site].failed = 0;
+    sys_sites[site].err = err;
+    rearm();
+}
+
+unsigned coro__sys_failures(int site)
+{
+    return sys_sites[site].failed;
+}
+
+int coro__sys_fail(int site)
+{
+    int err = sys_sites[site].err;
+
+    if (err == 0 || ++sys_sites[site].calls % sys_sites[site].every != 0)
+        return 0;
+    sys_sites[site].failed++;
+    if (sys_sites[site].count > 0 && --sys_sites[site].count == 0) {
+        sys_sites[site].err = 0; /* done: the site is off again */
+        rearm();
+    }
+    errno = err;
+    return 1;
 }

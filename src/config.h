@@ -1,8 +1,8 @@
 /*
  * config.h - build-time facts shared by the C sources and the assembly:
- * whether AddressSanitizer is on, whether the x86-64 fast paths are used,
- * and the control-block layout those fast paths rely on. Preprocessor only,
- * so the .S files can include it.
+ * whether AddressSanitizer or ThreadSanitizer is on, whether the x86-64
+ * fast paths are used, and the control-block layout those fast paths rely
+ * on. Preprocessor only, so the .S files can include it.
  */
 #ifndef CORO_CONFIG_H
 #define CORO_CONFIG_H
@@ -16,15 +16,30 @@
 #endif
 #endif
 
+/* ThreadSanitizer, for gcc (__SANITIZE_THREAD__) and clang. */
+#if defined(__SANITIZE_THREAD__)
+#define CORO__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORO__TSAN 1
+#endif
+#endif
+
+/* A sanitizer that must be told about every switch (src/switch.c): ASan
+ * keeps state per stack, TSan per fiber. */
+#if defined(CORO__ASAN) || defined(CORO__TSAN)
+#define CORO__ANNOUNCE 1
+#endif
+
 /*
  * On x86-64 with the assembly backend, coro_resume and coro_yield have
  * assembly fast paths (src/arch/x86_64.S) that do the common case, the
  * bookkeeping and the switch in one function and return by an indirect
  * jump, and fall back to the C versions (coro__resume_slow,
- * coro__yield_slow) for everything else. Under ASan the C versions run
- * always: every switch must be announced to ASan.
+ * coro__yield_slow) for everything else. Under ASan or TSan the C versions
+ * run always: every switch must be announced.
  */
-#if defined(__x86_64__) && !defined(CORO_BACKEND_UCONTEXT) && !defined(CORO__ASAN)
+#if defined(__x86_64__) && !defined(CORO_BACKEND_UCONTEXT) && !defined(CORO__ANNOUNCE)
 #define CORO__ASM_FASTPATH 1
 #endif
 

@@ -176,6 +176,7 @@ static int make_copier(coro__thread *t)
     c->asan_size = c->stack.size;
 #endif
     coro__ctx_init(&c->ctx, c->stack.lo, c->stack.size, copier_main, c);
+    coro__fiber_new(c);
     t->copier = c;
     return 0;
 }
@@ -248,23 +249,35 @@ int coro__copy_init(coro__thread *t, coro *co)
     return 0;
 }
 
-/* The rule of copy mode, checked where it can be (two compares on a path
- * that is about to copy anyway): a value handed to a copy-mode coroutine
- * that will run over the frames it points into. */
-static void check_value(const coro__thread *t, const coro *to, const void *value)
+/*
+ * The rule of copy mode, checked where it can be (compares on a path that
+ * is about to copy anyway): a value that points into the shared stack,
+ * handed to a copy-mode coroutine `to` whose frames are not there now, is
+ * fine only if it points into to's own frames, which are copied back
+ * before it runs (a pointer it yielded earlier, handed back). It is a
+ * dangling pointer when it points below them (to's frames will grow over
+ * whatever is there) or, when the switching coroutine `from` is the
+ * owner, into from's live frames (saved away by this very switch). The
+ * address alone cannot tell whose a pointer into both is; coro then
+ * trusts the receiver's frames unless the pointer is the sender's own.
+ */
+static void check_value(const coro__thread *t, const coro *from, const coro *to, const void *value)
 {
-    const char *p = value;
+    const char *p = value, *top;
 
     if (t->shared.map == NULL)
         return; /* no copy-mode coroutine on this thread yet */
-    if (p >= (const char *)t->shared.lo && p < top_of(t) && (to->flags & CORO__F_COPY) &&
-        t->owner != to) {
-        fprintf(stderr,
-                "coro: a pointer into the shared stack (%p) is passed to copy-stack coroutine "
-                "\"%s\" (id %llu), which will overwrite what it points at\n",
-                value, coro_name(to), to->id);
-        abort();
-    }
+    top = top_of(t);
+    if (p < (const char *)t->shared.lo || p >= top || !(to->flags & CORO__F_COPY) || t->owner == to)
+        return;
+    if (p >= top - to->saved_len &&
+        !(from == t->owner && p >= (const char *)__builtin_frame_address(0)))
+        return; /* to's own frames, copied back before it runs */
+    fprintf(stderr,
+            "coro: a pointer into the shared stack (%p) is passed to copy-stack coroutine "
+            "\"%s\" (id %llu), which will overwrite what it points at\n",
+            value, coro_name(to), to->id);
+    abort();
 }
 
 /* Before a switch from `from` to `to` that passes `value`: makes sure the
@@ -281,7 +294,7 @@ int coro__copy_reserve(coro__thread *t, coro *from, coro *to, void *value)
     size_t need;
     void *buf;
 
-    check_value(t, to, value);
+    check_value(t, from, to, value);
     if (!coro__copy_needed(to) || owner == NULL)
         return 0;
     if (owner == from)
@@ -348,6 +361,7 @@ void coro__copy_thread_exit(coro__thread *t)
     t->reserve_cap = 0;
     if (t->copier != NULL) {
         coro__stack_put(&t->copier->stack);
+        coro__fiber_free(t->copier);
         coro__free(t->copier);
         t->copier = NULL;
     }

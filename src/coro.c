@@ -102,6 +102,9 @@ static void clear(coro *co)
     co->asan_lo = NULL;
     co->asan_size = 0;
 #endif
+#ifdef CORO__TSAN
+    co->tsan_fiber = NULL;
+#endif
 }
 
 static int make(coro **out, coro_fn fn, const coro_options *opt)
@@ -145,6 +148,7 @@ static int make(coro **out, coro_fn fn, const coro_options *opt)
     co->fn = fn;
     co->user_data = opt != NULL ? opt->user_data : NULL;
     co->id = coro__next_id();
+    coro__fiber_new(co);
     t->live++;
     if (co->flags & CORO__F_COPY) {
         t->copy_live++;
@@ -353,8 +357,6 @@ static int check_close(const coro *co, const coro__thread *t)
         return CORO_ECLOSERUN;
     if (co->status == CORO_NORMAL)
         return CORO_ECLOSENORM;
-    if (co->flags & CORO__F_CLOSED)
-        return CORO_ECLOSED;
     return 0;
 }
 
@@ -367,6 +369,8 @@ int coro_close(coro *co)
         return err;
     if (co->flags & CORO__F_WORKER)
         return CORO_ETASKCO;
+    if (co->flags & CORO__F_CLOSED)
+        return 0; /* its error, if any, was reported by the first close */
     if (co->status == CORO_SUSPENDED) {
         if (co->flags & CORO__F_STARTED) {
             err = coro__copy_reserve(t, t->current, co, NULL);
@@ -394,6 +398,7 @@ static void release(coro *co)
     }
     coro__defer_free_all(co);
     coro__error_clear(co);
+    coro__fiber_free(co);
     coro__free(co->name);
     coro__block_put(coro__tls, co);
 }
@@ -437,9 +442,9 @@ int coro_destroy(coro *co)
     if (co->thread != t)
         return destroy_foreign(co);
     err = check_close(co, t);
-    if (err == CORO_ECLOSERUN || err == CORO_ECLOSENORM)
+    if (err != 0)
         return err;
-    if (err == 0 && co->status == CORO_SUSPENDED) {
+    if (co->status == CORO_SUSPENDED) {
         err = coro_close(co);
         if (err == CORO_ENOMEM)
             return err; /* still suspended, with its cleanups pending */
@@ -466,6 +471,20 @@ static int pass_on(coro *gen)
     coro__throw(cur, CORO_EERROR);
 }
 
+/* coro_call could not resume gen (err: CORO_EDEAD, CORO_ENOTSUSP, ...):
+ * Lua's wrap raises that too ("cannot resume dead coroutine"), in the
+ * caller when something there can catch it; a main coroutine outside
+ * coro_pcall gets the code. */
+static int misuse(int err)
+{
+    coro *cur = coro__tls != NULL ? coro__tls->current : NULL;
+
+    if (cur == NULL || cur->frame == NULL)
+        return err;
+    coro__error_set(cur, NULL, coro_strerror(err));
+    coro__throw(cur, CORO_EERROR);
+}
+
 /* After a coro_call: gen died (see coro__resume_dead). */
 int coro__call_dead(coro *gen)
 {
@@ -478,7 +497,9 @@ int call_c(coro *gen, void *in, void **out)
 {
     int r = resume_c(gen, in, out);
 
-    return r == CORO_EERROR ? pass_on(gen) : r;
+    if (CORO__UNLIKELY(r < 0))
+        return r == CORO_EERROR ? pass_on(gen) : misuse(r);
+    return r;
 }
 
 const char *coro_name(const coro *co)

@@ -72,7 +72,8 @@ void coro__ctx_jump(coro__ctx *from, coro__ctx *to);
 #endif
 
 /*
- * x86-64 only (not under ASan, whose switches are announced in switch.c):
+ * x86-64 only (not under ASan or TSan, whose switches are announced in
+ * switch.c):
  *
  *   coro__ctx_park_here(coro__ctx *from, coro__ctx *to)
  *       coro__ctx_switch made inline and without a call: saves the running
@@ -89,7 +90,7 @@ void coro__ctx_jump(coro__ctx *from, coro__ctx *to);
  * other register may be changed by whatever runs until `from` is resumed,
  * so all are declared clobbered.
  */
-#if defined(__x86_64__) && !defined(CORO_BACKEND_UCONTEXT) && !defined(CORO__ASAN)
+#if defined(__x86_64__) && !defined(CORO_BACKEND_UCONTEXT) && !defined(CORO__ANNOUNCE)
 #define CORO__CTX_PARK 1
 #ifdef __AVX512F__
 #define CORO__CLOBBER_AVX512                                                                       \

@@ -1,45 +1,42 @@
 /*
  * file.c - regular-file operations that suspend only the calling task:
- * open, read, write and fsync run on the loop's offload pool (regular files
- * are always "ready" to epoll, yet a read may wait for the disk).
+ * open, read, write and fsync go through io_uring (uring.c) where it is
+ * there, else through the loop's offload pool (regular files are always
+ * "ready" to epoll, yet a read may wait for the disk).
  *
  * A file operation is not cancelable once started, and has no deadline: a
- * thread reads into or writes from the caller's buffer, so the caller waits
- * for it to end whatever happens (a canceled task gets CORO_ECANCELED only
- * if it was canceled before the call).
+ * thread or the kernel reads into or writes from the buffer, so the caller
+ * waits for it to end whatever happens (a canceled task gets CORO_ECANCELED
+ * only if it was canceled before the call).
+ *
+ * The operation's record is on the heap, as is anything it points at that
+ * would otherwise be on a copy-stack task's stack (the caller's buffer or
+ * path): while the task is parked another task's frames occupy those
+ * addresses, and the thread or the kernel would write into them (the
+ * result lost, the other task's locals overwritten). Such a buffer goes
+ * through a bounce buffer, copied back when the task runs again.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "sched.h"
 
-typedef struct file_op {
-    int kind;
-    int fd, flags, mode;
-    const char *path;
-    void *buf;
-    size_t n;
-    long long offset;
-    long result; /* >= 0, or a negative errno code */
-} file_op;
-
-enum { OP_OPEN, OP_READ, OP_WRITE, OP_FSYNC };
-
 static void *run(void *arg)
 {
-    file_op *op = arg;
+    coro__file_op *op = arg;
     long r;
 
     switch (op->kind) {
-    case OP_OPEN:
+    case CORO__FILE_OPEN:
         r = open(op->path, op->flags | O_CLOEXEC, op->mode);
         break;
-    case OP_READ:
+    case CORO__FILE_READ:
         r = op->offset < 0 ? read(op->fd, op->buf, op->n)
                            : pread(op->fd, op->buf, op->n, (off_t)op->offset);
         break;
-    case OP_WRITE:
+    case CORO__FILE_WRITE:
         r = op->offset < 0 ? write(op->fd, op->buf, op->n)
                            : pwrite(op->fd, op->buf, op->n, (off_t)op->offset);
         break;
@@ -51,25 +48,66 @@ static void *run(void *arg)
     return NULL;
 }
 
-static long submit(file_op *op)
+/* Moves what op points at off the shared stack when self is a copy-stack
+ * task: the path into a copy, the buffer into a bounce buffer (holding the
+ * bytes to write). 0 or CORO_ENOMEM. */
+static int off_the_stack(coro_task *self, coro__file_op *op)
+{
+    if (op->path != NULL && coro__task_on_shared_stack(self, op->path, strlen(op->path) + 1)) {
+        if ((op->path = coro__strdup(op->path)) == NULL)
+            return CORO_ENOMEM;
+    }
+    if (op->n > 0 && coro__task_on_shared_stack(self, op->buf, op->n)) {
+        const coro__stack *s = &self->co->thread->shared;
+        size_t room = (size_t)((const char *)s->lo + s->size - (const char *)op->buf);
+        void *bounce;
+
+        if (op->n > room)
+            op->n = room; /* a stack buffer ends at the stack's top */
+        if ((bounce = coro__malloc(op->n)) == NULL)
+            return CORO_ENOMEM;
+        if (op->kind == CORO__FILE_WRITE)
+            memcpy(bounce, op->buf, op->n);
+        op->buf = bounce;
+    }
+    return 0;
+}
+
+static long submit(const coro__file_op *args)
 {
     int err;
     coro_task *self = coro__blocking_begin(&err);
+    coro__file_op *op;
     long r;
 
     if (self == NULL || err != 0)
         return err;
-    r = coro__uring_file(self, op->kind, op->fd, op->path, op->flags, op->mode, op->buf, op->n,
-                         op->offset);
-    if (r != CORO_ENOSYS)
-        return r;
-    err = coro__offload_all(self, run, op, NULL); /* no io_uring: the pool */
-    return err != 0 ? err : op->result;
+    if ((op = coro__malloc(sizeof *op)) == NULL)
+        return CORO_ENOMEM;
+    *op = *args;
+    op->task = self;
+    r = off_the_stack(self, op);
+    if (r == 0) {
+        r = coro__uring_file(self, op);
+        if (r == CORO_ENOSYS) { /* no io_uring: the pool */
+            err = coro__offload_all(self, run, op, NULL);
+            r = err != 0 ? err : op->result;
+        }
+    }
+    if (op->buf != args->buf) {
+        if (op->kind == CORO__FILE_READ && r > 0)
+            memcpy(args->buf, op->buf, (size_t)r);
+        coro__free(op->buf);
+    }
+    if (op->path != args->path)
+        coro__free((char *)op->path);
+    coro__free(op);
+    return r;
 }
 
 int coro_file_open(const char *path, int flags, int mode)
 {
-    file_op op = {OP_OPEN, -1, flags, mode, path, NULL, 0, 0, 0};
+    coro__file_op op = {CORO__FILE_OPEN, -1, flags, mode, path, NULL, 0, 0, NULL, 0, 0};
 
     if (path == NULL)
         return CORO_EINVAL;
@@ -78,7 +116,7 @@ int coro_file_open(const char *path, int flags, int mode)
 
 long coro_file_read(int fd, void *buf, size_t n, long long offset)
 {
-    file_op op = {OP_READ, fd, 0, 0, NULL, buf, n, offset, 0};
+    coro__file_op op = {CORO__FILE_READ, fd, 0, 0, NULL, buf, n, offset, NULL, 0, 0};
 
     if (fd < 0)
         return CORO_EBADF;
@@ -89,7 +127,7 @@ long coro_file_read(int fd, void *buf, size_t n, long long offset)
 
 long coro_file_write(int fd, const void *buf, size_t n, long long offset)
 {
-    file_op op = {OP_WRITE, fd, 0, 0, NULL, (void *)buf, n, offset, 0};
+    coro__file_op op = {CORO__FILE_WRITE, fd, 0, 0, NULL, (void *)buf, n, offset, NULL, 0, 0};
 
     if (fd < 0)
         return CORO_EBADF;
@@ -100,7 +138,7 @@ long coro_file_write(int fd, const void *buf, size_t n, long long offset)
 
 int coro_file_fsync(int fd)
 {
-    file_op op = {OP_FSYNC, fd, 0, 0, NULL, NULL, 0, 0, 0};
+    coro__file_op op = {CORO__FILE_FSYNC, fd, 0, 0, NULL, NULL, 0, 0, NULL, 0, 0};
 
     if (fd < 0)
         return CORO_EBADF;

@@ -50,7 +50,7 @@
 /* ---- stacks (stack.c) ---- */
 
 typedef struct coro__stack {
-    void *map;       /* start of the mapping: the guard page is here */
+    void *map;       /* start of the mapping: the guard region is here */
     size_t map_size; /* the whole mapping, guard included */
     void *lo;        /* lowest usable byte (just above the guard) */
     size_t size;     /* usable bytes */
@@ -101,8 +101,10 @@ typedef struct coro__defer {
 /* A landing place for errors: a coro_pcall, or the base of a body.
  * Frames are linked on the coroutine's own stack, innermost first. */
 typedef struct coro__frame {
-    jmp_buf *jb; /* where a pcall's frame lands; NULL for a base frame, */
-                 /*   which keeps a copy-mode coroutine's live stack small */
+    jmp_buf *jb;         /* where a pcall's frame lands; NULL for a base frame, */
+                         /*   which keeps a copy-mode coroutine's live stack small */
+    jmp_buf *cleanup_jb; /* while its cleanups run: where one that raises */
+                         /*   lands, so that the next runs at the same depth */
     struct coro__frame *prev;
     coro__defer *defers; /* the cleanup list's head when the frame began */
     int status;          /* 0, CORO_EERROR or CORO__UNWIND_CLOSE */
@@ -157,6 +159,10 @@ struct coro {
     const void *asan_lo; /* the stack bounds ASan is told about; for */
     size_t asan_size;    /*   a main coroutine learned on first switch */
 #endif
+#ifdef CORO__TSAN
+    void *tsan_fiber; /* TSan's fiber (switch.c), from create to destroy; */
+                      /*   the thread's own for a main coroutine */
+#endif
 };
 
 /* Forgets co's error (see coro__err_drop). */
@@ -205,7 +211,7 @@ typedef struct coro__thread {
     size_t spare_len;
     coro__stack pool[CORO__POOL_MAX]; /* freed stacks, newest last */
     size_t pool_len;
-    size_t pool_bytes; /* address space held by the pool */
+    size_t pool_bytes; /* usable bytes of the pooled stacks (guards aside) */
 } coro__thread;
 
 CORO__HIDDEN extern __thread coro__thread *coro__tls __attribute__((tls_model("initial-exec")));
@@ -256,11 +262,11 @@ static inline int coro__copy_needed(const coro *to)
 }
 
 /* A switch: the backend's, with the copier in between when `to` is a
- * copy-mode coroutine whose frames are not on the shared stack. Without
- * ASan it is inlined into resume and yield. */
+ * copy-mode coroutine whose frames are not on the shared stack. Without a
+ * sanitizer to tell (CORO__ANNOUNCE) it is inlined into resume and yield. */
 CORO__HIDDEN void coro__switch_plain(coro *from, coro *to);
 CORO__HIDDEN void coro__switch_jump(coro *from, coro *to);
-#ifdef CORO__ASAN
+#ifdef CORO__ANNOUNCE
 CORO__HIDDEN void coro__switch(coro *from, coro *to);
 #else
 static inline void coro__switch(coro *from, coro *to)
@@ -273,6 +279,34 @@ static inline void coro__switch(coro *from, coro *to)
 #endif
 CORO__HIDDEN CORO__NORETURN void coro__switch_final(coro *from, coro *to);
 CORO__HIDDEN void coro__switch_started(coro *co);
+
+/* ThreadSanitizer's fibers (switch.c): a new coroutine (or the copier)
+ * gets one, named after it; a thread's main coroutine takes the thread's
+ * own; a control block's is destroyed when the block is released. Without
+ * TSan they are nothing. */
+#ifdef CORO__TSAN
+CORO__HIDDEN void coro__fiber_new(coro *co);
+CORO__HIDDEN void coro__fiber_main(coro *co);
+CORO__HIDDEN void coro__fiber_name(coro *co);
+CORO__HIDDEN void coro__fiber_free(coro *co);
+#else
+static inline void coro__fiber_new(coro *co)
+{
+    (void)co;
+}
+static inline void coro__fiber_main(coro *co)
+{
+    (void)co;
+}
+static inline void coro__fiber_name(coro *co)
+{
+    (void)co;
+}
+static inline void coro__fiber_free(coro *co)
+{
+    (void)co;
+}
+#endif
 
 /* The running coroutine `from` of thread t is to suspend and `to` to run:
  * their statuses and t's current, before the switch. */
@@ -370,6 +404,7 @@ static inline void coro__set_identity(coro *co, const char *name, unsigned long 
 {
     co->name = (char *)name;
     co->id = id;
+    coro__fiber_name(co);
 }
 CORO__HIDDEN int coro__call_dead(coro *gen);
 #ifdef CORO__ASM_FASTPATH
@@ -400,19 +435,51 @@ CORO__HIDDEN void coro__munmap(void *p, size_t len);
 CORO__HIDDEN void coro__fail_after(long n);
 CORO__HIDDEN long coro__live_allocs(void);
 CORO__HIDDEN long coro__live_maps(void);
+/* The system calls of the I/O layer, by site, each of which a test can
+ * make fail (alloc.c). A site covers every call of its kind. */
+enum coro__sys {
+    CORO__SYS_SOCKET,       /* socket(): listen, connect, UDP */
+    CORO__SYS_ACCEPT,       /* accept4() */
+    CORO__SYS_CONNECT,      /* connect() */
+    CORO__SYS_READ,         /* read, readv, recvfrom of the I/O calls */
+    CORO__SYS_WRITE,        /* write, writev, send, sendmsg, sendto, sendfile */
+    CORO__SYS_FCNTL,        /* making an adopted fd non-blocking */
+    CORO__SYS_EPOLL_CREATE, /* the loop's poller */
+    CORO__SYS_EPOLL_CTL,    /* watching an fd, changing or ending a watch */
+    CORO__SYS_EPOLL_WAIT,   /* the loop's wait in epoll */
+    CORO__SYS_EVENTFD,      /* the completion eventfds (offload pool, io_uring) */
+    CORO__SYS_THREAD,       /* pthread_create for the offload pool */
+    CORO__SYS_URING_SETUP,  /* io_uring_setup: file and receive-ahead rings */
+    CORO__SYS_URING_SUBMIT, /* a request to a ring refused (no entry, or submit) */
+    CORO__SYS_N
+};
+
+/* Test hook: from now, every `every`-th call at site fails with errno err
+ * (every 1: each call), `count` times (0: until armed again); err 0 turns
+ * the site off. Per thread, like the loop. */
+CORO__HIDDEN void coro__sys_inject(int site, unsigned every, unsigned count, int err);
+/* How many calls at site failed since it was armed. */
+CORO__HIDDEN unsigned coro__sys_failures(int site);
+CORO__HIDDEN extern __thread int coro__sys_armed __attribute__((tls_model("initial-exec")));
+/* 1, with errno set, if this call at site is to fail. */
+CORO__HIDDEN int coro__sys_fail(int site);
+
+/* A system call at an injection site: -1 with the injected errno when a
+ * test made this call fail, else the call (one thread-local test when no
+ * site is armed). CORO__URING is the same for liburing's calls, which
+ * return -errno. */
+#define CORO__SYSCALL(site, call)                                                                  \
+    (CORO__UNLIKELY(coro__sys_armed) && coro__sys_fail(site) ? -1 : (call))
+#define CORO__URING(site, call)                                                                    \
+    (CORO__UNLIKELY(coro__sys_armed) && coro__sys_fail(site) ? -errno : (call))
+
 /* I/O test hook (io.c): reads and writes move at most `chunk` bytes (0: no
- * limit); every `eintr_every`-th one fails with EINTR first (0: never). */
-CORO__HIDDEN void coro__io_inject(size_t chunk, unsigned eintr_every);
-/* io_uring test hook (uring.c): the next n submissions of a file request
- * fail as if the kernel refused them. Returns how many of the previous
- * ones were left unused. */
-CORO__HIDDEN unsigned coro__uring_inject(unsigned n);
+ * limit). */
+CORO__HIDDEN void coro__io_inject(size_t chunk);
 /* Receiving ahead (rx.h): the next loop's ring gets nbuf buffers (a power
- * of two; 0: the default), so that tests can run out of them, and the
- * next `refuse` requests to the ring find no room, as when the kernel
- * refuses submissions; and whether fd is received ahead now (1), or read
- * with read() (0). */
-CORO__HIDDEN void coro__rx_inject(unsigned nbuf, unsigned refuse);
+ * of two; 0: the default), so that tests can run out of them; and whether
+ * fd is received ahead now (1), or read with read() (0). */
+CORO__HIDDEN void coro__rx_inject(unsigned nbuf);
 CORO__HIDDEN int coro__fd_read_ahead(int fd);
 /* Ends the running loop's ring's poll of epoll, as a kernel may: 0, or
  * CORO_ENOSYS when the loop does not receive ahead. */

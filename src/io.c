@@ -145,7 +145,8 @@ static CORO__NOINLINE fd_state *adopt_new(coro__loop *l, int fd, int *err)
     }
     if (io->poller == NULL && (*err = coro__poller_open(&io->poller)) != 0)
         return NULL;
-    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    if (!(flags & O_NONBLOCK) &&
+        CORO__SYSCALL(CORO__SYS_FCNTL, fcntl(fd, F_SETFL, flags | O_NONBLOCK)) != 0) {
         *err = -errno;
         return NULL;
     }
@@ -361,32 +362,19 @@ int coro_fd_close(int fd)
 
 /* ---- reads and writes ---- */
 
-/* Test hooks (internal.h): every read and write moves at most io_chunk
- * bytes (0: no limit), and every io_eintr-th system call fails with EINTR
- * before it is made (0: never). Per thread, like the loop. */
-/* initial-exec: these are read on every I/O call (no __tls_get_addr). */
+/* Test hook (internal.h): every read and write moves at most io_chunk
+ * bytes (0: no limit). Per thread, like the loop. initial-exec: read on
+ * every I/O call (no __tls_get_addr). */
 static __thread size_t io_chunk __attribute__((tls_model("initial-exec")));
-static __thread unsigned io_eintr __attribute__((tls_model("initial-exec")));
-static __thread unsigned io_calls __attribute__((tls_model("initial-exec")));
 
-void coro__io_inject(size_t chunk, unsigned eintr_every)
+void coro__io_inject(size_t chunk)
 {
     io_chunk = chunk;
-    io_eintr = eintr_every;
-    io_calls = 0;
 }
 
 static size_t chunk(size_t n)
 {
     return io_chunk > 0 && n > io_chunk ? io_chunk : n;
-}
-
-static int eintr_now(void)
-{
-    if (io_eintr == 0 || ++io_calls % io_eintr != 0)
-        return 0;
-    errno = EINTR;
-    return 1;
 }
 
 /* The start of every I/O call: the running task and fd's state. */
@@ -445,7 +433,7 @@ long coro__io_retry(int fd, unsigned dir, coro_time deadline, coro__io_op op, vo
             if (fd >= io->cap || !io->fds[fd].adopted)
                 return CORO_EBADF;
         }
-        r = eintr_now() ? -1 : op(fd, ctx, socket);
+        r = CORO__SYSCALL(dir == CORO_READ ? CORO__SYS_READ : CORO__SYS_WRITE, op(fd, ctx, socket));
         if (r >= 0) {
             if (r > 0 && (size_t)r < want && io->fds[fd].tcp)
                 io->fds[fd].drained |= (unsigned char)dir;

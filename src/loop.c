@@ -115,6 +115,7 @@ static void note_switch(coro__loop *l, const coro_task *t)
     if (l->watchdog == NULL)
         return;
     __atomic_store_n(&l->running, t != NULL ? t->id : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->running_name, t != NULL ? t->name : NULL, __ATOMIC_RELEASE);
     __atomic_add_fetch(&l->switches, 1, __ATOMIC_RELEASE);
 }
 
@@ -394,7 +395,10 @@ struct coro__watchdog {
 };
 
 /* Looks at the loop every quarter of the limit: a switch count that has
- * not moved for the limit while a task runs is a task that does not yield. */
+ * not moved for the limit while a task runs is a task that does not yield.
+ * It holds mu except while it sleeps, and a task's name is freed only under
+ * mu (coro__watchdog_forget), so the name it reads cannot go meanwhile;
+ * the switch count's release / acquire orders the name's bytes before. */
 static void *watch(void *arg)
 {
     struct coro__watchdog *w = arg;
@@ -406,14 +410,17 @@ static void *watch(void *arg)
         coro_time now = mono(), next = now + w->limit / 4;
         unsigned long s = __atomic_load_n(&w->loop->switches, __ATOMIC_ACQUIRE);
         unsigned long long id = __atomic_load_n(&w->loop->running, __ATOMIC_RELAXED);
+        const char *name = __atomic_load_n(&w->loop->running_name, __ATOMIC_ACQUIRE);
         struct timespec ts;
 
         if (s != seen) {
             seen = s;
             since = now;
         } else if (id != 0 && s != reported && now - since >= w->limit) {
-            fprintf(stderr, "coro: watchdog: task %llu has run for %.0f ms without yielding\n", id,
-                    (double)(now - since) / 1e6);
+            fprintf(stderr,
+                    "coro: watchdog: task \"%.64s\" (id %llu) has run for %.0f ms without "
+                    "yielding\n",
+                    name != NULL ? name : "", id, (double)(now - since) / 1e6);
             reported = s;
         }
         ts.tv_sec = (time_t)(next / 1000000000LL);
@@ -422,6 +429,16 @@ static void *watch(void *arg)
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
+}
+
+void coro__watchdog_forget(coro__loop *l, const char *name)
+{
+    struct coro__watchdog *w = l->watchdog;
+
+    pthread_mutex_lock(&w->mu);
+    if (__atomic_load_n(&l->running_name, __ATOMIC_RELAXED) == name)
+        __atomic_store_n(&l->running_name, NULL, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&w->mu);
 }
 
 static int watchdog_start(coro__loop *l, coro_time limit)

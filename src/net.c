@@ -60,7 +60,9 @@ static int unix_address(const char *path, struct sockaddr_un *sun, socklen_t *le
  * (0: SOMAXCONN). The fd, or a negative errno code. */
 static int bound(const struct sockaddr *sa, socklen_t len, int type, int backlog)
 {
-    int fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, err;
+    int fd = CORO__SYSCALL(CORO__SYS_SOCKET,
+                           socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    int one = 1, err;
 
     if (fd < 0)
         return -errno;
@@ -122,7 +124,8 @@ int coro_accept_until(int lfd, coro_time deadline)
     if ((err = coro__fd_adopt(self->loop, lfd)) != 0) /* non-blocking from the start */
         return err;
     for (;;) {
-        fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd =
+            CORO__SYSCALL(CORO__SYS_ACCEPT, accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (fd >= 0) {
             int one = 1; /* as Go does: small writes go out now (fails on Unix sockets) */
             int tcp = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
@@ -147,6 +150,48 @@ int coro_accept(int lfd)
     return coro_accept_until(lfd, CORO_NEVER);
 }
 
+/* One connect(): 0 or an errno value. A test's EINTR (coro__sys_inject)
+ * is reported after the call is made, as the kernel's is: the connection
+ * has started; other injected errors replace the call. */
+static int connect_once(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    if (CORO__UNLIKELY(coro__sys_armed) && coro__sys_fail(CORO__SYS_CONNECT)) {
+        if (errno != EINTR)
+            return errno;
+        (void)connect(fd, sa, len);
+        return EINTR;
+    }
+    return connect(fd, sa, len) == 0 ? 0 : errno;
+}
+
+/* connect(): 0, EINPROGRESS, or an errno value. A Unix-domain listener whose backlog
+ * is full makes a non-blocking connect fail with EAGAIN, and nothing
+ * tells when to try again (the socket stays unconnected: waiting for it
+ * to be writable would report a connection that is not there): it is
+ * tried again after a pause, doubling from 1 ms to 100 ms, until the
+ * deadline. */
+static int try_connect(int fd, const struct sockaddr *sa, socklen_t len, coro_time deadline)
+{
+    coro_time pause = CORO_MSEC(1);
+
+    for (;;) {
+        int err = connect_once(fd, sa, len);
+        coro_time until;
+
+        if (err == EINTR) /* POSIX: the connection goes on, asynchronously */
+            return EINPROGRESS;
+        if (err != EAGAIN || sa->sa_family != AF_UNIX)
+            return err; /* TCP's EAGAIN: no local port or route entry free */
+        if (coro_now() >= deadline)
+            return ETIMEDOUT;
+        until = coro_after(pause);
+        if ((err = coro_sleep_until(until < deadline ? until : deadline)) != 0)
+            return -err; /* a coro code, negated as the errno values are */
+        if (pause < CORO_MSEC(100))
+            pause *= 2;
+    }
+}
+
 static int connect_to(const struct sockaddr *sa, socklen_t len, coro_time deadline)
 {
     int err, fd, soerr = 0;
@@ -155,11 +200,12 @@ static int connect_to(const struct sockaddr *sa, socklen_t len, coro_time deadli
 
     if (self == NULL || err != 0)
         return err;
-    fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = CORO__SYSCALL(CORO__SYS_SOCKET,
+                       socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (fd < 0)
         return -errno;
-    err = connect(fd, sa, len) == 0 ? 0 : errno;
-    if (err != 0 && err != EINPROGRESS && err != EAGAIN) {
+    err = try_connect(fd, sa, len, deadline);
+    if (err != 0 && err != EINPROGRESS) {
         close(fd);
         return -err;
     }

@@ -132,7 +132,7 @@ static struct coro__offload *pool(coro__loop *l, int *err)
     if ((p = coro__malloc(sizeof *p)) == NULL)
         return NULL;
     memset(p, 0, sizeof *p);
-    p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    p->efd = CORO__SYSCALL(CORO__SYS_EVENTFD, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (p->efd < 0) {
         *err = -errno;
         coro__free(p);
@@ -141,7 +141,9 @@ static struct coro__offload *pool(coro__loop *l, int *err)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     while (p->nthreads < OFFLOAD_THREADS &&
-           pthread_create(&p->threads[p->nthreads], NULL, thread_main, p) == 0)
+           (CORO__UNLIKELY(coro__sys_armed) && coro__sys_fail(CORO__SYS_THREAD)
+                ? errno
+                : pthread_create(&p->threads[p->nthreads], NULL, thread_main, p)) == 0)
         p->nthreads++;
     if (p->nthreads == 0 || (*err = coro__io_hook(l, p->efd, reaped)) != 0) {
         if (p->nthreads == 0)
@@ -225,7 +227,9 @@ int coro_offload_until(coro_fn fn, void *arg, void **result, coro_time deadline)
 
     if (self == NULL || err != 0)
         return err;
-    if (fn == NULL)
+    /* fn reads arg on its thread while the task is parked: a copy-stack
+     * task's stack is not its own then. */
+    if (fn == NULL || coro__task_on_shared_stack(self, arg, 1))
         return CORO_EINVAL;
     if ((j = submit(self, fn, arg, &err)) == NULL)
         return err;

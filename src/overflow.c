@@ -3,10 +3,12 @@
  *
  * A process-wide SIGSEGV handler, installed on first use of coro, runs on a
  * per-thread signal stack (the faulting stack has no room left). It decides
- * whether the fault is the running coroutine's overflow: the faulting address
- * lies in its guard page, or the interrupted stack pointer has left the
- * bottom of its stack (a frame larger than a page can jump over the guard).
- * If so it prints
+ * whether the fault is the running coroutine's overflow: the faulting
+ * address or the interrupted stack pointer lies in its guard region, or
+ * just past it (within another guard's length below: a frame larger than
+ * the guard jumped it and hit unmapped memory), or the stack pointer has
+ * left the bottom of its stack by no more than the stack's size. If so it
+ * prints
  *     coro: stack overflow in coroutine "<name>" (id N, stack S bytes)
  * with write(2) and aborts. Any other fault goes on to the handler that was
  * installed before (or the default action), as if coro were not there.
@@ -50,14 +52,15 @@ static uintptr_t fault_sp(void *uctx)
 static int is_overflow(const coro *co, uintptr_t addr, uintptr_t sp)
 {
     const coro__stack *s = coro__stack_of(co);
-    uintptr_t map = (uintptr_t)s->map;
     uintptr_t lo = (uintptr_t)s->lo;
+    uintptr_t zone = (uintptr_t)s->map >= CORO_STACK_GUARD ? (uintptr_t)s->map - CORO_STACK_GUARD
+                                                           : 0; /* the guard and one more below */
 
     if (s->map == NULL)
         return 0;
-    if (addr >= map && addr < lo)
-        return 1; /* in the guard page */
-    return sp != 0 && sp < lo && lo - sp <= s->size;
+    if (addr >= zone && addr < lo)
+        return 1;
+    return sp != 0 && sp < lo && (sp >= zone || lo - sp <= s->size);
 }
 
 static char *put_str(char *p, char *end, const char *s)

@@ -21,7 +21,7 @@ int coro__poller_open(coro__poller **out)
 
     if (p == NULL)
         return CORO_ENOMEM;
-    p->epfd = epoll_create1(EPOLL_CLOEXEC);
+    p->epfd = CORO__SYSCALL(CORO__SYS_EPOLL_CREATE, epoll_create1(EPOLL_CLOEXEC));
     if (p->epfd < 0) {
         int err = -errno;
         coro__free(p);
@@ -46,7 +46,8 @@ int coro__poller_watch(coro__poller *p, int fd, unsigned dirs, int add)
     ev.events = EPOLLRDHUP | EPOLLET | (dirs & CORO__POLL_IN ? EPOLLIN : 0u) |
                 (dirs & CORO__POLL_OUT ? EPOLLOUT : 0u);
     ev.data.fd = fd;
-    if (epoll_ctl(p->epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) == 0)
+    if (CORO__SYSCALL(CORO__SYS_EPOLL_CTL,
+                      epoll_ctl(p->epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev)) == 0)
         return 0;
     return add && errno == EEXIST ? 0 : -errno;
 }
@@ -65,7 +66,7 @@ void coro__poller_del(coro__poller *p, int fd)
 {
     struct epoll_event ev = {0, {0}}; /* kernels before 2.6.9 wanted one */
 
-    (void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, &ev);
+    (void)CORO__SYSCALL(CORO__SYS_EPOLL_CTL, epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, &ev));
 }
 
 int coro__poller_wait(coro__poller *p, coro_time timeout,
@@ -81,7 +82,7 @@ int coro__poller_wait(coro__poller *p, coro_time timeout,
         ms = 0x7fffffff;
     else
         ms = (int)((timeout + 999999) / 1000000); /* round up: never wake early */
-    n = epoll_wait(p->epfd, p->events, BATCH, ms);
+    n = CORO__SYSCALL(CORO__SYS_EPOLL_WAIT, epoll_wait(p->epfd, p->events, BATCH, ms));
     if (n < 0)
         return 0; /* EINTR: the loop looks again */
     for (int i = 0; i < n; i++) {

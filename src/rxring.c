@@ -18,9 +18,9 @@
 
 #ifndef CORO_HAVE_URING
 
-void coro__rx_inject(unsigned nbuf, unsigned refuse)
+void coro__rx_inject(unsigned nbuf)
 {
-    (void)nbuf, (void)refuse;
+    (void)nbuf;
 }
 
 coro__rx *coro__rx_open(int poll_fd)
@@ -125,25 +125,23 @@ struct coro__rx {
     int poll_armed; /* the multishot poll of poll_fd is in the ring */
 };
 
-/* Test hooks (internal.h): the next ring has this many buffers (a power
- * of two; 0: NBUF), so that tests can run out of them; the next `refuse`
- * requests find no submission entry, as when the kernel refuses them. */
-static __thread unsigned nbuf_next, refuse;
+/* Test hook (internal.h): the next ring has this many buffers (a power
+ * of two; 0: NBUF), so that tests can run out of them. */
+static __thread unsigned nbuf_next;
 
-void coro__rx_inject(unsigned nbuf, unsigned refuse_next)
+void coro__rx_inject(unsigned nbuf)
 {
     nbuf_next = nbuf;
-    refuse = refuse_next;
 }
 
 static struct io_uring_sqe *sqe_of(coro__rx *rx)
 {
     struct io_uring_sqe *sqe;
 
-    if (CORO__UNLIKELY(refuse > 0)) {
-        refuse--;
+    /* A refused request (the test hook) finds no entry, as when the
+     * kernel refuses submissions. */
+    if (CORO__UNLIKELY(coro__sys_armed) && coro__sys_fail(CORO__SYS_URING_SUBMIT))
         return NULL;
-    }
     if ((sqe = io_uring_get_sqe(&rx->ring)) == NULL) {
         io_uring_submit(&rx->ring); /* full: make room */
         sqe = io_uring_get_sqe(&rx->ring);
@@ -179,7 +177,8 @@ coro__rx *coro__rx_open(int poll_fd)
     memset(&p, 0, sizeof p);
     p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
     p.cq_entries = CQ_ENTRIES;
-    if (io_uring_queue_init_params(ENTRIES, &rx->ring, &p) != 0) {
+    if (CORO__URING(CORO__SYS_URING_SETUP, io_uring_queue_init_params(ENTRIES, &rx->ring, &p)) !=
+        0) {
         coro__free(rx);
         return NULL;
     }

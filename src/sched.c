@@ -312,6 +312,8 @@ void coro__task_free(coro_task *t)
     if (t->co != NULL)
         coro__worker_destroy(t->co);
     if (CORO__UNLIKELY(t->name != NULL || t->errmsg != NULL || t->wx != NULL)) {
+        if (t->loop->watchdog != NULL && t->name != NULL)
+            coro__watchdog_forget(t->loop, t->name);
         coro__free(t->name);
         coro__free(t->errmsg);
         coro__free(t->wx);
@@ -480,10 +482,10 @@ int coro_await_until(coro_task *t, void **result, coro_time deadline)
         return CORO_ESELF;
     if (err != 0)
         return err; /* canceled: even a finished t is left for the owner */
+    if (t->awaited)
+        return CORO_EBUSY; /* even once t is done: its end is that awaiter's */
     if (t->state == CORO__T_DONE)
         return take_end(self, t, result);
-    if (t->awaited)
-        return CORO_EBUSY;
     w = &self->w[0];
     coro__waiter_wait(w, self, &t->awaiter, NULL, -1);
     t->awaited = 1;

@@ -182,6 +182,8 @@ typedef struct coro__loop {
     struct coro__watchdog *watchdog;
     unsigned long switches;     /* resumes of tasks (atomic, for the watchdog) */
     unsigned long long running; /* id of the running task, 0 if none (atomic) */
+    const char *running_name;   /* its name, NULL if none (atomic; freed only
+                                 * under the watchdog's lock, see loop.c) */
 } coro__loop;
 
 CORO__HIDDEN extern __thread coro__loop *coro__loop_tls __attribute__((tls_model("initial-exec")));
@@ -280,6 +282,8 @@ static inline coro_task *coro__blocking_begin(int *err)
 }
 
 CORO__HIDDEN coro_time coro__clock(const coro__loop *l);
+/* A task's name is about to be freed: the watchdog must not read it. */
+CORO__HIDDEN void coro__watchdog_forget(coro__loop *l, const char *name);
 
 /* sched.c */
 CORO__HIDDEN void coro__task_ended(coro_task *t, int rc, void *out, const char *msg);
@@ -299,11 +303,29 @@ CORO__HIDDEN int coro__fd_adopt(coro__loop *l, int fd);
 CORO__HIDDEN int coro__fd_adopt_socket(coro__loop *l, int fd, int tcp);
 CORO__HIDDEN int coro__io_hook(coro__loop *l, int fd, void (*hook)(coro__loop *l));
 CORO__HIDDEN void coro__io_waiting(coro__loop *l, int delta);
-/* uring.c: a file operation through io_uring: its result (>= 0 or a
- * negative errno code), or CORO_ENOSYS when io_uring is not there (the
- * caller then uses the pool). kind: 0 open, 1 read, 2 write, 3 fsync. */
-CORO__HIDDEN long coro__uring_file(coro_task *self, int kind, int fd, const char *path, int flags,
-                                   int mode, void *buf, size_t n, long long offset);
+/* A file operation (file.c): what to do and, once done, its result. It
+ * is written by a pool thread or by the loop for the kernel while its task
+ * is parked, so it lives on the heap, never on the task's stack (a
+ * copy-stack task's bytes are elsewhere then, and another task's frames
+ * occupy those addresses); so do the buffer and path it points at. */
+typedef struct coro__file_op {
+    int kind; /* CORO__FILE_OPEN, _READ, _WRITE, _FSYNC */
+    int fd, flags, mode;
+    const char *path;
+    void *buf;
+    size_t n;
+    long long offset; /* < 0: the file position */
+    coro_task *task;  /* io_uring: whom the completion readies */
+    int done;         /* io_uring: the completion has arrived */
+    long result;      /* >= 0, or a negative errno code */
+} coro__file_op;
+
+enum { CORO__FILE_OPEN, CORO__FILE_READ, CORO__FILE_WRITE, CORO__FILE_FSYNC };
+
+/* uring.c: op through io_uring, waiting for it (uncancelably): its result
+ * (>= 0 or a negative errno code), or CORO_ENOSYS when io_uring is not
+ * there (the caller then uses the pool). */
+CORO__HIDDEN long coro__uring_file(coro_task *self, coro__file_op *op);
 CORO__HIDDEN void coro__uring_free(coro__loop *l);
 /* One attempt of an I/O call on fd (socket: whether fd is one): >= 0, or -1
  * with errno; coro__io_retry repeats it until it does not say EAGAIN,
@@ -410,6 +432,17 @@ static inline void coro__waiter_wait(coro__waiter *w, coro_task *t, coro_waitq *
 static inline int coro__waitq_foreign(const coro_waitq *q)
 {
     return q->first != NULL && q->first->task->loop != coro__loop_tls;
+}
+
+/* 1 if [p, p + n) overlaps the shared stack while task t runs in
+ * copy-stack mode: memory that is not t's once t is switched out. */
+static inline int coro__task_on_shared_stack(const coro_task *t, const void *p, size_t n)
+{
+    const coro__stack *s = &t->co->thread->shared;
+    const char *c = p;
+
+    return (t->co->flags & CORO__F_COPY) && c < (const char *)s->lo + s->size &&
+           c + n > (const char *)s->lo;
 }
 
 /* Where the bytes at p of task t's stack are now (copy-stack mode moves

@@ -2,11 +2,18 @@
  * stack.c - coroutine stacks: guard pages, lazy commit, pooling, and telling
  * AddressSanitizer and valgrind about them.
  *
- * Design. A stack is one private anonymous mapping: a PROT_NONE guard page
- * at the low end (stacks grow down) and the usable part above it, mapped
- * MAP_NORESERVE so the kernel commits pages only when touched: a coroutine
- * costs the memory it uses, not the size it asked for. Overflowing into the
- * guard page faults, and overflow.c turns the fault into a report.
+ * Design. A stack is one private anonymous mapping: a PROT_NONE guard
+ * region at the low end (stacks grow down) and the usable part above it,
+ * mapped MAP_NORESERVE so the kernel commits pages only when touched: a
+ * coroutine costs the memory it uses, not the size it asked for.
+ * Overflowing into the guard faults, and overflow.c turns the fault into a
+ * report. The guard is CORO_STACK_GUARD (256 KiB), not one page: a frame
+ * with a buffer of tens of KiB whose first store is at its low end would
+ * jump a single page and land in the stack mapped below (the kernel keeps
+ * a 1 MiB gap below the main thread's stack for the same reason). Address
+ * space is cheap (a million default coroutines take 0.5 TiB of the 128
+ * TiB x86-64 gives a process); the guard costs no memory and no extra
+ * mapping.
  *
  * Freed stacks go to a per-thread pool (no locks: a coroutine lives on one
  * thread) so that create/destroy in steady state makes no system call. The
@@ -19,7 +26,7 @@
  * (cannot return memory, fixed capacity); madvise(MADV_DONTNEED) on every
  * free (a system call per destroy).
  *
- * The guard page splits the mapping in two kernel VMAs, so the number of
+ * The guard splits the mapping in two kernel VMAs, so the number of
  * guarded stacks is bounded by vm.max_map_count / 2; hitting that limit makes
  * mprotect fail with ENOMEM, reported as CORO_EMAPS with what to raise.
  */
@@ -54,7 +61,7 @@ size_t coro__page_size(void)
 }
 
 /* The usable size for a request: defaulted, raised to the minimum, rounded
- * up to whole pages. 0 if the request overflows. */
+ * up to whole pages. 0 if it is above CORO_STACK_MAX. */
 size_t coro__stack_round(size_t size)
 {
     size_t page;
@@ -64,7 +71,7 @@ size_t coro__stack_round(size_t size)
     page = coro__page_size();
     if (size < CORO_STACK_MIN)
         size = CORO_STACK_MIN;
-    if (size > ((size_t)-1 >> 1))
+    if (size > CORO_STACK_MAX)
         return 0;
     return (size + page - 1) & ~(page - 1);
 }
@@ -75,7 +82,7 @@ static int from_pool(coro__thread *t, coro__stack *s, size_t size)
 
     if (i > 0 && t->pool[i - 1].size == size) { /* the usual case: LIFO */
         *s = t->pool[--t->pool_len];
-        t->pool_bytes -= s->map_size;
+        t->pool_bytes -= s->size;
         return 1;
     }
     while (i-- > 0) {
@@ -83,7 +90,7 @@ static int from_pool(coro__thread *t, coro__stack *s, size_t size)
             continue;
         *s = t->pool[i];
         t->pool[i] = t->pool[--t->pool_len];
-        t->pool_bytes -= s->map_size;
+        t->pool_bytes -= s->size;
         return 1;
     }
     return 0;
@@ -94,23 +101,23 @@ static int from_pool(coro__thread *t, coro__stack *s, size_t size)
 int coro__stack_get(coro__stack *s, size_t size)
 {
     coro__thread *t = coro__tls;
-    size_t page = coro__page_size();
+    size_t guard = CORO_STACK_GUARD;
     char *map;
 
     if (t != NULL && from_pool(t, s, size))
         return 0;
-    map = coro__mmap(size + page);
+    map = coro__mmap(size + guard);
     if (map == NULL)
         return CORO_ENOMEM;
-    if (coro__mprotect_none(map, page) != 0) {
+    if (coro__mprotect_none(map, guard) != 0) {
         int err = errno;
-        coro__munmap(map, size + page);
+        coro__munmap(map, size + guard);
         /* Splitting a mapping fails with ENOMEM only at the map count. */
         return err == ENOMEM ? CORO_EMAPS : CORO_ENOMEM;
     }
     s->map = map;
-    s->map_size = size + page;
-    s->lo = map + page;
+    s->map_size = size + guard;
+    s->lo = map + guard;
     s->size = size;
     s->vg_id = 0;
 #ifdef CORO__VALGRIND
@@ -139,9 +146,9 @@ void coro__stack_put(coro__stack *s)
     ASAN_UNPOISON_MEMORY_REGION(s->lo, s->size);
 #endif
     if (t != NULL && t->pool_len < CORO__POOL_MAX &&
-        t->pool_bytes + s->map_size <= CORO__POOL_MAX_BYTES) {
+        t->pool_bytes + s->size <= CORO__POOL_MAX_BYTES) {
         t->pool[t->pool_len++] = *s;
-        t->pool_bytes += s->map_size;
+        t->pool_bytes += s->size;
     } else {
         unmap(s);
     }

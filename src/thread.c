@@ -130,6 +130,7 @@ coro__thread *coro__thread_init(void)
     t->main.flags = CORO__F_MAIN | CORO__F_STARTED;
     t->main.thread = t;
     t->main.id = coro__next_id();
+    coro__fiber_main(&t->main);
     t->current = &t->main;
     coro__tls = t;
     pthread_once(&exit_once, make_exit_key);

@@ -14,6 +14,12 @@
  * flight, and the rest still run: Lua 5.4's rule for to-be-closed variables.
  * On a normal return the frame runs them after fn has returned.
  *
+ * The cleanups run in one loop, which a raising cleanup jumps back into
+ * (the frame's cleanup_jb) instead of starting the rest from inside its
+ * own raise: the stack stays as deep as one cleanup however many of them
+ * raise, as Lua closes its variables in a loop (a recursive version
+ * overflowed a 256 KiB stack after a few hundred raising cleanups).
+ *
  * Because a coroutine has its own stack, a frame stays valid while the
  * coroutine is suspended: yielding inside coro_pcall needs nothing special.
  *
@@ -50,6 +56,14 @@ static void lend(coro *co, const coro__err *e)
  */
 static void run_cleanups(coro *co, coro__frame *f)
 {
+    jmp_buf jb;
+    jmp_buf *outer = f->cleanup_jb;
+
+    /* A cleanup that raises lands here (coro__throw has made its error
+     * f's); co and f are not changed after the setjmp, the loop's state is
+     * in memory. */
+    f->cleanup_jb = &jb;
+    (void)setjmp(jb);
     while (co->defers != f->defers) {
         coro__defer *d = co->defers;
         void (*fn)(void *) = d->fn;
@@ -63,6 +77,7 @@ static void run_cleanups(coro *co, coro__frame *f)
         fn(arg);
         coro__error_clear(co);
     }
+    f->cleanup_jb = outer;
 }
 
 /* Opens a protected scope of co (the running coroutine) in f. The scope
@@ -77,6 +92,7 @@ void coro__scope_begin(coro *co, coro__frame *f, int base)
     f->status = 0;
     f->base = base;
     f->jb = NULL;
+    f->cleanup_jb = NULL;
     f->err.msg = NULL;
     f->err.value = NULL;
     f->err.owned = 0;
@@ -85,9 +101,24 @@ void coro__scope_begin(coro *co, coro__frame *f, int base)
     co->frame = f;
 }
 
+/* The frame is reached: a pcall's by longjmp; a body's base frame needs no
+ * jump at all: the coroutine is over, so it dies right here (coro__die
+ * switches away for good), which spares every coroutine a setjmp at its
+ * start. */
+static CORO__NORETURN void land(coro *co, coro__frame *f)
+{
+    if (f->base)
+        coro__die(co, coro__scope_end(co, f), NULL);
+    longjmp(*f->jb, 1);
+}
+
+/* The cleanups of a scope whose function returned; one that raises turns
+ * the return into that error, which unwinds to f like any other. */
 void coro__scope_cleanups(coro *co, coro__frame *f)
 {
     run_cleanups(co, f);
+    if (f->status != 0)
+        land(co, f);
 }
 
 /* Closes the scope after it returned or unwound; returns its status: 0,
@@ -113,10 +144,8 @@ int coro__scope_end(coro *co, coro__frame *f)
  *
  * The cleanups run here, before anything is unwound, while the frames being
  * unwound are still live: a cleanup may point at their locals. A cleanup
- * that raises comes back here and goes on with the rest. Then a pcall's
- * frame is reached by longjmp; a body's base frame needs no jump at all:
- * the coroutine is over, so it dies right here (coro__die switches away for
- * good), which spares every coroutine a setjmp at its start.
+ * that raises jumps back into their loop, which goes on with the rest.
+ * Then the frame is reached (land).
  */
 void coro__throw(coro *co, int status)
 {
@@ -140,10 +169,10 @@ void coro__throw(coro *co, int status)
         f->err = take(co);
     }
     f->status = status;
+    if (f->cleanup_jb != NULL)
+        longjmp(*f->cleanup_jb, 1); /* a cleanup raised: back to the loop */
     run_cleanups(co, f);
-    if (f->base)
-        coro__die(co, coro__scope_end(co, f), NULL);
-    longjmp(*f->jb, 1);
+    land(co, f);
 }
 
 /* Runs fn(arg) as a protected scope of co: returns 0 with *out = the

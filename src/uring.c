@@ -4,8 +4,8 @@
  * instead of the thread pool, where the kernel allows it.
  *
  * Design. One ring per loop, created on first use. A task submits one
- * request (kept on its stack: the task waits, uncancelably, until the
- * kernel is done with the buffer) and looks at the completion queue at
+ * request (its coro__file_op, on the heap: the task waits, uncancelably,
+ * until the kernel is done with it and the buffer) and looks at the completion queue at
  * once: a read the page cache serves is done inside the submission, and
  * then the task goes on without parking. Otherwise it counts as an I/O
  * waiter (no false deadlock) and parks. Completions signal an eventfd that
@@ -25,23 +25,15 @@
 
 #ifndef CORO_HAVE_URING
 
-long coro__uring_file(coro_task *self, int kind, int fd, const char *path, int flags, int mode,
-                      void *buf, size_t n, long long offset)
+long coro__uring_file(coro_task *self, coro__file_op *op)
 {
-    (void)self, (void)kind, (void)fd, (void)path, (void)flags, (void)mode, (void)buf, (void)n;
-    (void)offset;
+    (void)self, (void)op;
     return CORO_ENOSYS;
 }
 
 void coro__uring_free(coro__loop *l)
 {
     (void)l;
-}
-
-unsigned coro__uring_inject(unsigned n)
-{
-    (void)n;
-    return 0;
 }
 
 #else
@@ -55,6 +47,13 @@ unsigned coro__uring_inject(unsigned n)
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define CORO__MEMCHECK 1
+#endif
+#endif
+
 #define ENTRIES 256
 
 struct coro__uring {
@@ -62,31 +61,9 @@ struct coro__uring {
     int efd;
 };
 
-typedef struct request {
-    coro_task *task;
-    int done;
-    int result;
-} request;
-
-/* Test hook (internal.h): the next `submit_fail` submissions of a request
- * fail as a kernel that refuses them would (EBUSY), without reaching it. */
-static __thread unsigned submit_fail;
-
-unsigned coro__uring_inject(unsigned n)
-{
-    unsigned left = submit_fail;
-
-    submit_fail = n;
-    return left;
-}
-
 static int submit(struct io_uring *ring)
 {
-    if (CORO__UNLIKELY(submit_fail > 0)) {
-        submit_fail--;
-        return -EBUSY;
-    }
-    return io_uring_submit(ring);
+    return CORO__URING(CORO__SYS_URING_SUBMIT, io_uring_submit(ring));
 }
 
 /* Every completion there is: its request is done, its task ready. */
@@ -95,14 +72,19 @@ static void collect(struct coro__uring *u)
     struct io_uring_cqe *cqe;
 
     while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
-        request *r = io_uring_cqe_get_data(cqe);
+        coro__file_op *op = io_uring_cqe_get_data(cqe);
 
         io_uring_cqe_seen(&u->ring, cqe);
-        if (r == NULL)
+        if (op == NULL)
             continue; /* a no-op left by a failed submission */
-        r->result = cqe->res;
-        r->done = 1;
-        coro__ready(r->task, 0);
+        op->result = cqe->res;
+        op->done = 1;
+#ifdef CORO__MEMCHECK
+        /* The kernel wrote the bytes behind memcheck's back. */
+        if (op->kind == CORO__FILE_READ && cqe->res > 0)
+            VALGRIND_MAKE_MEM_DEFINED(op->buf, (size_t)cqe->res);
+#endif
+        coro__ready(op->task, 0);
     }
 }
 
@@ -146,7 +128,7 @@ static struct coro__uring *ring_of(coro__loop *l)
         return NULL;
     if ((u = coro__malloc(sizeof *u)) == NULL)
         return NULL;
-    if (io_uring_queue_init(ENTRIES, &u->ring, 0) != 0) {
+    if (CORO__URING(CORO__SYS_URING_SETUP, io_uring_queue_init(ENTRIES, &u->ring, 0)) != 0) {
         coro__free(u);
         return NULL;
     }
@@ -155,7 +137,7 @@ static struct coro__uring *ring_of(coro__loop *l)
         coro__free(u);
         return NULL;
     }
-    u->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    u->efd = CORO__SYSCALL(CORO__SYS_EVENTFD, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (u->efd < 0 || io_uring_register_eventfd(&u->ring, u->efd) != 0 ||
         coro__io_hook(l, u->efd, reap) != 0) {
         if (u->efd >= 0)
@@ -169,15 +151,13 @@ static struct coro__uring *ring_of(coro__loop *l)
     return u;
 }
 
-long coro__uring_file(coro_task *self, int kind, int fd, const char *path, int flags, int mode,
-                      void *buf, size_t n, long long offset)
+long coro__uring_file(coro_task *self, coro__file_op *op)
 {
     coro__loop *l = self->loop;
     struct coro__uring *u = ring_of(l);
     struct io_uring_sqe *sqe;
-    request r = {self, 0, 0};
-    unsigned len = n > 0x7ffff000u ? 0x7ffff000u : (unsigned)n; /* one request's limit */
-    __u64 off = offset < 0 ? (__u64)-1 : (__u64)offset;         /* -1: the file position */
+    unsigned len = op->n > 0x7ffff000u ? 0x7ffff000u : (unsigned)op->n; /* one request's limit */
+    __u64 off = op->offset < 0 ? (__u64)-1 : (__u64)op->offset;         /* -1: the file position */
 
     if (u == NULL)
         return CORO_ENOSYS;
@@ -186,21 +166,22 @@ long coro__uring_file(coro_task *self, int kind, int fd, const char *path, int f
         if ((sqe = io_uring_get_sqe(&u->ring)) == NULL)
             return CORO_ENOSYS; /* the pool takes it */
     }
-    switch (kind) {
-    case 0:
-        io_uring_prep_openat(sqe, AT_FDCWD, path, flags | O_CLOEXEC, (mode_t)mode);
+    switch (op->kind) {
+    case CORO__FILE_OPEN:
+        io_uring_prep_openat(sqe, AT_FDCWD, op->path, op->flags | O_CLOEXEC, (mode_t)op->mode);
         break;
-    case 1:
-        io_uring_prep_read(sqe, fd, buf, len, off);
+    case CORO__FILE_READ:
+        io_uring_prep_read(sqe, op->fd, op->buf, len, off);
         break;
-    case 2:
-        io_uring_prep_write(sqe, fd, buf, len, off);
+    case CORO__FILE_WRITE:
+        io_uring_prep_write(sqe, op->fd, op->buf, len, off);
         break;
     default:
-        io_uring_prep_fsync(sqe, fd, 0);
+        io_uring_prep_fsync(sqe, op->fd, 0);
         break;
     }
-    io_uring_sqe_set_data(sqe, &r);
+    op->done = 0;
+    io_uring_sqe_set_data(sqe, op);
     if (submit(&u->ring) < 0) {
         /* The entry stays queued and would go with the next submission,
          * pointing at this frame: make it a no-op nobody waits for, and
@@ -210,14 +191,14 @@ long coro__uring_file(coro_task *self, int kind, int fd, const char *path, int f
         return CORO_ENOSYS;
     }
     collect(u); /* done already (a read from the page cache): no park */
-    if (r.done)
-        return r.result;
+    if (op->done)
+        return op->result;
     coro__io_waiting(l, 1);
-    while (!r.done) /* not cancelable: the kernel holds the buffer */
-        if (coro__park(self, "file io", NULL, CORO_NEVER, 0) != 0)
+    while (!op->done) /* not cancelable: the kernel holds the buffer */
+        if (coro__park(self, "file io", op, CORO_NEVER, 0) != 0)
             reap(l); /* cannot suspend (a cleanup of a close): poll for it */
     coro__io_waiting(l, -1);
-    return r.result;
+    return op->result;
 }
 
 void coro__uring_free(coro__loop *l)

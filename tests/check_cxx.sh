@@ -2,7 +2,7 @@
 # check_cxx.sh - the public header from other languages' points of view:
 # tests/cxx_smoke.cpp built as C++11 and C++20 (pedantic, warnings as errors),
 # linked with $BUILD/libcoro.a and run; and coro.h alone compiled as C99 and
-# C11 with -pedantic. Run by tests/run.sh with BUILD, CC, CXX and SANITIZE in
+# C11 with -pedantic. Run by tests/run.sh with BUILD, CC, CXX and SAN_FLAGS in
 # the environment; exits non-zero on the first failure.
 set -eu
 
@@ -12,10 +12,7 @@ set -eu
 case "$CC" in
 *clang*) case "$CXX" in *g++) CXX=$(echo "$CC" | sed 's/clang/clang++/') ;; esac ;;
 esac
-SAN=""
-if [ -n "${SANITIZE:-}" ]; then
-    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
-fi
+SAN=${SAN_FLAGS:-}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -2,7 +2,8 @@
 # check_gdb.sh - a backtrace taken inside a coroutine crosses its frames and
 # ends cleanly at the coroutine's entry trampoline (the switch's CFI marks
 # the return address undefined there), with no "corrupt stack" or "Backtrace
-# stopped" complaint from gdb. Run by tests/run.sh with BUILD and CC.
+# stopped" complaint from gdb. Run by tests/run.sh with BUILD, CC, BACKEND
+# and SAN_FLAGS.
 set -eu
 if ! command -v gdb >/dev/null 2>&1; then
     echo "gdb not installed: skipped"
@@ -10,8 +11,7 @@ if ! command -v gdb >/dev/null 2>&1; then
 fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-san=""
-[ -n "${SANITIZE:-}" ] && san="-fsanitize=address,undefined"
+san=${SAN_FLAGS:-}
 $CC -std=c99 -O0 -g $san -Iinclude tests/gdb_target.c "$BUILD/libcoro.a" -pthread ${CORO_LIBS:-} -o "$dir/t"
 gdb -q -batch -ex 'set debuginfod enabled off' -ex 'break leaf' -ex run -ex bt "$dir/t" \
     > "$dir/bt" 2>&1 || true

@@ -5,14 +5,11 @@
 # the staged coro.pc, once against libcoro.a and once against libcoro.so,
 # and runs both. Also checks that the shared library exports only coro_*
 # symbols and that its soname links are in place. Run by tests/run.sh with
-# BUILD, CC and SANITIZE in the environment; exits non-zero on a failure.
+# BUILD, CC, SANITIZE and SAN_FLAGS in the environment; exits non-zero on a failure.
 set -eu
 
 : "${BUILD:?}" "${CC:=cc}"
-SAN=""
-if [ -n "${SANITIZE:-}" ]; then
-    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
-fi
+SAN=${SAN_FLAGS:-}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

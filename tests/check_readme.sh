@@ -2,12 +2,11 @@
 # check_readme.sh - the README's C examples compile warning-free and print
 # what the README says they print: the ten-line coroutine example, and the
 # runtime's worker example (jobs 0-9, each once). Run by tests/run.sh with
-# BUILD, CC and SANITIZE.
+# BUILD, CC and SAN_FLAGS.
 set -eu
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-san=""
-[ -n "${SANITIZE:-}" ] && san="-fsanitize=address,undefined"
+san=${SAN_FLAGS:-}
 
 block() { # n: the README's n-th ```c block
     awk -v n="$1" '/^```c$/ { k++; on = (k == n); next } /^```$/ { on = 0 } on' README.md

@@ -13,7 +13,7 @@ if ! command -v bash >/dev/null 2>&1; then
 fi
 dir=$(mktemp -d)
 pid=
-trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+trap '[ -z "$pid" ] || kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 python=$(command -v python3 || true)
 [ -n "$python" ] || echo "python3 not installed: the hostile-client probes are skipped"
 
@@ -46,11 +46,14 @@ fail() { # what: says what went wrong with the running server, shows its output
     exit 1
 }
 
-stop() { # stops the running server, which must still be serving
+# Stops the server started last, which must still be serving and must have
+# logged no sanitizer report (under TSan a report does not stop a process).
+stop() {
     kill -0 $pid 2>/dev/null || fail "died"
     kill $pid
     wait $pid 2>/dev/null || true
     pid=
+    ! grep -qE 'Sanitizer|runtime error' "$dir/$name.out" || fail "logged a sanitizer report"
 }
 
 probe() { # name: a group of tests/server_probes.py against the running server

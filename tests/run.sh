@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh - runs the whole suite and ends with "N passed, N failed".
 # Called by `make test` with BUILD, EMU (qemu or valgrind wrapper, may be
-# empty), CC, CXX, CROSS and SANITIZE in the environment, and the test binaries' names
+# empty), CC, CXX, CROSS, SANITIZE and SAN_FLAGS (the sanitizer flags a
+# program linked with the library needs) in the environment, and the test binaries' names
 # as arguments. Counts every unit test, every example checked against
 # examples/<name>.expected, the C++ header check and the install check.
 set -u
@@ -71,7 +72,7 @@ if [ -z "$CROSS" ]; then
     for check in tests/check_*.sh; do
         [ -e "$check" ] || continue
         name=$(basename "$check" .sh)
-        if log=$(BUILD="$BUILD" CC="$CC" CXX="$CXX" SANITIZE="${SANITIZE:-}" CORO_LIBS="${CORO_LIBS:-}" sh "$check" 2>&1); then
+        if log=$(BUILD="$BUILD" CC="$CC" CXX="$CXX" SANITIZE="${SANITIZE:-}" SAN_FLAGS="${SAN_FLAGS:-}" CORO_LIBS="${CORO_LIBS:-}" sh "$check" 2>&1); then
             echo "ok - $name"
             count "$name" 0
         else

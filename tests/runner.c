@@ -8,10 +8,12 @@
  * After a test returns, the child drains the stack pool (and forgets the
  * main coroutine's last caught error) and checks that the
  * coroutine allocations and mappings are back where they were before the
- * test: nothing leaked. Prints "ok - name" / "FAIL - name" per test and a
- * summary line "# <binary>: N ok, N failing".
- * CORO_TEST_TIMEOUT sets the per-test timeout in seconds (default 60).
+ * test, and that the same fds are open: nothing leaked. Prints "ok - name" / "FAIL - name" per test
+ * and a summary line "# <binary>: N ok, N failing". CORO_TEST_TIMEOUT sets the per-test timeout in
+ * seconds (default 60).
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -103,15 +105,54 @@ int test_slow_env(void)
     return s != NULL && s[0] == '1';
 }
 
+/* The fds below MAX_FDS that are open, as a set. */
+#define MAX_FDS 4096
+typedef struct fd_set_ {
+    unsigned char open[MAX_FDS / 8];
+} fd_set_;
+
+static void open_fds(fd_set_ *set)
+{
+    memset(set, 0, sizeof *set);
+    for (int fd = 0; fd < MAX_FDS; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            set->open[fd / 8] |= (unsigned char)(1u << (fd % 8));
+}
+
+/* Reports the fds open now that were not before (each with what it is). */
+static int fds_leaked(const char *name, const fd_set_ *before)
+{
+    fd_set_ now;
+    int leaked = 0;
+
+    open_fds(&now);
+    for (int fd = 0; fd < MAX_FDS; fd++) {
+        unsigned bit = 1u << (fd % 8);
+        char link[64], target[256];
+        ssize_t n;
+
+        if (!(now.open[fd / 8] & bit) || (before->open[fd / 8] & bit))
+            continue;
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        n = readlink(link, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        fprintf(stderr, "%s: leaked fd %d (%s)\n", name, fd, target);
+        leaked++;
+    }
+    return leaked;
+}
+
 /* Runs one test in this process and checks for leaks. */
 static int run_here(int i)
 {
     long allocs, maps;
+    fd_set_ fds;
 
     (void)coro_running(NULL); /* the thread state is not a leak */
     coro__stack_pool_drain();
     allocs = coro__live_allocs();
     maps = coro__live_maps();
+    open_fds(&fds);
     tests[i].fn();
     /* The main coroutine keeps the last error it caught until its thread
      * ends; that is not a leak. */
@@ -122,7 +163,7 @@ static int run_here(int i)
                 coro__live_allocs() - allocs, coro__live_maps() - maps);
         return 1;
     }
-    return 0;
+    return fds_leaked(tests[i].name, &fds) != 0;
 }
 
 static int run_forked(int i, unsigned timeout)

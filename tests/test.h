@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
 #include "coro.h"
 
 typedef void (*test_fn)(void);
@@ -47,6 +48,30 @@ void close_all(int fd, ...);
     } while (0)
 #else
 #define SKIP_IN_COPY_MODE() ((void)0)
+#endif
+
+/* Tests that keep many coroutines alive at once keep at most ALIVE_MAX
+ * where the build cannot hold more: gcc's ThreadSanitizer runtime before
+ * gcc 13 (TSan's old runtime) counts every fiber as a thread, allows 8,128
+ * threads and maps memory for each. */
+#if defined(CORO__TSAN) && !defined(__clang__) && __GNUC__ < 13
+#define ALIVE_MAX 4000
+#else
+#define ALIVE_MAX 1000000000
+#endif
+#define ALIVE(n) ((n) < ALIVE_MAX ? (n) : ALIVE_MAX)
+
+/* Tests that cannot work under ThreadSanitizer (make SANITIZE=thread)
+ * start with this and the reason: TSan's own mappings and memory, per
+ * fiber, change what they count or limit. */
+#ifdef CORO__TSAN
+#define SKIP_UNDER_TSAN(why)                                                                       \
+    do {                                                                                           \
+        (void)(why);                                                                               \
+        return;                                                                                    \
+    } while (0)
+#else
+#define SKIP_UNDER_TSAN(why) ((void)0)
 #endif
 
 #define TEST(name)                                                                                 \

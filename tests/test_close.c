@@ -233,7 +233,8 @@ TEST(close_cleanup_error_is_reported_and_last_wins)
     CHECK_STR(coro_errmsg(co), "cleanup r1 failed");
     CHECK_STR(coro_errvalue(co), "r1");
     CHECK_INT(coro_status(co), CORO_DEAD);
-    CHECK_ERR(coro_close(co), CORO_ECLOSED);
+    CHECK_ERR(coro_close(co), 0); /* reported once, as Lua does */
+    CHECK_STR(coro_errmsg(co), "cleanup r1 failed");
     CHECK_ERR(coro_destroy(co), 0);
 }
 
@@ -303,7 +304,8 @@ TEST(close_ignores_errors_caught_by_pcalls)
     CHECK_ERR(coro_close(co), 0);
     CHECK_STR(log_buf, "first(none)c(caught inside)last(none)");
     CHECK_INT(coro_status(co), CORO_DEAD);
-    CHECK_ERR(coro_close(co), CORO_ECLOSED);
+    CHECK_ERR(coro_close(co), 0);
+    CHECK_STR(log_buf, "first(none)c(caught inside)last(none)"); /* nothing ran again */
     CHECK_ERR(coro_destroy(co), 0);
 }
 
@@ -345,7 +347,7 @@ TEST(close_errored_coroutine_returns_original_error)
     CHECK_ERR(coro_destroy(co), 0);
 }
 
-TEST(close_twice_gives_eclosed)
+TEST(close_twice_returns_zero_as_lua_does)
 {
     coro *unstarted, *suspended, *finished;
 
@@ -357,10 +359,9 @@ TEST(close_twice_gives_eclosed)
     CHECK_ERR(coro_close(unstarted), 0);
     CHECK_ERR(coro_close(suspended), 0);
     CHECK_ERR(coro_close(finished), 0);
-    CHECK_ERR(coro_close(unstarted), CORO_ECLOSED);
-    CHECK_ERR(coro_close(suspended), CORO_ECLOSED);
-    CHECK_ERR(coro_close(finished), CORO_ECLOSED);
-    CHECK_STR(coro_strerror(CORO_ECLOSED), "cannot close a closed coroutine");
+    CHECK_ERR(coro_close(unstarted), 0);
+    CHECK_ERR(coro_close(suspended), 0);
+    CHECK_ERR(coro_close(finished), 0);
     CHECK_INT(coro_status(suspended), CORO_DEAD);
     CHECK_ERR(coro_destroy(unstarted), 0);
     CHECK_ERR(coro_destroy(suspended), 0);
@@ -510,5 +511,24 @@ TEST(close_after_several_yields_then_status_dead)
     CHECK_INT(coro_status(co), CORO_DEAD);
     CHECK_STR(log_buf, "z");
     CHECK_ERR(coro_resume(co, NULL, &out), CORO_EDEAD);
+    CHECK_ERR(coro_destroy(co), 0);
+}
+
+/* Lua 5.4: close reports a dead coroutine's error once; every later close
+ * returns true. */
+TEST(close_errored_reports_the_error_once_then_returns_zero)
+{
+    coro *co;
+    int obj;
+
+    CHECK_ERR(coro_create(&co, fail_after_defer, NULL), 0);
+    CHECK_ERR(coro_resume(co, &obj, NULL), CORO_EERROR);
+    CHECK_ERR(coro_close(co), CORO_EERROR);
+    CHECK_ERR(coro_close(co), 0);
+    CHECK_ERR(coro_close(co), 0);
+    CHECK_STR(coro_errmsg(co), "original 1"); /* still readable */
+    CHECK_PTR(coro_errvalue(co), &obj);
+    CHECK_STR(log_buf, "c");
+    CHECK_INT(coro_status(co), CORO_DEAD);
     CHECK_ERR(coro_destroy(co), 0);
 }

@@ -697,7 +697,7 @@ TEST(main_userdata_can_be_set)
 
 /* ---- many coroutines ---- */
 
-#define MANY 10000
+#define MANY ALIVE(10000)
 
 static void *yield_index(void *arg)
 {

@@ -765,3 +765,110 @@ TEST(error_crosses_resume_only_as_value)
     CHECK_ERR(coro_destroy(p.a), 0);
     CHECK_ERR(coro_destroy(p.b), 0);
 }
+
+/* ---- many cleanups that raise: constant stack depth ---- */
+
+#define MANY_RAISERS 100000L
+
+static long raisers_ran;
+
+static void count_and_raise(void *arg)
+{
+    raisers_ran++;
+    coro_error_value(arg, "cleanup %ld failed", raisers_ran);
+}
+
+static void defer_raisers(long n)
+{
+    for (long i = 0; i < n; i++)
+        CHECK_ERR(coro_defer(count_and_raise, P(i + 1)), 0);
+}
+
+static void *many_raisers_then_error(void *arg)
+{
+    defer_raisers(N(arg));
+    coro_error("the first error");
+    return NULL;
+}
+
+static void *many_raisers_then_return(void *arg)
+{
+    defer_raisers(N(arg));
+    return P(7);
+}
+
+static void *many_raisers_then_yield(void *arg)
+{
+    defer_raisers(N(arg));
+    CHECK_ERR(coro_yield(NULL, NULL), 0);
+    return P(7);
+}
+
+/* The last cleanup to run (the first registered, value 1) wins, and every
+ * one of them ran: on a 256 KiB stack, which a recursion of 100,000 raises
+ * would overflow many times over. */
+static void check_many_raisers(coro *co, int rc, void *out)
+{
+    CHECK_ERR(rc, CORO_EERROR);
+    CHECK_INT(raisers_ran, MANY_RAISERS);
+    CHECK_STR(coro_errmsg(co), "cleanup 100000 failed");
+    CHECK_PTR(coro_errvalue(co), P(1));
+    CHECK_PTR(out, P(1));
+    CHECK_INT(coro_status(co), CORO_DEAD);
+}
+
+TEST(many_raising_cleanups_on_error_run_at_constant_depth)
+{
+    coro *co;
+    void *out = NULL;
+    int rc;
+
+    raisers_ran = 0;
+    CHECK_ERR(coro_create(&co, many_raisers_then_error, NULL), 0);
+    rc = coro_resume(co, P(MANY_RAISERS), &out);
+    check_many_raisers(co, rc, out);
+    CHECK_ERR(coro_destroy(co), 0);
+}
+
+TEST(many_raising_cleanups_on_return_run_at_constant_depth)
+{
+    coro *co;
+    void *out = NULL;
+    int rc;
+
+    raisers_ran = 0;
+    CHECK_ERR(coro_create(&co, many_raisers_then_return, NULL), 0);
+    rc = coro_resume(co, P(MANY_RAISERS), &out);
+    check_many_raisers(co, rc, out);
+    CHECK_ERR(coro_destroy(co), 0);
+}
+
+TEST(many_raising_cleanups_on_close_run_at_constant_depth)
+{
+    coro *co;
+    int rc;
+
+    raisers_ran = 0;
+    CHECK_ERR(coro_create(&co, many_raisers_then_yield, NULL), 0);
+    CHECK_INT(coro_resume(co, P(MANY_RAISERS), NULL), 1);
+    rc = coro_close(co);
+    check_many_raisers(co, rc, coro_errvalue(co));
+    CHECK_ERR(coro_destroy(co), 0);
+}
+
+static void *pcall_many_raisers(void *arg)
+{
+    defer_raisers(N(arg));
+    return P(7);
+}
+
+TEST(many_raising_cleanups_in_pcall_run_at_constant_depth)
+{
+    void *out = NULL;
+
+    raisers_ran = 0;
+    CHECK_ERR(coro_pcall(pcall_many_raisers, P(MANY_RAISERS), &out), CORO_EERROR);
+    CHECK_INT(raisers_ran, MANY_RAISERS);
+    CHECK_STR(coro_errmsg(coro_running(NULL)), "cleanup 100000 failed");
+    CHECK_PTR(out, P(1));
+}

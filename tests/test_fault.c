@@ -573,6 +573,7 @@ TEST(create_beyond_address_space_limit_fails_with_enomem)
     pid_t pid;
 
     SKIP_IN_COPY_MODE();
+    SKIP_UNDER_TSAN("TSan's shadow memory needs far more address space than that");
 #ifdef CORO__ASAN
     return; /* ASan's shadow memory needs far more address space than that */
 #endif
@@ -648,6 +649,8 @@ TEST(map_count_limit_gives_emaps_and_recovers)
     pid_t pid;
 
     SKIP_IN_COPY_MODE();
+    SKIP_UNDER_TSAN("TSan maps a trace and a shadow call stack for every fiber: its own "
+                    "mappings, not the guard page's split, reach the limit");
     /* valgrind's own table of mappings is smaller; a huge limit would take
      * too much memory (a page per stack is touched). */
     if (test_slow_env() || limit < 0 || limit > 300000)

@@ -4,6 +4,7 @@
  * that a task canceled mid-call still gets its buffer filled before it
  * returns, and that a refused io_uring submission leaves nothing behind.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -116,7 +117,7 @@ static void *submit_refused(void *arg)
     fd = coro_file_open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
     CHECK(fd >= 0);
     CHECK_INT(coro_file_write(fd, "abcdef", 6, 0), 6);
-    coro__uring_inject(1);
+    coro__sys_inject(CORO__SYS_URING_SUBMIT, 1, 1, EBUSY);
     CHECK_INT(coro_file_read(fd, first, 6, 0), 6); /* refused: the pool reads it */
     CHECK(memcmp(first, "abcdef", 6) == 0);
     memcpy(first, "reused", 6);
@@ -124,7 +125,7 @@ static void *submit_refused(void *arg)
     CHECK(memcmp(second, "def", 3) == 0);
     CHECK(memcmp(first, "reused", 6) == 0); /* nothing read into it again */
     if (coro__loop_tls->uring != NULL)
-        CHECK_INT(coro__uring_inject(0), 0); /* the refusal did happen */
+        CHECK_INT(coro__sys_failures(CORO__SYS_URING_SUBMIT), 1); /* the refusal did happen */
     CHECK_INT(close(fd), 0);
     unlink(path);
     return NULL;
@@ -134,7 +135,7 @@ TEST(a_refused_io_uring_submission_goes_to_the_pool_and_leaves_nothing_queued)
 {
     CHECK_INT(unsetenv("CORO_IO_URING"), 0);
     CHECK_ERR(coro_run(submit_refused, NULL, NULL, NULL), 0);
-    coro__uring_inject(0);
+    coro__sys_inject(CORO__SYS_URING_SUBMIT, 0, 0, 0);
 }
 
 TEST(file_calls_outside_a_task_are_refused)

@@ -118,15 +118,22 @@ struct self_probe {
     int resume, call;
 };
 
+/* coro_call raises what it cannot resume (as Lua's wrap): caught here. */
+static void *call_self(void *arg)
+{
+    (void)coro_call(arg, NULL, NULL);
+    return NULL;
+}
+
 static void *resume_and_call_self(void *arg)
 {
     struct self_probe *p = arg;
     coro *self = coro_running(NULL);
 
     p->resume = coro_resume(self, NULL, NULL);
-    p->call = coro_call(self, NULL, NULL);
+    p->call = coro_pcall(call_self, self, NULL);
+    CHECK_STR(coro_errmsg(self), "cannot resume non-suspended coroutine");
     CHECK_INT(coro_status(self), CORO_RUNNING);
-    CHECK_PTR(coro_errmsg(self), NULL);
     CHECK_ERR(coro_yield(P(1), NULL), 0);
     return P(2);
 }
@@ -140,7 +147,7 @@ TEST(resume_running_gives_enotsusp)
     CHECK_ERR(coro_create(&co, resume_and_call_self, NULL), 0);
     CHECK_INT(coro_resume(co, &p, &out), 1);
     CHECK_ERR(p.resume, CORO_ENOTSUSP);
-    CHECK_ERR(p.call, CORO_ENOTSUSP);
+    CHECK_ERR(p.call, CORO_EERROR);
     CHECK_STR(coro_strerror(CORO_ENOTSUSP), "cannot resume non-suspended coroutine");
     CHECK_INT(coro_resume(co, NULL, &out), 0);
     CHECK_PTR(out, P(2));
@@ -152,7 +159,8 @@ static void *resume_main_from_inside(void *arg)
     coro *main_co = arg;
 
     CHECK_ERR(coro_resume(main_co, NULL, NULL), CORO_ENOTSUSP);
-    CHECK_ERR(coro_call(main_co, NULL, NULL), CORO_ENOTSUSP);
+    CHECK_ERR(coro_pcall(call_self, main_co, NULL), CORO_EERROR);
+    CHECK_STR(coro_errmsg(coro_running(NULL)), "cannot resume non-suspended coroutine");
     CHECK_INT(coro_status(main_co), CORO_NORMAL);
     return P(7);
 }
@@ -264,15 +272,15 @@ TEST(destroy_running_or_normal_refused)
     CHECK_ERR(coro_destroy(p.b), 0);
 }
 
-TEST(close_closed_gives_eclosed_and_changes_nothing)
+TEST(close_closed_returns_zero_and_changes_nothing)
 {
     coro *co;
 
     CHECK_ERR(coro_create(&co, yield_forever, NULL), 0);
     CHECK_INT(coro_resume(co, NULL, NULL), 1);
     CHECK_ERR(coro_close(co), 0);
-    CHECK_ERR(coro_close(co), CORO_ECLOSED);
-    CHECK_ERR(coro_close(co), CORO_ECLOSED);
+    CHECK_ERR(coro_close(co), 0);
+    CHECK_ERR(coro_close(co), 0);
     CHECK_INT(coro_status(co), CORO_DEAD);
     CHECK_PTR(coro_errmsg(co), NULL);
     CHECK_ERR(coro_destroy(co), 0);

@@ -8,6 +8,7 @@
  * back to read() without losing any. Where the kernel cannot receive ahead
  * (or CORO_READ_AHEAD=0 / CORO_IO_URING=0) the same tests run on read().
  */
+#include <errno.h>
 #include <limits.h>
 #include <sys/poll.h> /* not <poll.h>: src/poll.h is on the path */
 #include <stdio.h>
@@ -197,12 +198,12 @@ static void *one_bytes(void *arg)
     CHECK_ERR(coro_await(t, &out), CORO_ETASKCANCELED);
     CHECK_ERR((int)N(out), CORO_ECANCELED);
     CHECK_INT(coro_write(c, "hello", 5), 5);
-    coro__io_inject(1, 0);
+    coro__io_inject(1);
     for (int i = 0; i < 5; i++) {
         CHECK_INT(coro_read(s, buf, sizeof buf), 1);
         CHECK_INT(buf[0], "hello"[i]);
     }
-    coro__io_inject(0, 0);
+    coro__io_inject(0);
     close_all(s, c, lfd, -1);
     return NULL;
 }
@@ -277,7 +278,7 @@ static void *wait_then_read(void *arg)
     CHECK(memcmp(buf, "raw", 3) == 0);
     CHECK_INT(coro_write(c, "co", 2), 2);
     CHECK_INT(coro_read(s, buf, sizeof buf), 2);
-    CHECK_ERR(coro_fd_close(s), 0);
+    close_all(s, c, -1);
     tcp_pair(&lfd2, &c, &s); /* read by coro first: waits leave it ahead */
     CHECK_INT(coro_write(c, "a", 1), 1);
     CHECK_INT(coro_read(s, buf, 1), 1);
@@ -389,9 +390,10 @@ static void *starved(void *arg)
 
 TEST(a_loop_out_of_buffers_goes_to_read_for_a_while_and_loses_nothing)
 {
-    coro__rx_inject(4, 0);
+    coro__rx_inject(4);
     run_ahead(starved);
-    coro__rx_inject(0, 0);
+    coro__rx_inject(0);
+    coro__sys_inject(CORO__SYS_URING_SUBMIT, 0, 0, 0);
 }
 
 /* ---- the ring refusing requests ---- */
@@ -405,14 +407,14 @@ static void *refused(void *arg)
     tcp_pair(&lfd, &c, &s);
     CHECK_INT(coro_write(c, "a", 1), 1);
     CHECK_INT(coro_read(s, buf, 1), 1); /* armed */
-    coro__rx_inject(0, 1);
+    coro__sys_inject(CORO__SYS_URING_SUBMIT, 1, 1, EBUSY);
     CHECK_ERR(coro_fd_close(s), 0); /* its cancellation waits for room */
     /* The loop's next wait sends it: the connection closes. */
     CHECK_INT(coro_read_until(c, buf, sizeof buf, coro_after(CORO_SEC(5))), 0);
     c2 = coro_tcp_connect("127.0.0.1", coro_socket_port(lfd));
     s2 = coro_accept(lfd);
     CHECK(c2 >= 0 && s2 >= 0);
-    coro__rx_inject(0, 1);
+    coro__sys_inject(CORO__SYS_URING_SUBMIT, 1, 1, EBUSY);
     CHECK_INT(coro_write(c2, "bc", 2), 2);
     CHECK_INT(coro_read(s2, buf, sizeof buf), 2); /* no room to arm: read() */
     CHECK(memcmp(buf, "bc", 2) == 0);
@@ -424,7 +426,8 @@ static void *refused(void *arg)
 TEST(requests_the_ring_refuses_fall_back_or_wait_for_room)
 {
     run_ahead(refused);
-    coro__rx_inject(0, 0);
+    coro__rx_inject(0);
+    coro__sys_inject(CORO__SYS_URING_SUBMIT, 0, 0, 0);
 }
 
 /* ---- the ring's watch on epoll lost ---- */
@@ -452,7 +455,8 @@ static void *poll_lost(void *arg)
     CHECK_INT(pipe(pipe_fds), 0);
     if (expected) {
         CHECK_ERR(coro__rx_test_end_poll(), 0);
-        coro__rx_inject(0, 2); /* and watching epoll again is refused twice */
+        coro__sys_inject(CORO__SYS_URING_SUBMIT, 1, 2,
+                         EBUSY); /* and watching epoll again is refused twice */
     }
     for (int i = 0; i < 3; i++) { /* epoll's events still reach the loop */
         CHECK_ERR(coro_spawn(&w, pipe_writer, NULL, NULL), 0);
@@ -469,5 +473,6 @@ static void *poll_lost(void *arg)
 TEST(a_loop_whose_ring_stops_watching_epoll_waits_in_epoll_until_it_can_again)
 {
     run_ahead(poll_lost);
-    coro__rx_inject(0, 0);
+    coro__rx_inject(0);
+    coro__sys_inject(CORO__SYS_URING_SUBMIT, 0, 0, 0);
 }

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clash_frames.h"
 #include "internal.h"
 #include "test.h"
 
@@ -25,14 +26,16 @@
 #define VALGRIND_ENABLE_ERROR_REPORTING ((void)0)
 #endif
 
-/* RSS measurements mean nothing under ASan (shadow memory, quarantine) or
- * valgrind; those builds skip the RSS assertions but run everything else. */
-#if defined(CORO__ASAN)
+/* RSS measurements mean nothing under ASan (shadow memory, quarantine),
+ * TSan (it keeps a few hundred bytes for every fiber ever made) or
+ * valgrind; those builds skip the RSS assertions but run everything else.
+ * SANITIZER: a build where creating a coroutine costs far more. */
+#if defined(CORO__ASAN) || defined(CORO__TSAN)
 #define RSS_CHECKS 0
-#define ASAN 1
+#define SANITIZER 1
 #else
 #define RSS_CHECKS (!test_slow_env())
-#define ASAN 0
+#define SANITIZER 0
 #endif
 
 static size_t page_size(void)
@@ -137,11 +140,6 @@ static void *deep_body(void *arg)
     return (void *)recurse(0);
 }
 
-static void resume_in_child(void *arg)
-{
-    coro_resume(arg, NULL, NULL);
-}
-
 /* The child's stderr is the report and nothing else; under qemu-user, which
  * adds its own "uncaught target signal" line after it, the report comes
  * first. */
@@ -152,110 +150,220 @@ static void check_report(const char *err, const char *want)
     CHECK_STR(err, want);
 }
 
-static void expect_overflow_report(coro *co, size_t usable, const child_result *r)
-{
-    char want[256];
+/*
+ * An overflow death test: its coroutine is created in the child, which
+ * leaves the report it expects in memory shared with the parent. Created
+ * in the parent, it would be alive across the fork, and under TSan a
+ * coroutine is a fiber, which TSan counts as a thread: in the child of
+ * what it takes for a multi-threaded fork, TSan ignores the forking
+ * thread's synchronization and reports races that are not there.
+ */
+typedef struct overflow_case {
+    coro_options opt;
+    coro_fn fn;
+    size_t usable;    /* the stack size the report must give */
+    char want[256];   /* the report, from the child */
+    char skipped[64]; /* or why the child could not make the overflow */
+} overflow_case;
 
-    snprintf(want, sizeof want,
+static overflow_case *overflow_case_new(size_t stack_size, const char *name, coro_fn fn,
+                                        size_t usable)
+{
+    overflow_case *c =
+        mmap(NULL, sizeof *c, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    CHECK(c != MAP_FAILED);
+    memset(c, 0, sizeof *c);
+    c->opt.stack_size = stack_size;
+    c->opt.name = name;
+    c->fn = fn;
+    c->usable = usable;
+    return c;
+}
+
+/* In the child, before the overflow: the report co's will be. */
+static void expect_report_of(overflow_case *c, coro *co)
+{
+    snprintf(c->want, sizeof c->want,
              "coro: stack overflow in coroutine \"%s\" (id %llu, stack %zu bytes)\n", coro_name(co),
-             coro_id(co), usable);
+             coro_id(co), c->usable);
+}
+
+static void overflow_in_child(void *arg)
+{
+    overflow_case *c = arg;
+    coro *co;
+
+    CHECK_ERR(coro_create(&co, c->fn, &c->opt), 0);
+    expect_report_of(c, co);
+    coro_resume(co, NULL, NULL);
+}
+
+/* The child ran c and died of the overflow it expected. */
+static void expect_overflow_report(overflow_case *c, const child_result *r)
+{
     check_killed_by(r, SIGABRT);
-    check_report(r->err, want);
+    CHECK(c->want[0] != '\0');
+    check_report(r->err, c->want);
+    munmap(c, sizeof *c);
 }
 
 TEST(overflow_is_reported_with_name_id_and_size_then_aborts)
 {
     SKIP_IN_COPY_MODE();
-    coro_options opt = {20000, "deep", NULL, 0};
+    overflow_case *c = overflow_case_new(20000, "deep", deep_body, round_to_pages(20000));
     child_result r;
-    coro *co;
 
-    /* Created here so the parent knows the id the child will report. */
-    CHECK_ERR(coro_create(&co, deep_body, &opt), 0);
-    run_child(resume_in_child, co, &r);
-    expect_overflow_report(co, round_to_pages(20000), &r);
-    CHECK_ERR(coro_destroy(co), 0);
+    run_child(overflow_in_child, c, &r);
+    expect_overflow_report(c, &r);
 }
 
 TEST(overflow_of_unnamed_coroutine_reports_empty_name)
 {
+    overflow_case *c = overflow_case_new(0, NULL, deep_body, CORO_STACK_DEFAULT);
     child_result r;
-    coro *co;
 
     SKIP_IN_COPY_MODE();
-    CHECK_ERR(coro_create(&co, deep_body, NULL), 0);
-    run_child(resume_in_child, co, &r);
-    expect_overflow_report(co, CORO_STACK_DEFAULT, &r);
-    CHECK_ERR(coro_destroy(co), 0);
+    run_child(overflow_in_child, c, &r);
+    expect_overflow_report(c, &r);
 }
 
-/* A frame bigger than the guard page whose first store lands below it. */
-#define BIG_FRAME (24 * 1024)
+/* Frames larger than the old single guard page and up to the guard region,
+ * whose first store lands at their low end, as a buffer filled from its
+ * start does: on a 16 KiB stack they jump the stack's bottom by up to
+ * 240 KiB and must hit the guard, not the stack mapped below. */
+#define BIG_FRAME(name, size)                                                                      \
+    __attribute__((noinline)) static int name(int x)                                               \
+    {                                                                                              \
+        volatile char big[size];                                                                   \
+                                                                                                   \
+        __asm__ volatile("" : : "r"(big) : "memory"); /* the whole array exists */                 \
+        big[0] = (char)x; /* the lowest byte first: jumps past the stack's bottom */               \
+        big[(size)-1] = (char)x;                                                                   \
+        return big[0] + big[(size)-1];                                                             \
+    }
 
-__attribute__((noinline)) static int big_frame(int x)
+BIG_FRAME(frame_28k, 28 * 1024)
+BIG_FRAME(frame_120k, 120 * 1024)
+BIG_FRAME(frame_240k, 240 * 1024)
+BIG_FRAME(frame_past_guard, CORO_STACK_GUARD + 64 * 1024)
+
+static void *frame_28k_body(void *arg)
 {
-    volatile char big[BIG_FRAME];
-
-    __asm__ volatile("" : : "r"(big) : "memory"); /* the whole array exists */
-    big[0] = (char)x; /* the lowest byte first: skips over the guard page */
-    big[BIG_FRAME - 1] = (char)x;
-    return big[0] + big[BIG_FRAME - 1];
+    return (void *)(intptr_t)frame_28k(arg != NULL);
 }
 
-static void *big_frame_body(void *arg)
+static void *frame_120k_body(void *arg)
 {
-    return (void *)(intptr_t)big_frame((int)(intptr_t)arg);
+    return (void *)(intptr_t)frame_120k(arg != NULL);
 }
 
-#define HOLE (16 * 1024)
+static void *frame_240k_body(void *arg)
+{
+    return (void *)(intptr_t)frame_240k(arg != NULL);
+}
 
-/* 1 if nothing is mapped in the HOLE bytes below co's mapping. */
-static int hole_below(const coro *co)
+static void *frame_past_guard_body(void *arg)
+{
+    return (void *)(intptr_t)frame_past_guard(arg != NULL);
+}
+
+static void *clash_1m_body(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)clash_frame(0);
+}
+
+static void *clash_16m_body(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)clash_frame(1);
+}
+
+static void expect_big_frame_reported(coro_fn body)
+{
+    overflow_case *c = overflow_case_new(16 * 1024, "jumper", body, round_to_pages(16 * 1024));
+    child_result r;
+
+    run_child(overflow_in_child, c, &r);
+    expect_overflow_report(c, &r);
+}
+
+TEST(frames_up_to_the_guard_size_hit_the_guard_and_are_reported)
+{
+    SKIP_IN_COPY_MODE();
+    expect_big_frame_reported(frame_28k_body);
+    expect_big_frame_reported(frame_120k_body);
+    expect_big_frame_reported(frame_240k_body);
+}
+
+/* With -fstack-clash-protection (what the header asks of code with larger
+ * frames), a frame of any size is caught. */
+TEST(frames_of_any_size_built_with_stack_clash_protection_are_reported)
+{
+    SKIP_IN_COPY_MODE();
+    if (!clash_frames_probed) {
+        fprintf(stderr, "# skipped: this compiler emits no stack probes for this target\n");
+        return;
+    }
+    expect_big_frame_reported(clash_1m_body);
+    expect_big_frame_reported(clash_16m_body);
+}
+
+#define HOLE ((size_t)128 * 1024)
+
+/* 1 if nothing is mapped in the HOLE bytes below p. */
+static int hole_below(const char *p)
 {
     unsigned char vec;
 
     for (size_t off = page_size(); off <= HOLE; off += page_size())
-        if (mincore((char *)co->stack.map - off, page_size(), &vec) == 0)
+        if (mincore((void *)(p - off), page_size(), &vec) == 0)
             return 0;
     return 1;
 }
 
-/* Keeps the hole below co's mapping free (reserving it), so that a store
- * past the guard page faults instead of landing in a neighbour. */
-static void resume_with_hole_below(void *arg)
+/* In the child: a stack can land in a small gap between other mappings;
+ * try a few (keeping the others alive) until one has free space below it,
+ * keep that space free (reserving it), so that a store just past the guard
+ * faults instead of landing in a neighbour, and resume. */
+static void past_guard_in_child(void *arg)
 {
-    coro *co = arg;
-    char *want = (char *)co->stack.map - HOLE;
+    overflow_case *c = arg;
+    coro *co = NULL, *tried;
+    char *want;
 
+    for (int n = 0; n < 8 && co == NULL; n++) {
+        CHECK_ERR(coro_create(&tried, c->fn, &c->opt), 0);
+        if (hole_below(tried->stack.map))
+            co = tried;
+    }
+    if (co == NULL) {
+        snprintf(c->skipped, sizeof c->skipped, "no stack with free space below it");
+        return;
+    }
+    want = (char *)co->stack.map - HOLE;
     mmap(want, HOLE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    expect_report_of(c, co);
     coro_resume(co, (void *)1, NULL);
 }
 
-TEST(overflow_by_frame_larger_than_guard_is_reported)
+/* A frame that jumps the guard and faults just below it (here nothing is
+ * mapped there) is still reported by name, not left a bare SIGSEGV. */
+TEST(a_fault_just_past_the_guard_is_reported_by_name)
 {
     SKIP_IN_COPY_MODE();
-    coro_options opt = {16 * 1024, "jumper", NULL, 0};
-    coro *tries[8], *co = NULL;
+    overflow_case *c =
+        overflow_case_new(16 * 1024, "jumper", frame_past_guard_body, round_to_pages(16 * 1024));
     child_result r;
-    int n;
 
-    /* A stack can land in a small gap between other mappings; try a few
-     * (keeping the others alive) until one has free space below it. */
-    for (n = 0; n < 8 && co == NULL; n++) {
-        CHECK_ERR(coro_create(&tries[n], big_frame_body, &opt), 0);
-        if (hole_below(tries[n]))
-            co = tries[n];
+    run_child(past_guard_in_child, c, &r);
+    if (c->skipped[0] != '\0') {
+        fprintf(stderr, "# skipped: %s\n", c->skipped);
+        munmap(c, sizeof *c);
+        return;
     }
-    if (co == NULL) {
-        fprintf(stderr, "# skipped: no stack with free space below it\n");
-    } else if (co->stack.size != 16 * 1024) {
-        fprintf(stderr, "# skipped: with pages this large the frame fits\n");
-    } else {
-        run_child(resume_with_hole_below, co, &r);
-        expect_overflow_report(co, 16 * 1024, &r);
-    }
-    while (n-- > 0)
-        CHECK_ERR(coro_destroy(tries[n]), 0);
+    expect_overflow_report(c, &r);
 }
 
 static void *deep_in_thread(void *arg)
@@ -396,14 +504,17 @@ TEST(fault_in_coroutine_that_is_no_overflow_goes_to_previous_handler)
 }
 
 /* With nothing but the default action behind coro, a stray write kills the
- * process with SIGSEGV as if coro were not there. Under ASan, ASan's
- * handler is the one behind and reports the SEGV itself. */
+ * process with SIGSEGV as if coro were not there. Under ASan or TSan, the
+ * sanitizer's handler is the one behind and reports the SEGV itself. */
 static void check_default_segv(const child_result *r)
 {
     CHECK(strstr(r->err, "stack overflow") == NULL);
-#ifdef CORO__ASAN
+#if defined(CORO__ASAN)
     CHECK(WIFEXITED(r->status) && WEXITSTATUS(r->status) != 0);
     CHECK(strstr(r->err, "AddressSanitizer: SEGV") != NULL);
+#elif defined(CORO__TSAN)
+    CHECK(WIFEXITED(r->status) && WEXITSTATUS(r->status) != 0);
+    CHECK(strstr(r->err, "ThreadSanitizer: SEGV") != NULL);
 #else
     check_killed_by(r, SIGSEGV);
 #endif
@@ -458,14 +569,14 @@ static void *touch_little(void *arg)
     return (void *)(intptr_t)(buf[0] + buf[sizeof buf - 1]);
 }
 
-TEST(stack_has_guard_page_below_and_is_writable_above)
+TEST(stack_has_guard_region_below_and_is_writable_above)
 {
     coro *co;
     char perms[5];
 
     SKIP_IN_COPY_MODE();
     CHECK_ERR(coro_create(&co, touch_little, NULL), 0);
-    CHECK_PTR((char *)co->stack.lo - page_size(), co->stack.map);
+    CHECK_PTR((char *)co->stack.lo - CORO_STACK_GUARD, co->stack.map);
     perms_at((char *)co->stack.lo - 1, perms);
     CHECK_STR(perms, "---p");
     perms_at((char *)co->stack.map, perms);
@@ -620,7 +731,7 @@ TEST(pool_is_bounded_by_bytes)
     long pooled;
 
     create_many_then_destroy(20, &opt, &pooled);
-    CHECK_INT(pooled, CORO__POOL_MAX_BYTES / ((8 << 20) + page_size()));
+    CHECK_INT(pooled, CORO__POOL_MAX_BYTES / (8 << 20)); /* usable bytes: guards aside */
 }
 
 TEST(pool_drain_unmaps_everything)
@@ -707,13 +818,33 @@ TEST(huge_stack_size_fails_cleanly)
     check_huge_fails(SIZE_MAX / 2 + 1);
 }
 
+/* Beyond CORO_STACK_MAX the answer is CORO_EINVAL, as the header says,
+ * whatever the system would make of it (64 TiB fits x86-64's address
+ * space, and a MAP_NORESERVE mapping of it may well succeed). */
+TEST(stack_size_above_the_maximum_is_einval)
+{
+    size_t sizes[] = {SIZE_MAX, SIZE_MAX / 2, (size_t)1 << 46, CORO_STACK_MAX + 1};
+    long allocs = coro__live_allocs(), maps = coro__live_maps();
+
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        coro_options opt = {sizes[i], "huge", NULL, 0};
+        coro *co = (coro *)(void *)&opt;
+
+        CHECK_ERR(coro_create(&co, use_8k, &opt), CORO_EINVAL);
+        CHECK_PTR(co, NULL);
+    }
+    CHECK_INT(coro__live_allocs(), allocs);
+    CHECK_INT(coro__live_maps(), maps);
+}
+
 /* ---- many coroutines ---- */
 
 TEST(million_create_run_destroy_cycles_keep_memory_flat)
 {
     /* ASan with detect_stack_use_after_return maps a fake stack for every
-     * new coroutine (tens of microseconds), so it gets fewer cycles too. */
-    long cycles = test_slow_env() ? 20000 : ASAN ? 100000 : 1000000;
+     * new coroutine (tens of microseconds), and TSan a fiber, so they get
+     * fewer cycles too. */
+    long cycles = test_slow_env() ? 20000 : SANITIZER ? 100000 : 1000000;
     long mark = cycles / 10;
     long rss_mark = 0, maps_mark = 0, allocs_mark = 0;
     coro_options named = {0, "cycle", NULL, 0};
@@ -750,7 +881,7 @@ static void *count_yields(void *arg)
 
 TEST(ten_thousand_coroutines_alive_each_yield_twice)
 {
-    int n = test_slow_env() ? 1000 : 10000;
+    int n = ALIVE(test_slow_env() ? 1000 : 10000);
     coro **cos = calloc((size_t)n, sizeof *cos);
     void *out;
 

@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "test.h"
@@ -185,6 +187,199 @@ TEST(coroutines_run_on_four_threads_at_once)
             want += 4L * (t * 100000L + i * 10L) + 6;
         CHECK_INT(w[t].sum, want);
     }
+}
+
+/* ---- millions of switches on two threads ---- */
+
+/*
+ * Under ThreadSanitizer (make SANITIZE=thread) this is the test that TSan
+ * sees the coroutines as fibers: on each thread, coroutines with their own
+ * stacks and copy-stack ones take turns incrementing plain counters, which
+ * only the switches order (TSan reports races between fibers it is not
+ * told synchronize); now and then each enters a coro_pcall, switches away
+ * inside it, and raises an error a few frames down (with one list of setjmp
+ * buffers per thread instead of per fiber, TSan takes a suspended
+ * coroutine's for dead frames and aborts: "can't find longjmp buf"), then
+ * adds to a total the two threads share under a mutex. In every build it
+ * checks the counts.
+ */
+#define SWITCH_THREADS 2
+#define SWITCH_COROS 8
+#define SWITCH_EVERY 1000 /* rounds between a pcall and a locked add */
+
+struct switcher {
+    pthread_mutex_t *mu;
+    long *total; /* under mu */
+    long rounds; /* each coroutine yields this many times */
+    long turns;  /* rounds run by this thread's coroutines (plain) */
+    long caught; /* errors they caught (plain) */
+};
+
+__attribute__((noinline)) static long raise_below(long depth)
+{
+    if (depth == 0) {
+        coro_error("deep");
+        return 0;
+    }
+    return raise_below(depth - 1) + 1; /* not a tail call */
+}
+
+/* Switches away (the thread's other coroutines set up pcalls of their
+ * own meanwhile), then raises a few frames down. */
+static void *yield_then_raise(void *arg)
+{
+    CHECK_ERR(coro_yield(NULL, NULL), 0);
+    return P(raise_below(N(arg)));
+}
+
+static void *take_turns(void *arg)
+{
+    struct switcher *s = arg;
+
+    for (long i = 0; i < s->rounds; i++) {
+        s->turns++;
+        if (i % SWITCH_EVERY == 0) {
+            CHECK_ERR(coro_pcall(yield_then_raise, P(4), NULL), CORO_EERROR);
+            s->caught++;
+            pthread_mutex_lock(s->mu);
+            (*s->total) += SWITCH_EVERY;
+            pthread_mutex_unlock(s->mu);
+        }
+        CHECK_ERR(coro_yield(NULL, NULL), 0);
+    }
+    return NULL;
+}
+
+static void *switch_a_lot(void *arg)
+{
+    struct switcher *s = arg;
+    coro *cos[SWITCH_COROS];
+    int alive = SWITCH_COROS;
+
+    for (int i = 0; i < SWITCH_COROS; i++) {
+        coro_options opt = {0, "taker", NULL, (i % 2) ? CORO_COPY_STACK : 0};
+        CHECK_ERR(coro_create(&cos[i], take_turns, &opt), 0);
+    }
+    while (alive > 0) {
+        alive = 0;
+        for (int i = 0; i < SWITCH_COROS; i++) {
+            int r = coro_resume(cos[i], s, NULL);
+
+            CHECK(r == 1 || r == 0 || r == CORO_EDEAD);
+            alive += r == 1;
+        }
+    }
+    for (int i = 0; i < SWITCH_COROS; i++)
+        CHECK_ERR(coro_destroy(cos[i]), 0);
+    return NULL;
+}
+
+TEST(coroutines_on_two_threads_switch_millions_of_times)
+{
+    /* 2 threads x 8 coroutines x 62,500 rounds x 2 switches a round */
+    long rounds = test_slow_env() ? 2000 : 62500;
+    long total = 0, per_thread = SWITCH_COROS * rounds;
+    long pcalls = SWITCH_COROS * ((rounds + SWITCH_EVERY - 1) / SWITCH_EVERY);
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    struct switcher s[SWITCH_THREADS];
+    pthread_t th[SWITCH_THREADS];
+
+    for (int t = 0; t < SWITCH_THREADS; t++) {
+        s[t] = (struct switcher){&mu, &total, rounds, 0, 0};
+        CHECK_INT(pthread_create(&th[t], NULL, switch_a_lot, &s[t]), 0);
+    }
+    for (int t = 0; t < SWITCH_THREADS; t++) {
+        CHECK_INT(pthread_join(th[t], NULL), 0);
+        CHECK_INT(s[t].turns, per_thread);
+        CHECK_INT(s[t].caught, pcalls);
+    }
+    CHECK_INT(total, SWITCH_THREADS * pcalls * SWITCH_EVERY);
+}
+
+/* ---- TSan still sees races between coroutines of two threads ---- */
+
+/*
+ * Only under TSan (elsewhere this would be a data race for real): in a
+ * child, a coroutine "first" on one thread writes a global, is destroyed,
+ * and then a coroutine "second" on another thread writes it too, with
+ * nothing ordering the two (the second thread waits for the first with a
+ * relaxed atomic, which TSan does not count as synchronization). The
+ * second coroutine's fiber is made where the first one's was freed: TSan
+ * must still report the race, naming both coroutines.
+ */
+#ifdef CORO__TSAN
+static long racy;
+static int first_done; /* relaxed atomic */
+
+static void *write_racy(void *arg)
+{
+    racy++;
+    CHECK_ERR(coro_yield(NULL, NULL), 0);
+    return arg;
+}
+
+static void *run_named(void *name)
+{
+    coro_options opt = {0, name, NULL, 0};
+    coro *co;
+
+    if (strcmp(name, "second") == 0)
+        while (!__atomic_load_n(&first_done, __ATOMIC_RELAXED))
+            usleep(1000);
+    CHECK_ERR(coro_create(&co, write_racy, &opt), 0);
+    while (coro_resume(co, NULL, NULL) == 1)
+        ;
+    CHECK_ERR(coro_destroy(co), 0);
+    __atomic_store_n(&first_done, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static void race_in_child(void)
+{
+    pthread_t a, b;
+
+    CHECK_INT(pthread_create(&a, NULL, run_named, "first"), 0);
+    CHECK_INT(pthread_create(&b, NULL, run_named, "second"), 0);
+    CHECK_INT(pthread_join(a, NULL), 0);
+    CHECK_INT(pthread_join(b, NULL), 0);
+}
+#endif
+
+TEST(tsan_reports_a_race_between_coroutines_of_two_threads)
+{
+#ifdef CORO__TSAN
+    char err[16384], chunk[4096];
+    size_t len = 0;
+    ssize_t n;
+    int fds[2], status;
+    pid_t pid;
+
+    CHECK_INT(pipe(fds), 0);
+    fflush(NULL);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        race_in_child();
+        _exit(0);
+    }
+    close(fds[1]);
+    while ((n = read(fds[0], chunk, sizeof chunk)) > 0) { /* all of it: the child must end */
+        size_t k = (size_t)n < sizeof err - 1 - len ? (size_t)n : sizeof err - 1 - len;
+        memcpy(err + len, chunk, k);
+        len += k;
+    }
+    err[len] = '\0';
+    close(fds[0]);
+    CHECK_INT(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status));
+    CHECK_INT(WEXITSTATUS(status), 66); /* TSan's exit code after a report */
+    CHECK(strstr(err, "WARNING: ThreadSanitizer: data race") != NULL);
+    CHECK(strstr(err, "write_racy") != NULL);
+    CHECK(strstr(err, "'first'") != NULL);
+    CHECK(strstr(err, "'second'") != NULL);
+#endif
 }
 
 /* ---- coroutines used from the wrong thread ---- */

@@ -188,7 +188,7 @@ TEST(wrap_error_called_from_main_returns_eerror)
     CHECK_INT(coro_status(gen), CORO_DEAD);
     CHECK_PTR(coro_errmsg(coro_running(NULL)), NULL); /* main has no error */
     CHECK_ERR(coro_call(gen, NULL, NULL), CORO_EDEAD);
-    CHECK_ERR(coro_close(gen), CORO_ECLOSED); /* closed when it failed */
+    CHECK_ERR(coro_close(gen), 0); /* closed when it failed: reported by then */
     CHECK_ERR(coro_destroy(gen), 0);
 }
 
@@ -299,4 +299,89 @@ TEST(wrap_error_passes_through_nested_generators)
     CHECK_ERR(coro_call(outer, NULL, NULL), CORO_EDEAD);
     CHECK_ERR(coro_destroy(outer), 0);
     CHECK_ERR(coro_destroy(inner), 0);
+}
+
+/* ---- calls that cannot resume the generator: raised, as Lua's wrap ---- */
+
+static void *call_twice_unchecked(void *arg)
+{
+    CHECK_INT(coro_call(arg, P(1), NULL), 0); /* return_arg: it finishes */
+    log_add("1 ");
+    (void)coro_call(arg, NULL, NULL); /* dead: raises */
+    log_add("!after ");
+    return NULL;
+}
+
+TEST(wrap_dead_generator_called_inside_pcall_raises)
+{
+    coro *gen;
+
+    CHECK_ERR(coro_wrap(&gen, return_arg, NULL), 0);
+    CHECK_ERR(coro_pcall(call_twice_unchecked, gen, NULL), CORO_EERROR);
+    CHECK_STR(coro_errmsg(coro_running(NULL)), "cannot resume dead coroutine");
+    CHECK_PTR(coro_errvalue(coro_running(NULL)), NULL);
+    CHECK_STR(log_buf, "1 ");
+    CHECK_ERR(coro_destroy(gen), 0);
+}
+
+TEST(wrap_dead_generator_called_inside_coroutine_kills_it)
+{
+    coro *gen, *co;
+
+    CHECK_ERR(coro_wrap(&gen, return_arg, NULL), 0);
+    CHECK_ERR(coro_create(&co, call_twice_unchecked, NULL), 0);
+    CHECK_ERR(coro_resume(co, gen, NULL), CORO_EERROR);
+    CHECK_STR(coro_errmsg(co), "cannot resume dead coroutine");
+    CHECK_STR(log_buf, "1 ");
+    CHECK_ERR(coro_destroy(co), 0);
+    CHECK_ERR(coro_destroy(gen), 0);
+}
+
+static coro *self_gen;
+
+static void *call_self(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_defer(log_cleanup, "c"), 0);
+    (void)coro_call(self_gen, NULL, NULL); /* running: raises */
+    log_add("!after ");
+    return NULL;
+}
+
+TEST(wrap_generator_calling_itself_raises_non_suspended)
+{
+    CHECK_ERR(coro_wrap(&self_gen, call_self, NULL), 0);
+    /* The raise kills the generator, and coro_call passes that on. */
+    CHECK_ERR(coro_call(self_gen, NULL, NULL), CORO_EERROR);
+    CHECK_STR(coro_errmsg(self_gen), "cannot resume non-suspended coroutine");
+    CHECK_STR(log_buf, "c");
+    CHECK_INT(coro_status(self_gen), CORO_DEAD);
+    CHECK_ERR(coro_destroy(self_gen), 0);
+}
+
+static void *call_null(void *arg)
+{
+    (void)arg;
+    (void)coro_call(NULL, NULL, NULL);
+    log_add("!after ");
+    return NULL;
+}
+
+TEST(wrap_null_generator_called_inside_pcall_raises)
+{
+    CHECK_ERR(coro_pcall(call_null, NULL, NULL), CORO_EERROR);
+    CHECK_STR(coro_errmsg(coro_running(NULL)), "invalid argument");
+    CHECK_STR(log_buf, "");
+}
+
+TEST(wrap_misuse_on_main_outside_pcall_returns_codes)
+{
+    coro *gen;
+
+    CHECK_ERR(coro_call(NULL, NULL, NULL), CORO_EINVAL);
+    CHECK_ERR(coro_wrap(&gen, return_arg, NULL), 0);
+    CHECK_INT(coro_call(gen, NULL, NULL), 0);
+    CHECK_ERR(coro_call(gen, NULL, NULL), CORO_EDEAD);
+    CHECK_PTR(coro_errmsg(coro_running(NULL)), NULL); /* nothing raised */
+    CHECK_ERR(coro_destroy(gen), 0);
 }
