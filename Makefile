@@ -97,6 +97,8 @@ EXAMPLE_BIN := $(EXAMPLES:%=$(BUILD)/examples/%)
 # Servers run until stopped: built with the examples, not run by demo/test.
 SERVERS := $(basename $(notdir $(wildcard examples/servers/*.c)))
 SERVER_BIN := $(SERVERS:%=$(BUILD)/examples/servers/%)
+# Their protocol parsers, which the fuzz targets include too.
+SERVER_H := $(wildcard examples/servers/*.h)
 # Fuzz targets: tests/fuzz/fuzz_<name>.c, each an LLVMFuzzerTestOneInput
 # with a seed corpus in tests/fuzz/corpus/fuzz_<name>/. make test replays
 # every corpus through a plain driver (in every configuration); make fuzz
@@ -162,7 +164,7 @@ $(BUILD)/tests/clash_frames.o: tests/clash_frames.c tests/clash_frames.h
 	$(CC) $(XCFLAGS) $(CFLAGS) -fstack-clash-protection -c $< -o $@
 
 # A fuzz target with the replay driver (tests/fuzz/driver.c).
-$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(BUILD)/libcoro.a
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(SERVER_H) $(BUILD)/libcoro.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Isrc -Iexamples/servers $< tests/fuzz/driver.c \
 	    $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
@@ -170,7 +172,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(BUILD)/l
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libcoro.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) $< $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
-$(BUILD)/examples/servers/%: examples/servers/%.c $(BUILD)/libcoro.a
+$(BUILD)/examples/servers/%: examples/servers/%.c $(SERVER_H) $(BUILD)/libcoro.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) $< $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
 

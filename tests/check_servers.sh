@@ -1,7 +1,11 @@
 #!/bin/sh
 # check_servers.sh - the example servers start with one command and serve:
 # echo_server on a free port echoes lines over two connections at once
-# (bash's /dev/tcp is the client). Run by tests/run.sh with BUILD.
+# (bash's /dev/tcp is the client); the HTTP and Redis servers answer their
+# clients (wrk, redis-cli, redis-benchmark) and stand hostile ones
+# (tests/server_probes.py: malformed requests, integer overflows, bodies,
+# clients that pipeline without reading, trickle or go quiet, more clients
+# than fds). Run by tests/run.sh with BUILD.
 set -eu
 if ! command -v bash >/dev/null 2>&1; then
     echo "bash not installed: skipped"
@@ -10,28 +14,51 @@ fi
 dir=$(mktemp -d)
 pid=
 trap '[ -z "$pid" ] || kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+python=$(command -v python3 || true)
+[ -n "$python" ] || echo "python3 not installed: the hostile-client probes are skipped"
 
-start() { # server [args]: starts it on a free port; sets pid and port
-    "$BUILD/examples/servers/$1" 0 ${2:-} > "$dir/$1.out" 2>&1 &
+# start server [args]: starts it on a free port; sets pid and port. With
+# $timeouts set, the server gets it as SERVER_TIMEOUTS_MS (short deadlines);
+# with $fds, that fd limit.
+start() {
+    rm -f "$dir/$1.out" # not the last run's "listening" line
+    (
+        [ -z "${fds:-}" ] || ulimit -n "$fds"
+        if [ -n "${timeouts:-}" ]; then
+            SERVER_TIMEOUTS_MS=$timeouts
+            export SERVER_TIMEOUTS_MS
+        fi
+        exec "$BUILD/examples/servers/$1" 0 ${2:-}
+    ) > "$dir/$1.out" 2>&1 &
     pid=$!
+    name=$1
     for _ in $(seq 50); do
-        grep -q listening "$dir/$1.out" && break
+        grep -qs listening "$dir/$1.out" && break
         sleep 0.1
     done
     port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$dir/$1.out")
-    [ -n "$port" ]
+    [ -n "$port" ] || fail "did not start"
+}
+
+fail() { # what: says what went wrong with the running server, shows its output
+    echo "$name: $1; its output:"
+    cat "$dir/$name.out"
+    exit 1
 }
 
 # Stops the server started last, which must still be serving and must have
 # logged no sanitizer report (under TSan a report does not stop a process).
-stop() { # server
-    kill -0 $pid
+stop() {
+    kill -0 $pid 2>/dev/null || fail "died"
     kill $pid
     wait $pid 2>/dev/null || true
     pid=
-    if grep -E 'Sanitizer|runtime error' "$dir/$1.out"; then
-        return 1
-    fi
+    ! grep -qE 'Sanitizer|runtime error' "$dir/$name.out" || fail "logged a sanitizer report"
+}
+
+probe() { # name: a group of tests/server_probes.py against the running server
+    [ -n "$python" ] || return 0
+    "$python" tests/server_probes.py "$1" "$port" "$pid" || fail "$1 failed"
 }
 
 start echo_server
@@ -43,7 +70,7 @@ bash -c '
     read -r b <&4
     [ "$a" = "first line" ] && [ "$b" = "second line" ]
 '
-stop echo_server
+stop
 
 # http_server: two keep-alive requests on one connection, then wrk for a
 # second (when installed: .ci/run installs it) without errors.
@@ -82,7 +109,24 @@ if command -v wrk >/dev/null 2>&1; then
 else
     echo "wrk not installed: its run skipped"
 fi
-stop http_server
+# Bodies by Content-Length, Transfer-Encoding refused, malformed framing.
+probe http_bodies
+stop
+
+# http_server with short deadlines (request 1 s, idle 3 s, write 1 s):
+# trickling heads and bodies, idle connections and a client that never
+# reads are cut. Then with 64 fds: 80 trickling clients are cut at their
+# deadline and a client behind them is served.
+timeouts="1000 3000 1000"
+start http_server README.md
+probe http_deadlines
+stop
+fds=64
+start http_server
+probe http_fd_limit
+stop
+fds=
+timeouts=
 
 # redis_server: redis-cli's answers, and redis-benchmark (a few thousand
 # requests, pipelined and not) without errors, when redis-tools is there.
@@ -103,7 +147,19 @@ if command -v redis-cli >/dev/null 2>&1 && command -v redis-benchmark >/dev/null
 else
     echo "redis-tools not installed: redis-cli and redis-benchmark runs skipped"
 fi
-stop redis_server
+# Malformed commands, integer arguments at and past their limits, and the
+# bound on pending answers.
+probe redis_protocol
+probe redis_integers
+probe redis_output_bound
+stop
+
+# redis_server with short deadlines (request 1 s, idle 3 s, write 1 s).
+timeouts="1000 3000 1000"
+start redis_server
+probe redis_deadlines
+stop
+timeouts=
 
 # redis_server busy polling for 20 us between requests: the same answers.
 start redis_server 20
@@ -113,4 +169,4 @@ if command -v redis-benchmark >/dev/null 2>&1; then
     [ "$(tr '\r' '\n' < "$dir/bench" | grep -c ': [0-9.]* requests per second')" -eq 4 ]
     ! grep -qi "error" "$dir/bench"
 fi
-stop redis_server
+stop

@@ -1,25 +1,47 @@
 /*
  * http_server.c - an HTTP/1.1 keep-alive server: "/" answers a fixed
  * "Hello, World!", "/file" the file given on the command line (read once
- * at start), anything else 404. Pipelined requests are answered in order.
+ * at start), anything else 404; methods other than GET 405. Pipelined
+ * requests are answered in order; a request body (Content-Length) is read
+ * and dropped.
  *
  *   build/gcc/examples/servers/http_server [port] [file]   (default 8080)
  *   wrk -c 50 -d 5s http://127.0.0.1:8080/
  *
- * Each connection is a task with a fixed 8 KiB request buffer (bounded
- * memory: a request head that does not fit is answered 431 and the
- * connection closed), and a request must arrive within 10 s of the
- * previous one's end (an idle or trickling client is shed). Answers to
- * pipelined requests go out together, in one write.
+ * http_parse.h finds and parses the requests (and says what it refuses
+ * and why: Transfer-Encoding is answered 501). Answers to pipelined requests
+ * go out together, in one write.
+ *
+ * What a connection may hold, and for how long:
+ *   memory  an 8 KiB request buffer and a 4 KiB answer buffer, fixed. A
+ *           head that does not fit is answered 431, a body of more than
+ *           1 MiB 413 (it would be dropped anyway, but not forever).
+ *   time    a request, from its first byte to the last byte of its body,
+ *           must arrive within 10 s (then 408); a connection may wait 60 s
+ *           for its next request; of answers that the socket cannot take
+ *           at once, the client must take each 64 KiB within 10 s. A
+ *           client that trickles, goes quiet or stops reading its answers
+ *           is disconnected, so that, out of fds, slow clients cannot keep
+ *           the others out for long.
+ * The environment variable SERVER_TIMEOUTS_MS="request idle write" sets the
+ * three times in milliseconds (tests/check_servers.sh makes them short).
+ * A connection closed after an answer (an error, Connection: close) is
+ * shut for writing first and what the client still sends is dropped for up
+ * to a second: closing with unread input would reset the connection and
+ * could destroy the answer before the client reads it.
  */
 #include <coro.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#define HEAD_MAX 8192
+#include "http_parse.h"
+
 #define OUT_MAX 4096
+#define WRITE_CHUNK (64 << 10)
+
+static coro_time request_time = CORO_SEC(10), idle_time = CORO_SEC(60), write_time = CORO_SEC(10);
 
 static char *file_body;
 static size_t file_len;
@@ -35,9 +57,29 @@ typedef struct conn {
     char out[OUT_MAX];
 } conn;
 
+/* Writes p[0, n). What the socket takes at once goes without a clock read
+ * (the deadline 0 has passed); then the client must take each WRITE_CHUNK
+ * bytes of the rest within write_time. 0 or an error. */
+static int send_all(int fd, const char *p, size_t n)
+{
+    size_t done;
+    int err = coro_write_all_until(fd, p, n, 0, &done);
+
+    while (err == CORO_ETIMEDOUT) {
+        size_t k = n - done < WRITE_CHUNK ? n - done : WRITE_CHUNK;
+
+        p += done;
+        n -= done;
+        if ((err = coro_write_all_until(fd, p, k, coro_after(write_time), NULL)) != 0)
+            break;
+        err = coro_write_all_until(fd, p += k, n -= k, 0, &done);
+    }
+    return err;
+}
+
 static int flush(conn *c)
 {
-    int err = c->out_len > 0 ? coro_write_all(c->fd, c->out, c->out_len) : 0;
+    int err = c->out_len > 0 ? send_all(c->fd, c->out, c->out_len) : 0;
 
     c->out_len = 0;
     return err;
@@ -48,7 +90,7 @@ static int send_bytes(conn *c, const char *p, size_t n)
     if (c->out_len + n > sizeof c->out && flush(c) != 0)
         return -1;
     if (n > sizeof c->out)
-        return coro_write_all(c->fd, p, n);
+        return send_all(c->fd, p, n);
     memcpy(c->out + c->out_len, p, n);
     c->out_len += n;
     return 0;
@@ -68,128 +110,102 @@ static int reply(conn *c, int status, const char *reason, const char *body, size
     return len > 0 ? send_bytes(c, body, len) : 0;
 }
 
-/* A request head, parsed in place: the request line's three words and
- * whether the connection stays open afterwards. */
-typedef struct request {
-    const char *method, *path, *version;
-    size_t method_len, path_len, version_len;
-    int keep;
-} request;
-
 /* Whether s[0, n) is the string lit. */
 static int is(const char *s, size_t n, const char *lit)
 {
     return n == strlen(lit) && memcmp(s, lit, n) == 0;
 }
 
-/* Parses the head buf[0, len), which ends with "\r\n": one pass, one
- * memchr per line. 0 if the request line is not three words. */
-static int parse(request *r, const char *buf, size_t len)
+/* Answers request r; 1 to keep the connection. */
+static int answer(conn *c, const http_request *r)
 {
-    const char *end = buf + len, *eol = memchr(buf, '\n', len), *sp, *line;
-    size_t n = (size_t)(eol - buf) - (eol > buf && eol[-1] == '\r');
-    int close = 0, keep_alive = 0;
-
-    if ((sp = memchr(buf, ' ', n)) == NULL)
-        return 0;
-    r->method = buf;
-    r->method_len = (size_t)(sp - buf);
-    r->path = sp + 1;
-    if ((sp = memchr(r->path, ' ', (size_t)(buf + n - r->path))) == NULL)
-        return 0;
-    r->path_len = (size_t)(sp - r->path);
-    r->version = sp + 1;
-    r->version_len = (size_t)(buf + n - r->version);
-    if (r->method_len == 0 || r->path_len == 0 || r->version_len == 0 ||
-        memchr(r->version, ' ', r->version_len) != NULL)
-        return 0;
-    /* The first "Connection:" header decides, case-insensitively. */
-    for (line = eol + 1; line < end; line = eol + 1) {
-        eol = memchr(line, '\n', (size_t)(end - line));
-        if ((*line | 0x20) == 'c' && eol - line > 11 && strncasecmp(line, "Connection:", 11) == 0) {
-            const char *v = line + 11 + strspn(line + 11, " \t");
-            size_t vn = (size_t)(eol - v);
-
-            close = vn >= 5 && strncasecmp(v, "close", 5) == 0;
-            keep_alive = vn >= 10 && strncasecmp(v, "keep-alive", 10) == 0;
-            break;
-        }
-    }
-    /* HTTP/1.1 keeps the connection unless told to close; 1.0 the reverse. */
-    r->keep = is(r->version, r->version_len, "HTTP/1.1") ? !close : keep_alive;
-    return 1;
-}
-
-/* Answers the request whose head is buf[0, len); 1 to keep the connection. */
-static int answer(conn *c, const char *buf, size_t len)
-{
-    request r;
-
-    if (!parse(&r, buf, len)) {
-        reply(c, 400, "Bad Request", "bad request\n", 12, 1);
-        return 0;
-    }
-    if (!is(r.method, r.method_len, "GET"))
-        return reply(c, 405, "Method Not Allowed", "GET only\n", 9, !r.keep) == 0 && r.keep;
-    if (is(r.path, r.path_len, "/") && r.keep) /* the hot path: prepared bytes */
+    if (!is(r->method, r->method_len, "GET"))
+        return reply(c, 405, "Method Not Allowed", "GET only\n", 9, !r->keep) == 0 && r->keep;
+    if (is(r->path, r->path_len, "/") && r->keep) /* the hot path: prepared bytes */
         return send_bytes(c, hello, sizeof hello - 1) == 0;
-    if (is(r.path, r.path_len, "/")) {
+    if (is(r->path, r->path_len, "/")) {
         reply(c, 200, "OK", "Hello, World!\n", 14, 1);
         return 0;
     }
-    if (is(r.path, r.path_len, "/file") && file_body != NULL)
-        return reply(c, 200, "OK", file_body, file_len, !r.keep) == 0 && r.keep;
-    return reply(c, 404, "Not Found", "not found\n", 10, !r.keep) == 0 && r.keep;
+    if (is(r->path, r->path_len, "/file") && file_body != NULL)
+        return reply(c, 200, "OK", file_body, file_len, !r->keep) == 0 && r->keep;
+    return reply(c, 404, "Not Found", "not found\n", 10, !r->keep) == 0 && r->keep;
 }
 
-/* The end of the first request head in buf[from, have) ("\r\n\r\n"), or NULL. */
-static char *head_end(char *buf, size_t from, size_t have)
+/* Answers a request refused with status (then the connection closes). */
+static void refuse(conn *c, int status)
 {
-    char *p = buf + from, *end = buf + have;
+    const char *reason = status == 400   ? "Bad Request"
+                         : status == 408 ? "Request Timeout"
+                         : status == 413 ? "Content Too Large"
+                         : status == 431 ? "Request Header Fields Too Large"
+                         : status == 501 ? "Not Implemented"
+                                         : "HTTP Version Not Supported";
 
-    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-        if (p - buf >= 3 && memcmp(p - 3, "\r\n\r\n", 4) == 0)
-            return p + 1;
-        p++;
-    }
-    return NULL;
+    reply(c, status, reason, "", 0, 1);
+}
+
+/* Ends a connection the server closes after its last answer (see the top
+ * of the file), with buf[0, n) to drop the client's input into. */
+static void linger(conn *c, char *buf, size_t n)
+{
+    coro_time until;
+
+    if (flush(c) != 0 || coro_shutdown(c->fd, CORO_SHUT_WR) != 0)
+        return;
+    until = coro_after(CORO_SEC(1));
+    while (coro_read_until(c->fd, buf, n, until) > 0)
+        continue;
 }
 
 static void serve_http(int fd, void *ctx)
 {
-    char buf[HEAD_MAX + 1];
-    size_t have = 0, scanned = 0;
+    char buf[HTTP_HEAD_MAX];
+    size_t have = 0, pos = 0; /* buf[pos, have): received, not yet used */
+    http_reader rd = {0, 0};
+    coro_time deadline = 0; /* the request begun: whole by then (0: none begun) */
     conn c;
 
     (void)ctx;
     c.fd = fd;
     c.out_len = 0;
     for (;;) {
-        char *end = head_end(buf, scanned, have);
+        http_request r;
+        size_t used;
+        http_event ev = http_next(&rd, buf + pos, have - pos, &used, &r);
         long n;
 
-        if (end != NULL) { /* a whole head: answer it, keep what follows */
-            size_t used = (size_t)(end - buf);
-            if (!answer(&c, buf, used - 2))
-                break;
-            memmove(buf, buf + used, have - used);
-            have -= used;
-            scanned = 0;
-            continue;
-        }
-        scanned = have;
-        if (have == HEAD_MAX) {
-            reply(&c, 431, "Request Header Fields Too Large", "", 0, 1);
+        pos += used;
+        if (ev == HTTP_ERROR) {
+            refuse(&c, r.status);
             break;
         }
+        if (ev == HTTP_REQUEST && !answer(&c, &r))
+            break;
+        if (ev != HTTP_MORE) {
+            if (rd.body == 0)
+                deadline = 0; /* that request is whole */
+            continue;
+        }
+        memmove(buf, buf + pos, have - pos);
+        have -= pos;
+        pos = 0;
         if (flush(&c) != 0)
             return;
-        n = coro_read_until(fd, buf + have, HEAD_MAX - have, coro_after(CORO_SEC(10)));
+        if ((have > 0 || rd.body > 0) && deadline == 0)
+            deadline = coro_after(request_time);
+        n = coro_read_until(fd, buf + have, sizeof buf - have,
+                            deadline != 0 ? deadline : coro_after(idle_time));
+        if (n == CORO_ETIMEDOUT && deadline != 0) {
+            refuse(&c, 408);
+            flush(&c);
+            return;
+        }
         if (n <= 0)
             return; /* closed, reset, or idle too long */
         have += (size_t)n;
     }
-    flush(&c); /* the last answer, before the connection closes */
+    linger(&c, buf, sizeof buf);
 }
 
 static void load(const char *path)
@@ -205,6 +221,36 @@ static void load(const char *path)
     }
     file_len = (size_t)n;
     fclose(f);
+}
+
+/* A whole decimal number in [lo, hi] from s, ending at *end (NULL: at the
+ * string's end): 0 and *v, or -1. */
+static int number(const char *s, char **end, long long lo, long long hi, long long *v)
+{
+    char *e;
+
+    errno = 0;
+    *v = strtoll(s, &e, 10);
+    if (e == s || errno != 0 || *v < lo || *v > hi || (end == NULL && *e != '\0'))
+        return -1;
+    if (end != NULL)
+        *end = e;
+    return 0;
+}
+
+/* SERVER_TIMEOUTS_MS="request idle write", each 1 to 10^9 ms. 0 or -1. */
+static int timeouts(const char *s)
+{
+    coro_time *t[3] = {&request_time, &idle_time, &write_time};
+    char *end = (char *)s;
+    long long ms;
+
+    for (int i = 0; i < 3; i++) {
+        if (number(end, &end, 1, 1000000000, &ms) != 0)
+            return -1;
+        *t[i] = CORO_MSEC(ms);
+    }
+    return *end == '\0' ? 0 : -1;
 }
 
 static void *server(void *arg)
@@ -225,12 +271,23 @@ static void *server(void *arg)
 
 int main(int argc, char **argv)
 {
-    int port = argc > 1 ? atoi(argv[1]) : 8080, err;
+    const char *env = getenv("SERVER_TIMEOUTS_MS");
     coro_run_options opt = {.flags = CORO_RUN_READ_AHEAD}; /* requests come without a read() */
+    long long port = 8080;
+    int p, err;
 
+    if (argc > 1 && number(argv[1], NULL, 0, 65535, &port) != 0) {
+        fprintf(stderr, "http_server: port %s: not 0 to 65535\n", argv[1]);
+        return 2;
+    }
+    if (env != NULL && timeouts(env) != 0) {
+        fprintf(stderr, "http_server: SERVER_TIMEOUTS_MS=\"%s\": not three times in ms\n", env);
+        return 2;
+    }
     if (argc > 2)
         load(argv[2]);
-    err = coro_run(server, &port, NULL, &opt);
+    p = (int)port;
+    err = coro_run(server, &p, NULL, &opt);
     free(file_body);
     if (err != 0) {
         fprintf(stderr, "http_server: %s\n", coro_strerror(err));

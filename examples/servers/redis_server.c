@@ -15,17 +15,51 @@
  * complete command in it, and writes the answers back in one write (so a
  * pipeline of 16 commands costs one read and one write). The store is a
  * chained hash table touched by one thread only: no locks. Keys expire
- * lazily, when next looked at. A request larger than 1 MiB is refused and
- * the connection closed: memory per connection is bounded.
+ * lazily, when next looked at; expiry times are milliseconds on the loop's
+ * clock. resp_parse.h parses the protocol, and integers (lengths, counts,
+ * arguments, values for INCR) with Redis's grammar and range checks, so that
+ * an out-of-range argument gets Redis's answer, never a wrapped number.
+ *
+ * What a connection may hold, and for how long:
+ *   input   one 1 MiB buffer (touched as used). A command of more than
+ *           1 MiB (RESP_MAX), an inline line of more than 64 KiB or more
+ *           than 64 arguments is a protocol error.
+ *   output  answers collect until 64 KiB are pending (OUT_MAX); then they
+ *           are written before the next command is run or read, so that
+ *           a client that pipelines commands without reading the answers
+ *           makes the server wait, not grow: at most 64 KiB plus one
+ *           answer (a value: at most 1 MiB) is pending. Redis bounds it
+ *           with its client output buffer limits too, but disconnects a
+ *           client past them; here the client gets every answer as it
+ *           reads.
+ *   time    a command must arrive whole within 10 s of its first byte;
+ *           a connection may wait 300 s for the next command; of answers
+ *           that the socket cannot take at once, the client must take each
+ *           64 KiB within 10 s. A client that trickles, goes quiet or
+ *           stops reading is disconnected.
+ * The environment variable SERVER_TIMEOUTS_MS="request idle write" sets the
+ * three times in milliseconds (tests/check_servers.sh makes them short).
+ * A protocol error is answered ("-ERR Protocol error: ..."), then the
+ * connection is shut for writing and what the client still sends is dropped
+ * for up to a second before it is closed: closing with unread input would
+ * reset the connection and could destroy the answer before the client reads
+ * it.
  */
-#define _GNU_SOURCE /* memmem */
 #include <coro.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#define IN_MAX (1 << 20)
-#define ARGS_MAX 64
+#include "resp_parse.h"
+
+#define IN_MAX RESP_MAX
+#define OUT_MAX (64 << 10)
+#define WRITE_CHUNK (64 << 10)
+
+static coro_time request_time = CORO_SEC(10), idle_time = CORO_SEC(300), write_time = CORO_SEC(10);
 
 /* ---- the store ---- */
 
@@ -33,11 +67,18 @@ typedef struct entry {
     struct entry *next;
     char *key, *val;
     size_t klen, vlen;
-    coro_time expires; /* 0: never */
+    long long expires; /* in ms on the loop's clock (now_ms); 0: never */
 } entry;
 
 static entry **table;
 static size_t buckets = 1024, entries;
+
+/* The loop's clock in milliseconds, the unit of expiry times as in Redis
+ * (so that any expiry Redis accepts fits: nanoseconds would overflow). */
+static long long now_ms(void)
+{
+    return coro_now() / 1000000;
+}
 
 static size_t hash(const char *s, size_t n)
 {
@@ -68,7 +109,7 @@ static entry *find(const char *key, size_t n, entry ***link)
         entry *e = *pp;
         if (e->klen != n || memcmp(e->key, key, n) != 0)
             continue;
-        if (e->expires != 0 && coro_now() >= e->expires) {
+        if (e->expires != 0 && now_ms() >= e->expires) {
             drop(pp);
             return NULL;
         }
@@ -110,7 +151,7 @@ static char *copy(const char *s, size_t n)
 }
 
 /* Sets key to val; 0, or -1 without memory. */
-static int set(const char *key, size_t kn, const char *val, size_t vn, coro_time expires)
+static int set(const char *key, size_t kn, const char *val, size_t vn, long long expires)
 {
     entry **link, *e = find(key, kn, &link);
     char *v = copy(val, vn);
@@ -141,20 +182,26 @@ static int set(const char *key, size_t kn, const char *val, size_t vn, coro_time
 
 /* ---- replies ---- */
 
+/* A connection's pending answers. */
 typedef struct out {
     char *buf;
     size_t len, cap;
+    int failed; /* an answer found no memory: the connection ends unanswered */
 } out;
 
 static void put(out *o, const void *p, size_t n)
 {
-    if (o->len + n > o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 4096;
+    if (o->failed)
+        return;
+    if (n > o->cap - o->len) {
+        size_t cap = o->cap ? o->cap : 4096;
         char *b;
-        while (cap < o->len + n)
+        while (cap - o->len < n)
             cap *= 2;
-        if ((b = realloc(o->buf, cap)) == NULL)
-            return; /* the reply is cut short: the client sees a protocol error */
+        if ((b = realloc(o->buf, cap)) == NULL) {
+            o->failed = 1;
+            return;
+        }
         o->buf = b;
         o->cap = cap;
     }
@@ -185,35 +232,109 @@ static void integer(out *o, long long v)
 
 /* ---- commands ---- */
 
-typedef struct word {
-    const char *p;
-    size_t n;
-} word;
+#define NOT_INTEGER "-ERR value is not an integer or out of range\r\n"
+#define NO_MEMORY "-ERR out of memory\r\n"
 
-static int is(const word *a, const char *name)
+static int is(const resp_word *a, const char *name)
 {
     return a->n == strlen(name) && strncasecmp(a->p, name, a->n) == 0;
 }
 
-static long long number(const word *a, int *ok)
+/* SET key value [EX seconds | PX milliseconds], checked as Redis checks it:
+ * the option's name, then an integer, then a time that is positive and
+ * whose deadline does not overflow. */
+static void cmd_set(out *o, const resp_word *a, int argc)
 {
-    char tmp[32], *end;
-    long long v;
+    long long v, ms, now, expires = 0;
+    int ex = argc == 5 && is(&a[3], "EX");
 
-    *ok = a->n > 0 && a->n < sizeof tmp;
-    if (!*ok)
-        return 0;
-    memcpy(tmp, a->p, a->n);
-    tmp[a->n] = '\0';
-    v = strtoll(tmp, &end, 10);
-    *ok = *end == '\0';
-    return v;
+    if (argc != 3 && !(argc == 5 && (ex || is(&a[3], "PX")))) {
+        puts_(o, "-ERR syntax error\r\n");
+        return;
+    }
+    if (argc == 5) {
+        if (!resp_int(a[4].p, a[4].n, &v)) {
+            puts_(o, NOT_INTEGER);
+            return;
+        }
+        now = now_ms();
+        if (v <= 0 || (ex && v > LLONG_MAX / 1000) || (ms = ex ? v * 1000 : v) > LLONG_MAX - now) {
+            puts_(o, "-ERR invalid expire time in 'set' command\r\n");
+            return;
+        }
+        expires = now + ms;
+    }
+    puts_(o, set(a[1].p, a[1].n, a[2].p, a[2].n, expires) == 0 ? "+OK\r\n" : NO_MEMORY);
 }
 
-static void command(out *o, word *a, int argc)
+/* INCR key: a missing key counts as 0; the value must be an integer as
+ * Redis reads one, and may not pass LLONG_MAX. The key keeps its expiry. */
+static void cmd_incr(out *o, const resp_word *key)
+{
+    entry **link, *e = find(key->p, key->n, &link);
+    long long v = 0;
+    char s[32];
+
+    if (e != NULL && !resp_int(e->val, e->vlen, &v)) {
+        puts_(o, NOT_INTEGER);
+        return;
+    }
+    if (v == LLONG_MAX) {
+        puts_(o, "-ERR increment or decrement would overflow\r\n");
+        return;
+    }
+    snprintf(s, sizeof s, "%lld", ++v);
+    if (set(key->p, key->n, s, strlen(s), e != NULL ? e->expires : 0) != 0)
+        puts_(o, NO_MEMORY);
+    else
+        integer(o, v);
+}
+
+/* EXPIRE key seconds: as in Redis, a time whose deadline would overflow is
+ * an error (checked before the key is looked up), and one not in the
+ * future deletes the key. */
+static void cmd_expire(out *o, const resp_word *key, const resp_word *secs)
+{
+    long long s, now = now_ms();
+    entry **link, *e;
+
+    if (!resp_int(secs->p, secs->n, &s)) {
+        puts_(o, NOT_INTEGER);
+        return;
+    }
+    if (s > LLONG_MAX / 1000 || s < LLONG_MIN / 1000 || s * 1000 > LLONG_MAX - now) {
+        puts_(o, "-ERR invalid expire time in 'expire' command\r\n");
+        return;
+    }
+    if ((e = find(key->p, key->n, &link)) == NULL) {
+        integer(o, 0);
+        return;
+    }
+    if (s * 1000 <= 0)
+        drop(link);
+    else
+        e->expires = now + s * 1000;
+    integer(o, 1);
+}
+
+/* TTL key: seconds left, rounded as Redis rounds them; -2 for no key, -1
+ * for a key that does not expire. */
+static void cmd_ttl(out *o, const resp_word *key)
+{
+    entry **link, *e = find(key->p, key->n, &link);
+    long long left;
+
+    if (e == NULL || e->expires == 0) {
+        integer(o, e == NULL ? -2 : -1);
+        return;
+    }
+    left = e->expires - now_ms();
+    integer(o, left > 0 ? (left + 500) / 1000 : 0);
+}
+
+static void command(out *o, const resp_word *a, int argc)
 {
     entry **link, *e;
-    int ok = 1;
 
     if (is(&a[0], "PING"))
         argc > 1 ? bulk(o, a[1].p, a[1].n) : puts_(o, "+PONG\r\n");
@@ -221,21 +342,9 @@ static void command(out *o, word *a, int argc)
         bulk(o, a[1].p, a[1].n);
     else if (is(&a[0], "GET") && argc == 2)
         (e = find(a[1].p, a[1].n, &link)) ? bulk(o, e->val, e->vlen) : puts_(o, "$-1\r\n");
-    else if (is(&a[0], "SET") && (argc == 3 || argc == 5)) {
-        coro_time exp = 0;
-        if (argc == 5) {
-            long long v = number(&a[4], &ok);
-            exp = is(&a[3], "EX")   ? coro_after(CORO_SEC(v))
-                  : is(&a[3], "PX") ? coro_after(CORO_MSEC(v))
-                                    : 0;
-            ok = ok && v > 0 && exp != 0;
-        }
-        if (!ok)
-            puts_(o, "-ERR syntax error\r\n");
-        else
-            puts_(o, set(a[1].p, a[1].n, a[2].p, a[2].n, exp) == 0 ? "+OK\r\n"
-                                                                   : "-ERR out of memory\r\n");
-    } else if (is(&a[0], "DEL") && argc >= 2) {
+    else if (is(&a[0], "SET") && argc >= 3)
+        cmd_set(o, a, argc);
+    else if (is(&a[0], "DEL") && argc >= 2) {
         long long n = 0;
         for (int i = 1; i < argc; i++)
             if (find(a[i].p, a[i].n, &link) != NULL) {
@@ -243,40 +352,13 @@ static void command(out *o, word *a, int argc)
                 n++;
             }
         integer(o, n);
-    } else if (is(&a[0], "INCR") && argc == 2) {
-        char s[32];
-        long long v = 0;
-        word cur;
-        if ((e = find(a[1].p, a[1].n, &link)) != NULL) {
-            cur.p = e->val;
-            cur.n = e->vlen;
-            v = number(&cur, &ok);
-        }
-        if (!ok)
-            puts_(o, "-ERR value is not an integer or out of range\r\n");
-        else {
-            snprintf(s, sizeof s, "%lld", v + 1);
-            set(a[1].p, a[1].n, s, strlen(s), e != NULL ? e->expires : 0) == 0
-                ? integer(o, v + 1)
-                : puts_(o, "-ERR out of memory\r\n");
-        }
-    } else if (is(&a[0], "EXPIRE") && argc == 3) {
-        long long secs = number(&a[2], &ok);
-        e = ok ? find(a[1].p, a[1].n, &link) : NULL;
-        if (!ok)
-            puts_(o, "-ERR value is not an integer or out of range\r\n");
-        else if (e == NULL)
-            integer(o, 0);
-        else {
-            secs > 0 ? (void)(e->expires = coro_after(CORO_SEC(secs))) : drop(link);
-            integer(o, 1);
-        }
-    } else if (is(&a[0], "TTL") && argc == 2) {
-        e = find(a[1].p, a[1].n, &link);
-        integer(o, e == NULL         ? -2
-                   : e->expires == 0 ? -1
-                                     : (e->expires - coro_now() + CORO_SEC(1) - 1) / CORO_SEC(1));
-    } else if (is(&a[0], "CONFIG") && argc == 3 && is(&a[1], "GET")) {
+    } else if (is(&a[0], "INCR") && argc == 2)
+        cmd_incr(o, &a[1]);
+    else if (is(&a[0], "EXPIRE") && argc == 3)
+        cmd_expire(o, &a[1], &a[2]);
+    else if (is(&a[0], "TTL") && argc == 2)
+        cmd_ttl(o, &a[1]);
+    else if (is(&a[0], "CONFIG") && argc == 3 && is(&a[1], "GET")) {
         puts_(o, "*2\r\n"); /* redis-benchmark asks for "save" and "appendonly" */
         bulk(o, a[2].p, a[2].n);
         bulk(o, "", 0);
@@ -286,91 +368,146 @@ static void command(out *o, word *a, int argc)
         puts_(o, "-ERR unknown command or wrong number of arguments\r\n");
 }
 
-/* ---- the protocol ---- */
+/* ---- the connection ---- */
 
-/* Parses one command at in[0, n): its length, 0 if incomplete, -1 if
- * malformed. Arrays of bulk strings, and inline commands. */
-static long parse(const char *in, size_t n, word *a, int *argc)
+/* Writes p[0, n). What the socket takes at once goes without a clock read
+ * (the deadline 0 has passed); then the client must take each WRITE_CHUNK
+ * bytes of the rest within write_time. 0 or an error. */
+static int send_all(int fd, const char *p, size_t n)
 {
-    const char *p = in, *end = in + n, *eol;
-    long count, len;
+    size_t done;
+    int err = coro_write_all_until(fd, p, n, 0, &done);
 
-    *argc = 0;
-    if (n == 0)
-        return 0;
-    if (*p != '*') { /* inline: words on one line */
-        if ((eol = memmem(p, n, "\r\n", 2)) == NULL)
-            return n > 4096 ? -1 : 0;
-        for (const char *q = p; q < eol && *argc < ARGS_MAX;) {
-            while (q < eol && *q == ' ')
-                q++;
-            if (q == eol)
-                break;
-            a[*argc].p = q;
-            while (q < eol && *q != ' ')
-                q++;
-            a[*argc].n = (size_t)(q - a[*argc].p);
-            (*argc)++;
-        }
-        return *argc > 0 ? eol + 2 - in : -1;
+    while (err == CORO_ETIMEDOUT) {
+        size_t k = n - done < WRITE_CHUNK ? n - done : WRITE_CHUNK;
+
+        p += done;
+        n -= done;
+        if ((err = coro_write_all_until(fd, p, k, coro_after(write_time), NULL)) != 0)
+            break;
+        err = coro_write_all_until(fd, p += k, n -= k, 0, &done);
     }
-    if ((eol = memmem(p, n, "\r\n", 2)) == NULL)
-        return 0;
-    count = strtol(p + 1, NULL, 10);
-    if (count < 1 || count > ARGS_MAX)
-        return -1;
-    p = eol + 2;
-    for (long i = 0; i < count; i++) {
-        if (p >= end)
-            return 0;
-        if (*p != '$' || (eol = memmem(p, (size_t)(end - p), "\r\n", 2)) == NULL)
-            return *p != '$' ? -1 : 0;
-        len = strtol(p + 1, NULL, 10);
-        if (len < 0 || len > IN_MAX)
-            return -1;
-        p = eol + 2;
-        if (end - p < len + 2)
-            return 0;
-        a[i].p = p;
-        a[i].n = (size_t)len;
-        p += len + 2;
+    return err;
+}
+
+/* Writes the pending answers. 0, or an error (the client is not reading,
+ * or an answer found no memory). */
+static int flush(int fd, out *o)
+{
+    int err = o->failed ? CORO_ENOMEM : send_all(fd, o->buf, o->len);
+
+    o->len = 0;
+    return err;
+}
+
+/* Answers a protocol error and ends the connection gracefully (see the top
+ * of the file): end-of-file first, then the client's input dropped for up
+ * to a second, in buf[0, n). */
+static void refuse(int fd, out *o, long code, const resp_cmd *c, char *buf, size_t n)
+{
+    char msg[96];
+    coro_time until;
+
+    if (code == RESP_EDOLLAR) /* the byte as Redis shows it, a control byte as a space */
+        snprintf(msg, sizeof msg, "-ERR Protocol error: expected '$', got '%c'\r\n",
+                 (unsigned char)c->got < ' ' ? ' ' : c->got);
+    else
+        snprintf(msg, sizeof msg, "-ERR Protocol error: %s\r\n", resp_strerror(code));
+    puts_(o, msg);
+    if (flush(fd, o) != 0 || coro_shutdown(fd, CORO_SHUT_WR) != 0)
+        return;
+    until = coro_after(CORO_SEC(1));
+    while (coro_read_until(fd, buf, n, until) > 0)
+        continue;
+}
+
+/* Runs the whole commands at the start of in[0, *have) and keeps the rest
+ * (the start of the next command) at in's start; *ran says whether a
+ * command ended. Answers are written whenever OUT_MAX of them are pending:
+ * the commands after wait meanwhile. 0; a RESP_E* code (details in *c) for
+ * a protocol error; 1 when an answer could not be written. */
+static int run(int fd, char *in, size_t *have, out *o, resp_cmd *c, int *ran)
+{
+    size_t used = 0;
+    long k;
+
+    while ((k = resp_parse(in + used, *have - used, c)) > 0) {
+        used += (size_t)k;
+        *ran = 1;
+        if (c->argc > 0)
+            command(o, c->argv, c->argc);
+        if (o->len >= OUT_MAX && flush(fd, o) != 0)
+            return 1;
     }
-    *argc = (int)count;
-    return p - in;
+    memmove(in, in + used, *have - used);
+    *have -= used;
+    return (int)k;
 }
 
 static void serve_redis(int fd, void *ctx)
 {
     char *in = malloc(IN_MAX);
     size_t have = 0;
-    out o = {NULL, 0, 0};
-    word a[ARGS_MAX];
-    int argc;
+    coro_time deadline = 0; /* the command begun in in[0, have) must be whole by then */
+    out o = {NULL, 0, 0, 0};
+    resp_cmd c;
 
     (void)ctx;
-    while (in != NULL) {
-        long n = coro_read(fd, in + have, IN_MAX - have), used = 0, k;
+    /* in never fills: resp_parse refuses a command that would not fit. */
+    while (in != NULL && have < IN_MAX) {
+        int ran = 0, rc;
+        long n;
 
+        if (have == 0 && o.cap > OUT_MAX) { /* waiting: give back a big answer's buffer */
+            free(o.buf);
+            o.buf = NULL;
+            o.cap = 0;
+        }
+        n = coro_read_until(fd, in + have, IN_MAX - have,
+                            have == 0 ? coro_after(idle_time) : deadline);
         if (n <= 0)
-            break;
+            break; /* closed, reset, idle too long, or the command too slow */
         have += (size_t)n;
-        while ((k = parse(in + used, have - (size_t)used, a, &argc)) > 0) {
-            command(&o, a, argc);
-            used += k;
-        }
-        if (k < 0 || (used == 0 && have == IN_MAX)) {
-            puts_(&o, "-ERR protocol error\r\n");
-            coro_write_all(fd, o.buf, o.len);
+        if ((rc = run(fd, in, &have, &o, &c, &ran)) != 0) {
+            if (rc < 0)
+                refuse(fd, &o, rc, &c, in, IN_MAX);
             break;
         }
-        memmove(in, in + used, have - (size_t)used);
-        have -= (size_t)used;
-        if (o.len > 0 && coro_write_all(fd, o.buf, o.len) != 0)
+        if (o.len > 0 && flush(fd, &o) != 0)
             break;
-        o.len = 0;
+        if (ran)
+            deadline = 0; /* what is left began after the last whole command */
+        if (have > 0 && deadline == 0)
+            deadline = coro_after(request_time);
     }
     free(o.buf);
     free(in);
+}
+
+/* ---- start-up ---- */
+
+/* A whole decimal number in [lo, hi] from s: 0 and *v, or -1. */
+static int number_arg(const char *s, long long lo, long long hi, long long *v)
+{
+    return resp_int(s, strlen(s), v) && *v >= lo && *v <= hi ? 0 : -1;
+}
+
+/* SERVER_TIMEOUTS_MS="request idle write", each 1 to 10^9 ms. 0 or -1. */
+static int timeouts(const char *s)
+{
+    coro_time *t[3] = {&request_time, &idle_time, &write_time};
+    long long ms;
+    char *end;
+
+    for (int i = 0; i < 3; i++) {
+        errno = 0;
+        ms = strtoll(s, &end, 10);
+        if (end == s || errno != 0 || ms < 1 || ms > 1000000000)
+            return -1;
+        *t[i] = CORO_MSEC(ms);
+        s = end;
+    }
+    return *s == '\0' ? 0 : -1;
 }
 
 static void *server(void *arg)
@@ -391,18 +528,28 @@ static void *server(void *arg)
 
 int main(int argc, char **argv)
 {
-    int port = argc > 1 ? atoi(argv[1]) : 6379, err;
-    long busy_us = argc > 2 ? atol(argv[2]) : 0;
+    const char *env = getenv("SERVER_TIMEOUTS_MS");
+    long long port = 6379, busy_us = 0;
     coro_run_options opt = {.flags = CORO_RUN_READ_AHEAD}; /* requests come without a read() */
+    int p, err;
 
-    if (busy_us < 0 || busy_us > 1000000) {
+    if (argc > 1 && number_arg(argv[1], 0, 65535, &port) != 0) {
+        fprintf(stderr, "redis_server: port %s: not 0 to 65535\n", argv[1]);
+        return 2;
+    }
+    if (argc > 2 && number_arg(argv[2], 0, 1000000, &busy_us) != 0) {
         fprintf(stderr, "redis_server: busy-poll time %s: not 0 to 1000000 us\n", argv[2]);
+        return 2;
+    }
+    if (env != NULL && timeouts(env) != 0) {
+        fprintf(stderr, "redis_server: SERVER_TIMEOUTS_MS=\"%s\": not three times in ms\n", env);
         return 2;
     }
     opt.busy_poll = CORO_USEC(busy_us);
     if ((table = calloc(buckets, sizeof *table)) == NULL)
         return 1;
-    err = coro_run(server, &port, NULL, &opt);
+    p = (int)port;
+    err = coro_run(server, &p, NULL, &opt);
     for (size_t i = 0; i < buckets; i++)
         while (table[i] != NULL)
             drop(&table[i]);
