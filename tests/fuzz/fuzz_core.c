@@ -461,6 +461,16 @@ static void arm(unsigned n)
     armed = 1;
 }
 
+/* Whether the harness runs on the stack of coroutine i (its own, or the
+ * shared one in copy-stack mode): cleanups run by close must. */
+static int on_stack_of(int i)
+{
+    const coro__stack *st = coro__stack_of(co(i)->h);
+    const char *sp = __builtin_frame_address(0);
+
+    return i == 0 || (sp >= (const char *)st->lo && sp < (const char *)st->lo + st->size);
+}
+
 /* Control is back in the harness: it must be where the model said. */
 static void arrive(int kind, int who, int rc, void *val, int chk, int id)
 {
@@ -481,6 +491,7 @@ static void arrive(int kind, int who, int rc, void *val, int chk, int id)
     }
     have_alt = 0;
     m.exp.kind = A_NONE;
+    FUZZ_CHECK(on_stack_of(m.cur));
     if (kind == A_CLEANUP) { /* it is off the list; it sees the error in flight */
         mco *c = co(who);
         c->nd--;

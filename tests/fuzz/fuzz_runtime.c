@@ -416,10 +416,11 @@ static void op_send(int i, unsigned a)
     int ch = (int)(a % NCH), form = (int)(a / NCH) % 4, k = new_val(ch, i), rc;
     int was_closed = w.closed[ch];
     unsigned char x[ELEM_MAX];
-    call c = begin(i, deadline(form, coro_now(), (int)(a / 12) % 6));
+    call c;
 
     if (k < 0)
         return;
+    c = begin(i, deadline(form, coro_now(), (int)(a / 12) % 6));
     encode(ch, k, x);
     if (form == 2) {
         rc = coro_chan_try_send(w.ch[ch], x);
@@ -476,8 +477,10 @@ static void op_select(int i, unsigned a, int n)
     coro_case cs[NCASE];
     unsigned char data[NCASE][ELEM_MAX];
     int ch[NCASE], k[NCASE], form = (int)(a / 36) % 4, rc;
-    call c = begin(i, deadline(form, coro_now(), 2));
+    call c;
 
+    if (w.nv + n > NVAL)
+        return;
     for (int j = 0; j < n; j++) {
         unsigned spec = j == 0 ? a % 6 : j == 1 ? (a / 6) % 6 : (a + 5 * (unsigned)j) % 6;
 
@@ -485,8 +488,7 @@ static void op_select(int i, unsigned a, int n)
         k[j] = -1;
         memset(data[j], 0, ELEM_MAX);
         if (spec >= NCH) {
-            if ((k[j] = new_val(ch[j], i)) < 0)
-                return;
+            k[j] = new_val(ch[j], i);
             encode(ch[j], k[j], data[j]);
         }
         cs[j].chan = w.ch[ch[j]];
@@ -494,6 +496,7 @@ static void op_select(int i, unsigned a, int n)
         cs[j].data = data[j];
         cs[j].result = 0;
     }
+    c = begin(i, deadline(form, coro_now(), 2));
     if (form == 2) {
         rc = coro_try_select(cs, n);
         CHECK((rc >= 0 && rc < n) || rc == CORO_EAGAIN);
