@@ -1,32 +1,22 @@
 /*
- * fuzz_runtime.c - the runtime as random task programs, on the virtual
- * clock with a seeded order, each run twice: invariants checked as it
- * runs, and the two runs' traces compared byte for byte.
+ * fuzz_runtime.c - the runtime as random task programs, checked against
+ * invariants as they run, each program run twice on the virtual clock in
+ * a seeded (or FIFO) order and the two traces compared byte for byte.
  *
- * The input is a header (scripts, seed, channel capacities, permits) and
- * up to NSCRIPT scripts of two-byte ops. The main task opens three
- * channels and two groups, spawns one task per script (with a handle,
- * detached, or into a group; some copy-stack), runs script 0, then awaits
- * its handles, waits for the groups and drains the channels. The ops:
- * send, receive (blocking, with a deadline, past deadline, try), close,
- * select over two cases, a mutex or semaphore section, wait group, event,
- * sleep, yield, spawn, await, cancel, group cancel and deadlines, raise,
- * and misuse.
+ * The input: a header (scripts, seed, order, channel capacities, permits)
+ * and up to NSCRIPT scripts of two-byte ops. The main task opens three
+ * channels and two groups, spawns a task per script (with a handle,
+ * detached or into a group; some copy-stack), runs script 0, then awaits
+ * its handles, waits for the groups and drains the channels.
  *
- * What is checked: every value sent is received at most once, only if
- * its send did not fail, in the order each sender sent it, and what is
- * sent and never received is what the channel still holds at the end; a
- * receive sees CORO_ECHCLOSED only on a closed, drained channel; one task
- * at a time in the mutex, at most `permits` in the semaphore; a call with
- * deadline D times out exactly at D (or at once when D has passed) and
- * never returns after D otherwise; coro_now() never goes back; a task
- * whose cancellation is certain (coro_cancel, a group cancel, its owner's
- * or its own group's) gets CORO_ECANCELED from each blocking call it
- * starts, and none gets it without a cause; an await or group wait returns
- * only when the task or every member, and what they own, has ended, with
- * the right result or message; every started task's cleanup runs, also on
- * a deadlock; coro_run returns 0, CORO_EERROR (with a message some task
- * raised) or CORO_EDEADLK; and nothing is left allocated or mapped.
+ * The harness keeps its own account of the run (struct world) as the
+ * tasks act, and checks against it (docs/design.md, Fuzzing, lists it all):
+ * values neither lost, duplicated, torn nor reordered per sender, closed
+ * channels drained first, mutual exclusion, deadlines to the nanosecond
+ * and ties in order, certain cancellations seen and none without a cause,
+ * awaits and group waits only after everything they cover ended, only
+ * real deadlocks (then cleaned up), coro_run's result, identical traces,
+ * nothing leaked.
  *
  * The deadlock report goes to stderr, which is sent to /dev/null while
  * the loop runs (FUZZ_STDERR=1 keeps it); a failing check puts it back.
@@ -411,54 +401,44 @@ static void recv_closed(int ch)
     CHECK(w.closed[ch] && coro_chan_len(w.ch[ch]) == 0);
 }
 
-static void op_send(int i, unsigned a)
+/* A send (send 1) or a receive on the channel the op names: blocking,
+ * with a deadline, try, or with a passed deadline. */
+static void op_chan(int i, unsigned a, int send)
 {
-    int ch = (int)(a % NCH), form = (int)(a / NCH) % 4, k = new_val(ch, i), rc;
+    int ch = (int)(a % NCH), form = (int)(a / NCH) % 4, k = send ? new_val(ch, i) : 0, rc;
     int was_closed = w.closed[ch];
-    unsigned char x[ELEM_MAX];
-    call c;
+    unsigned char x[ELEM_MAX] = {0};
+    coro_chan *c = w.ch[ch];
+    call cl;
 
     if (k < 0)
         return;
-    c = begin(i, deadline(form, coro_now(), (int)(a / 12) % 6));
-    encode(ch, k, x);
+    if (send)
+        encode(ch, k, x);
+    cl = begin(i, deadline(form, coro_now(), (int)(a / 12) % 6));
     if (form == 2) {
-        rc = coro_chan_try_send(w.ch[ch], x);
+        rc = send ? coro_chan_try_send(c, x) : coro_chan_try_recv(c, x);
         CHECK(rc == 0 || rc == CORO_ECHCLOSED || rc == CORO_EAGAIN);
     } else {
-        block(i, B_SEND, ch);
-        rc = form == 0 ? coro_chan_send(w.ch[ch], x) : coro_chan_send_until(w.ch[ch], x, c.d);
-        end(&c, rc, PLAIN);
+        block(i, send ? B_SEND : B_RECV, ch);
+        if (send)
+            rc = form == 0 ? coro_chan_send(c, x) : coro_chan_send_until(c, x, cl.d);
+        else
+            rc = form == 0 ? coro_chan_recv(c, x) : coro_chan_recv_until(c, x, cl.d);
+        end(&cl, rc, PLAIN);
         CHECK(rc == 0 || rc == CORO_ECHCLOSED || rc == CORO_ECANCELED ||
               (rc == CORO_ETIMEDOUT && form != 0));
     }
-    CHECK(rc != CORO_ECHCLOSED || w.closed[ch]);
-    CHECK(!was_closed || rc == CORO_ECHCLOSED || (form != 2 && rc == CORO_ECANCELED));
-    sent(k, rc);
-    tr(i, "send c%d v%d %d", ch, k, rc);
-}
-
-static void op_recv(int i, unsigned a)
-{
-    int ch = (int)(a % NCH), form = (int)(a / NCH) % 4, rc;
-    unsigned char x[ELEM_MAX] = {0};
-    call c = begin(i, deadline(form, coro_now(), (int)(a / 12) % 6));
-
-    if (form == 2) {
-        rc = coro_chan_try_recv(w.ch[ch], x);
-        CHECK(rc == 0 || rc == CORO_ECHCLOSED || rc == CORO_EAGAIN);
-    } else {
-        block(i, B_RECV, ch);
-        rc = form == 0 ? coro_chan_recv(w.ch[ch], x) : coro_chan_recv_until(w.ch[ch], x, c.d);
-        end(&c, rc, PLAIN);
-        CHECK(rc == 0 || rc == CORO_ECHCLOSED || rc == CORO_ECANCELED ||
-              (rc == CORO_ETIMEDOUT && form != 0));
-    }
-    if (rc == 0)
+    if (send) {
+        CHECK(rc != CORO_ECHCLOSED || w.closed[ch]);
+        CHECK(!was_closed || rc == CORO_ECHCLOSED || (form != 2 && rc == CORO_ECANCELED));
+        sent(k, rc);
+    } else if (rc == 0) {
         got(i, ch, x);
-    if (rc == CORO_ECHCLOSED)
+    } else if (rc == CORO_ECHCLOSED) {
         recv_closed(ch);
-    tr(i, "recv c%d v%d %d", ch, rc == 0 ? decode(ch, x) : -1, rc);
+    }
+    tr(i, "%s c%d v%d %d", send ? "send" : "recv", ch, send || rc == 0 ? decode(ch, x) : -1, rc);
 }
 
 static void op_close(int i, unsigned a)
@@ -853,10 +833,8 @@ static void op(int i, const uint8_t *o)
 
     switch (o[0] % 16) {
     case 0:
-        op_send(i, a);
-        break;
     case 1:
-        op_recv(i, a);
+        op_chan(i, a, o[0] % 16 == 0);
         break;
     case 2:
         op_close(i, a);
