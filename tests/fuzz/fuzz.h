@@ -13,6 +13,8 @@
 #include <stdlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Optional: called once before the first input. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 typedef struct fuzz_in {
     const uint8_t *p, *end;
