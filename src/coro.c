@@ -344,6 +344,7 @@ static void unwind(coro__thread *t, coro *co)
     co->flags |= CORO__F_CLOSING | CORO__F_NOYIELD;
     enter(t, co);
     coro__assert(co->status == CORO_DEAD);
+    co->flags &= ~CORO__F_NOYIELD; /* its cleanups are done: Lua's yieldable again */
 }
 
 /* Why co cannot be closed by the calling thread, or 0. */

@@ -532,3 +532,20 @@ TEST(close_errored_reports_the_error_once_then_returns_zero)
     CHECK_INT(coro_status(co), CORO_DEAD);
     CHECK_ERR(coro_destroy(co), 0);
 }
+
+/* Lua 5.4: coroutine.isyieldable(co) is true for a dead coroutine, closed
+ * or not (lua_closethread resets what its cleanups made non-yieldable). */
+TEST(a_closed_coroutine_is_yieldable_again_as_in_lua)
+{
+    coro *closed, *finished;
+
+    CHECK_ERR(coro_create(&closed, yield_forever, NULL), 0);
+    CHECK_ERR(coro_create(&finished, mark_ran, NULL), 0);
+    CHECK_INT(coro_resume(closed, NULL, NULL), 1);
+    CHECK_INT(coro_resume(finished, NULL, NULL), 0);
+    CHECK_ERR(coro_close(closed), 0);
+    CHECK_INT(coro_isyieldable(closed), 1);
+    CHECK_INT(coro_isyieldable(finished), 1);
+    CHECK_ERR(coro_destroy(closed), 0);
+    CHECK_ERR(coro_destroy(finished), 0);
+}
