@@ -4,10 +4,10 @@
  * A process-wide SIGSEGV handler, installed on first use of coro, runs on a
  * per-thread signal stack (the faulting stack has no room left). It decides
  * whether the fault is the running coroutine's overflow: the faulting
- * address or the interrupted stack pointer lies in its guard region, or
- * just past it (within another guard's length below: a frame larger than
- * the guard jumped it and hit unmapped memory), or the stack pointer has
- * left the bottom of its stack by no more than the stack's size. If so it
+ * address lies in its guard region, or the interrupted stack pointer does
+ * or lies just past it (within another guard's length below: a frame
+ * larger than the guard jumped it and hit unmapped memory), or has left
+ * the bottom of its stack by no more than the stack's size. If so it
  * prints
  *     coro: stack overflow in coroutine "<name>" (id N, stack S bytes)
  * with write(2) and aborts. Any other fault goes on to the handler that was
@@ -49,16 +49,20 @@ static uintptr_t fault_sp(void *uctx)
 #endif
 }
 
+/* A fault address in the guard is an overflow. Below it, memory belongs to
+ * others (a mapping of the program's, with a handler of its own that makes
+ * it writable, say): a fault there is an overflow only if the stack
+ * pointer has left the stack, into the guard or one guard's length below
+ * it (a frame that jumped the guard), or by no more than the stack's size. */
 static int is_overflow(const coro *co, uintptr_t addr, uintptr_t sp)
 {
     const coro__stack *s = coro__stack_of(co);
-    uintptr_t lo = (uintptr_t)s->lo;
-    uintptr_t zone = (uintptr_t)s->map >= CORO_STACK_GUARD ? (uintptr_t)s->map - CORO_STACK_GUARD
-                                                           : 0; /* the guard and one more below */
+    uintptr_t map = (uintptr_t)s->map, lo = (uintptr_t)s->lo;
+    uintptr_t zone = map >= CORO_STACK_GUARD ? map - CORO_STACK_GUARD : 0;
 
     if (s->map == NULL)
         return 0;
-    if (addr >= zone && addr < lo)
+    if (addr >= map && addr < lo)
         return 1;
     return sp != 0 && sp < lo && (sp >= zone || lo - sp <= s->size);
 }

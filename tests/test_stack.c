@@ -503,6 +503,50 @@ TEST(fault_in_coroutine_that_is_no_overflow_goes_to_previous_handler)
     CHECK_STR(r.err, "prior handler ran\n");
 }
 
+static void *write_to(void *arg)
+{
+    prior_expected = 1;
+    VALGRIND_DISABLE_ERROR_REPORTING; /* see write_bad_address */
+    *(volatile int *)arg = 1;
+    return NULL;
+}
+
+/* In the child: a read-only mapping of the program's right below a
+ * coroutine's guard, written by the coroutine with its stack pointer well
+ * inside its stack. */
+static void write_below_guard(void *arg)
+{
+    coro_options opt = {0, "writer", NULL, 0};
+    coro *co;
+    char *below;
+
+    (void)arg;
+    CHECK_ERR(coro_create(&co, write_to, &opt), 0);
+    below = (char *)co->stack.map - 64 * 1024;
+    if (mmap(below, page_size(), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
+             0) != below)
+        _exit(43); /* something else is there */
+    coro_resume(co, below, NULL);
+}
+
+/* Memory below the guard is not the stack's: a fault there (a program's
+ * own write-protected page, whose handler would make it writable) goes to
+ * the handler before coro's, not reported as an overflow. */
+TEST(fault_just_below_the_guard_with_the_stack_pointer_inside_goes_to_previous_handler)
+{
+    child_result r;
+
+    SKIP_IN_COPY_MODE();
+    run_child(write_below_guard, NULL, &r);
+    CHECK(WIFEXITED(r.status));
+    if (WEXITSTATUS(r.status) == 43) {
+        fprintf(stderr, "# skipped: the address below the guard is taken\n");
+        return;
+    }
+    CHECK_INT(WEXITSTATUS(r.status), 42);
+    CHECK_STR(r.err, "prior handler ran\n");
+}
+
 /* With nothing but the default action behind coro, a stray write kills the
  * process with SIGSEGV as if coro were not there. Under ASan or TSan, the
  * sanitizer's handler is the one behind and reports the SEGV itself. */
