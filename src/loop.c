@@ -396,9 +396,11 @@ struct coro__watchdog {
 
 /* Looks at the loop every quarter of the limit: a switch count that has
  * not moved for the limit while a task runs is a task that does not yield.
- * It holds mu except while it sleeps, and a task's name is freed only under
- * mu (coro__watchdog_forget), so the name it reads cannot go meanwhile;
- * the switch count's release / acquire orders the name's bytes before. */
+ * It holds mu except while it sleeps or prints, and a task's name is freed
+ * only under mu (coro__watchdog_forget), so the name it copies cannot go
+ * meanwhile; the name pointer's release / acquire orders its bytes before.
+ * It prints without mu: a stderr that blocks (a full pipe) blocks only the
+ * watchdog, never the loop freeing a task. */
 static void *watch(void *arg)
 {
     struct coro__watchdog *w = arg;
@@ -417,11 +419,17 @@ static void *watch(void *arg)
             seen = s;
             since = now;
         } else if (id != 0 && s != reported && now - since >= w->limit) {
-            fprintf(stderr,
-                    "coro: watchdog: task \"%.64s\" (id %llu) has run for %.0f ms without "
-                    "yielding\n",
-                    name != NULL ? name : "", id, (double)(now - since) / 1e6);
+            char copy[65];
+
+            snprintf(copy, sizeof copy, "%s", name != NULL ? name : "");
             reported = s;
+            pthread_mutex_unlock(&w->mu); /* a blocked stderr must not hold up the loop */
+            fprintf(stderr,
+                    "coro: watchdog: task \"%s\" (id %llu) has run for %.0f ms without "
+                    "yielding\n",
+                    copy, id, (double)(now - since) / 1e6);
+            pthread_mutex_lock(&w->mu);
+            continue; /* stop may have been asked meanwhile */
         }
         ts.tv_sec = (time_t)(next / 1000000000LL);
         ts.tv_nsec = (long)(next % 1000000000LL);

@@ -3,6 +3,8 @@
  * and who gets them, cancellation, no orphans, the deadlock report, seeded
  * order, the virtual clock, the watchdog, dumps, and misuse.
  */
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 #include <sys/wait.h>
@@ -595,6 +597,78 @@ TEST(watchdog_reports_a_task_that_does_not_yield)
     CHECK_ERR(run_capturing(spin_named, NULL, &o), 0);
     CHECK(strstr(captured, "coro: watchdog: task \"hog\" (id ") != NULL);
     CHECK(strstr(captured, "without yielding") != NULL);
+}
+
+/* ---- a watchdog whose stderr is blocked ---- */
+
+struct blocked_err {
+    int pipe[2];
+    int went_on; /* the loop got past the hog's end (atomic) */
+    int drained; /* the drainer has begun reading (atomic) */
+    int done;    /* coro_run has returned: the drainer stops (atomic) */
+    int blocked; /* stderr was still blocked when the loop went on */
+};
+
+static void *hog_then_go_on(void *arg)
+{
+    struct blocked_err *b = arg;
+    coro_task_options named = {"hog", 0, NULL, 0};
+    coro_task *t;
+
+    CHECK_ERR(coro_spawn(&t, spin, NULL, &named), 0);
+    CHECK_ERR(coro_await(t, NULL), 0); /* its end frees its name */
+    b->blocked = !__atomic_load_n(&b->drained, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&b->went_on, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* Drains the pipe once the loop went on, or after 5 s. */
+static void *drain_later(void *arg)
+{
+    struct blocked_err *b = arg;
+    char buf[4096];
+
+    for (int i = 0; i < 500 && !__atomic_load_n(&b->went_on, __ATOMIC_ACQUIRE); i++)
+        usleep(10000);
+    __atomic_store_n(&b->drained, 1, __ATOMIC_RELEASE);
+    CHECK_INT(fcntl(b->pipe[0], F_SETFL, O_NONBLOCK), 0);
+    while (!__atomic_load_n(&b->done, __ATOMIC_ACQUIRE))
+        if (read(b->pipe[0], buf, sizeof buf) <= 0)
+            usleep(1000);
+    return NULL;
+}
+
+/* The watchdog's report goes to a stderr that blocks (a full pipe): only
+ * the watchdog waits; the loop frees the reported task and goes on. */
+TEST(a_watchdog_blocked_on_stderr_does_not_hold_up_the_loop)
+{
+    coro_run_options o = {0, 0, CORO_MSEC(20), 0};
+    struct blocked_err b = {{-1, -1}, 0, 0, 0, 0};
+    int saved = dup(2), flags;
+    char fill[4096];
+    pthread_t drainer;
+
+    if (test_slow_env())
+        return; /* the watchdog's timing, as above */
+    CHECK(saved >= 0);
+    CHECK_INT(pipe(b.pipe), 0);
+    flags = fcntl(b.pipe[1], F_GETFL);
+    CHECK_INT(fcntl(b.pipe[1], F_SETFL, flags | O_NONBLOCK), 0);
+    memset(fill, 'x', sizeof fill);
+    while (write(b.pipe[1], fill, sizeof fill) > 0)
+        ;
+    CHECK_INT(fcntl(b.pipe[1], F_SETFL, flags), 0); /* full, and writes block */
+    fflush(stderr);
+    CHECK(dup2(b.pipe[1], 2) == 2);
+    CHECK_INT(pthread_create(&drainer, NULL, drain_later, &b), 0);
+    CHECK_ERR(coro_run(hog_then_go_on, &b, NULL, &o), 0);
+    dup2(saved, 2);
+    close(saved);
+    __atomic_store_n(&b.done, 1, __ATOMIC_RELEASE);
+    CHECK_INT(pthread_join(drainer, NULL), 0);
+    close(b.pipe[0]);
+    close(b.pipe[1]);
+    CHECK(b.blocked);
 }
 
 static void *dump_main(void *arg)
