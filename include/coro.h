@@ -201,7 +201,7 @@ typedef struct coro_options {
  */
 #define CORO_STACK_DEFAULT ((size_t)256 * 1024)
 #define CORO_STACK_MIN ((size_t)16 * 1024)
-#define CORO_STACK_MAX ((size_t)1 << 40)
+#define CORO_STACK_MAX ((size_t)1 << (sizeof(size_t) >= 8 ? 40 : 30))
 #define CORO_STACK_GUARD ((size_t)256 * 1024)
 
 /* A coroutine's status, as returned by coro_status(). */

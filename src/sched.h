@@ -441,8 +441,9 @@ static inline int coro__task_on_shared_stack(const coro_task *t, const void *p, 
     const coro__stack *s = &t->co->thread->shared;
     const char *c = p;
 
+    /* p below lo: compare lengths, not c + n, which a huge n could wrap */
     return (t->co->flags & CORO__F_COPY) && c < (const char *)s->lo + s->size &&
-           c + n > (const char *)s->lo;
+           (c >= (const char *)s->lo || n > (size_t)((const char *)s->lo - c));
 }
 
 /* Where the bytes at p of task t's stack are now (copy-stack mode moves
