@@ -644,12 +644,13 @@ TEST(a_watchdog_blocked_on_stderr_does_not_hold_up_the_loop)
 {
     coro_run_options o = {0, 0, CORO_MSEC(20), 0};
     struct blocked_err b = {{-1, -1}, 0, 0, 0, 0};
-    int saved = dup(2), flags;
+    int saved, flags;
     char fill[4096];
     pthread_t drainer;
 
     if (test_slow_env())
         return; /* the watchdog's timing, as above */
+    saved = dup(2);
     CHECK(saved >= 0);
     CHECK_INT(pipe(b.pipe), 0);
     flags = fcntl(b.pipe[1], F_GETFL);
