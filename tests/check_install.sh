@@ -48,9 +48,11 @@ internal=$(nm -D --defined-only "$lib/libcoro.so.0.1.0" | awk '{ print $NF }' |
 nm -D --defined-only "$lib/libcoro.so.0.1.0" | grep -q ' T coro_resume$' ||
     fail "libcoro.so does not export coro_resume"
 
-# pkg-config sees only the staged install, with paths inside the stage.
+# pkg-config sees the staged install first, with paths inside the stage,
+# and the system's own files after it (coro.pc may require liburing's).
+system_pc=$(pkg-config --variable pc_path pkg-config 2> /dev/null || true)
 PKG_CONFIG_SYSROOT_DIR=$stage
-PKG_CONFIG_LIBDIR=$lib/pkgconfig
+PKG_CONFIG_LIBDIR=$lib/pkgconfig${system_pc:+:$system_pc}
 PKG_CONFIG_PATH=$lib/pkgconfig
 PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1
 PKG_CONFIG_ALLOW_SYSTEM_LIBS=1
