@@ -49,8 +49,11 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
         -Wundef -Wpointer-arith -Wcast-align -Wvla
 OPT ?= -O2 -g
 CFLAGS ?=
+# -iquote: these folders hold sched.h and poll.h, which must not stand for
+# the system's <sched.h> and <poll.h>.
+SRC_INC := -iquote src/core -iquote src/runtime -iquote src/io
 XCFLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) \
-           -fPIC -fvisibility=hidden -Iinclude -pthread
+           -fPIC -fvisibility=hidden -Iinclude $(SRC_INC) -pthread
 # SAN_FLAGS: what a program linked with this build's library needs too
 # (tests/check_*.sh build some).
 ifeq ($(SANITIZE),thread)
@@ -83,11 +86,16 @@ endif
 # Tests and examples check internal invariants too.
 TEST_CFLAGS := -DCORO_ASSERTS
 
-LIB_SRC := src/coro.c src/error.c src/unwind.c src/switch.c src/stack.c \
-           src/loop.c src/sched.c src/worker.c src/group.c src/timer.c src/chan.c src/select.c \
-           src/sync.c src/io.c src/net.c src/poll_epoll.c src/offload.c src/serve.c src/file.c src/uring.c src/rxring.c \
-           src/thread.c src/overflow.c src/alloc.c src/copystack.c src/arch/ucontext.c
-LIB_ASM := src/arch/x86_64.S src/arch/aarch64.S src/arch/riscv64.S
+# The library's three layers, each a folder; a lower one includes nothing
+# of a higher one (tests/check_layers.sh): core (coroutines), runtime
+# (loops and tasks), io (fds, sockets, files, the pollers and the ring).
+CORE_SRC := $(addprefix src/core/,coro.c error.c unwind.c switch.c stack.c copystack.c \
+              overflow.c thread.c alloc.c arch/ucontext.c)
+RUNTIME_SRC := $(addprefix src/runtime/,loop.c sched.c worker.c group.c timer.c chan.c \
+                 select.c sync.c)
+IO_SRC := $(addprefix src/io/,io.c net.c poll_epoll.c offload.c serve.c file.c uring.c rxring.c)
+LIB_SRC := $(CORE_SRC) $(RUNTIME_SRC) $(IO_SRC)
+LIB_ASM := $(addprefix src/core/arch/,x86_64.S aarch64.S riscv64.S)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
 
 TESTS := $(basename $(notdir $(wildcard tests/test_*.c)))
@@ -169,7 +177,7 @@ $(BUILD)/coro.pc: coro.pc.in Makefile $(CONFIG_REC)
 # (and the objects in its TEST_EXTRA).
 $(BUILD)/tests/%: tests/%.c tests/test.h tests/runner.c $(BUILD)/libcoro.a
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Isrc $< tests/runner.c $(TEST_EXTRA) \
+	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) $< tests/runner.c $(TEST_EXTRA) \
 	    $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
 
 # test_stack's frames larger than any guard, built with stack-clash
@@ -183,7 +191,7 @@ $(BUILD)/tests/clash_frames.o: tests/clash_frames.c tests/clash_frames.h
 # A fuzz target with the replay driver (tests/fuzz/driver.c).
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(SERVER_H) $(BUILD)/libcoro.a
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Isrc -Iexamples/servers $< tests/fuzz/driver.c \
+	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Iexamples/servers $< tests/fuzz/driver.c \
 	    $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libcoro.a
@@ -297,7 +305,7 @@ fuzz:
 	    CFLAGS=-fsanitize=fuzzer-no-link lib
 	@for t in $(FUZZ_TARGETS); do \
 	    echo "clang ... -fsanitize=fuzzer tests/fuzz/$$t.c -o $(FUZZ_DIR)/$$t"; \
-	    clang -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O1 -g $(WARN) -Iinclude -Isrc \
+	    clang -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O1 -g $(WARN) -Iinclude $(SRC_INC) \
 	        -Iexamples/servers $(TEST_CFLAGS) -fsanitize=fuzzer,address,undefined \
 	        -fno-sanitize-recover=all tests/fuzz/$$t.c $(FUZZ_DIR)/libcoro.a \
 	        $(if $(URING),-luring) -pthread -o $(FUZZ_DIR)/$$t || exit 1; \
@@ -318,7 +326,7 @@ uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/coro.h $(DESTDIR)$(LIBDIR)/libcoro.a \
 	      $(DESTDIR)$(LIBDIR)/libcoro.so* $(DESTDIR)$(PKGCONFIGDIR)/coro.pc
 
-FORMAT_FILES = $(wildcard include/*.h src/*.c src/*.h src/arch/*.c tests/*.c tests/*.h \
+FORMAT_FILES = $(wildcard include/*.h src/*/*.c src/*/*.h src/core/arch/*.c tests/*.c tests/*.h \
                           tests/*.cpp tests/fuzz/*.c tests/fuzz/*.h examples/*.c \
                           examples/servers/*.c examples/servers/*.h bench/*.c)
 format:

@@ -17,7 +17,7 @@
  *  - Modes. "uring" and "pool" are the same code (conc tasks, each reading
  *    a contiguous share of the offsets with coro_file_read). The pool is
  *    forced by setting CORO_IO_URING=0 for that coro_run: each loop reads
- *    the variable when it first does file I/O (src/uring.c; the file tests
+ *    the variable when it first does file I/O (src/io/uring.c; the file tests
  *    switch backends the same way), so no re-exec or subprocess is needed.
  *  - The reference is one thread calling pread(2) in a loop, at concurrency
  *    1 only, and every ratio (at every concurrency) is against it. Reads

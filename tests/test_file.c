@@ -11,6 +11,7 @@
 
 #include "sched.h"
 #include "test.h"
+#include "hooks.h"
 
 static char path[64];
 

@@ -18,6 +18,7 @@
 
 #include "internal.h"
 #include "test.h"
+#include "hooks.h"
 
 static coro_run_options real = {0, 0, 0, 0};
 

@@ -13,6 +13,7 @@
 
 #include "sched.h"
 #include "test.h"
+#include "hooks.h"
 
 static void off(int site)
 {

@@ -10,7 +10,7 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <sys/poll.h> /* not <poll.h>: src/poll.h is on the path */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +20,7 @@
 
 #include "internal.h"
 #include "test.h"
+#include "hooks.h"
 
 static coro_run_options ahead = {CORO_RUN_READ_AHEAD, 0, 0, 0};
 

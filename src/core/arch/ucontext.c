@@ -10,7 +10,7 @@
  * two 32-bit halves.
  */
 #define _GNU_SOURCE 1 /* the register names of mcontext_t */
-#include "../ctx.h"
+#include "ctx.h"
 
 #ifdef CORO_BACKEND_UCONTEXT
 

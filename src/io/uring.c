@@ -22,6 +22,7 @@
  * liburing is (make detects it; cross builds do without).
  */
 #include "sched.h"
+#include "hooks.h"
 
 #ifndef CORO_HAVE_URING
 

@@ -31,6 +31,7 @@
 #include "poll.h"
 #include "rx.h"
 #include "sched.h"
+#include "hooks.h"
 
 /* The most buffers a socket holds received ahead before its receive is
  * paused until its task reads (bounded memory per connection). */

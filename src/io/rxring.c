@@ -15,6 +15,7 @@
  * socket with read() again.
  */
 #include "rx.h"
+#include "hooks.h"
 
 #ifndef CORO_HAVE_URING
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "sched.h"
+#include "hooks.h"
 
 /* A numeric address for host:port into *ss. 0 or CORO_EINVAL. */
 static int numeric(const char *host, int port, int passive, struct sockaddr_storage *ss,

@@ -430,59 +430,7 @@ CORO__HIDDEN void *coro__mmap(size_t len);
 CORO__HIDDEN int coro__mprotect_none(void *p, size_t len);
 CORO__HIDDEN void coro__munmap(void *p, size_t len);
 
-/* Test hooks: fail the Nth allocation / mapping from now (1 = the next one);
- * 0 turns injection off. Counters of live objects, for leak checks. */
-CORO__HIDDEN void coro__fail_after(long n);
-CORO__HIDDEN long coro__live_allocs(void);
-CORO__HIDDEN long coro__live_maps(void);
-/* The system calls of the I/O layer, by site, each of which a test can
- * make fail (alloc.c). A site covers every call of its kind. */
-enum coro__sys {
-    CORO__SYS_SOCKET,       /* socket(): listen, connect, UDP */
-    CORO__SYS_ACCEPT,       /* accept4() */
-    CORO__SYS_CONNECT,      /* connect() */
-    CORO__SYS_READ,         /* read, readv, recvfrom of the I/O calls */
-    CORO__SYS_WRITE,        /* write, writev, send, sendmsg, sendto, sendfile */
-    CORO__SYS_FCNTL,        /* making an adopted fd non-blocking */
-    CORO__SYS_EPOLL_CREATE, /* the loop's poller */
-    CORO__SYS_EPOLL_CTL,    /* watching an fd, changing or ending a watch */
-    CORO__SYS_EPOLL_WAIT,   /* the loop's wait in epoll */
-    CORO__SYS_EVENTFD,      /* the completion eventfds (offload pool, io_uring) */
-    CORO__SYS_THREAD,       /* pthread_create for the offload pool */
-    CORO__SYS_URING_SETUP,  /* io_uring_setup: file and receive-ahead rings */
-    CORO__SYS_URING_SUBMIT, /* a request to a ring refused (no entry, or submit) */
-    CORO__SYS_N
-};
-
-/* Test hook: from now, every `every`-th call at site fails with errno err
- * (every 1: each call), `count` times (0: until armed again); err 0 turns
- * the site off. Per thread, like the loop. */
-CORO__HIDDEN void coro__sys_inject(int site, unsigned every, unsigned count, int err);
-/* How many calls at site failed since it was armed. */
-CORO__HIDDEN unsigned coro__sys_failures(int site);
-CORO__HIDDEN extern __thread int coro__sys_armed __attribute__((tls_model("initial-exec")));
-/* 1, with errno set, if this call at site is to fail. */
-CORO__HIDDEN int coro__sys_fail(int site);
-
-/* A system call at an injection site: -1 with the injected errno when a
- * test made this call fail, else the call (one thread-local test when no
- * site is armed). CORO__URING is the same for liburing's calls, which
- * return -errno. */
-#define CORO__SYSCALL(site, call)                                                                  \
-    (CORO__UNLIKELY(coro__sys_armed) && coro__sys_fail(site) ? -1 : (call))
-#define CORO__URING(site, call)                                                                    \
-    (CORO__UNLIKELY(coro__sys_armed) && coro__sys_fail(site) ? -errno : (call))
-
-/* I/O test hook (io.c): reads and writes move at most `chunk` bytes (0: no
- * limit). */
-CORO__HIDDEN void coro__io_inject(size_t chunk);
-/* Receiving ahead (rx.h): the next loop's ring gets nbuf buffers (a power
- * of two; 0: the default), so that tests can run out of them; and whether
- * fd is received ahead now (1), or read with read() (0). */
-CORO__HIDDEN void coro__rx_inject(unsigned nbuf);
-CORO__HIDDEN int coro__fd_read_ahead(int fd);
-/* Ends the running loop's ring's poll of epoll, as a kernel may: 0, or
- * CORO_ENOSYS when the loop does not receive ahead. */
-CORO__HIDDEN int coro__rx_test_end_poll(void);
+/* Fault injection and leak counts for tests: fault.h. */
+#include "fault.h"
 
 #endif /* CORO_INTERNAL_H */

@@ -54,7 +54,7 @@
  *     stacks, so the unwind table is right at every instruction. The entry
  *     trampoline marks rip undefined: backtraces end there.
  */
-#include "../config.h"
+#include "config.h"
 
 #if defined(__x86_64__) && !defined(CORO_BACKEND_UCONTEXT)
 

@@ -118,20 +118,22 @@ void coro__munmap(void *p, size_t len)
 static __thread struct {
     unsigned every, count, calls, failed;
     int err;
-} sys_sites[CORO__SYS_N];
+} sys_sites[CORO__SYS_MAX];
 __thread int coro__sys_armed;
 
 static void rearm(void)
 {
     int any = 0;
 
-    for (int i = 0; i < CORO__SYS_N; i++)
+    for (int i = 0; i < CORO__SYS_MAX; i++)
         any |= sys_sites[i].err != 0;
     coro__sys_armed = any;
 }
 
 void coro__sys_inject(int site, unsigned every, unsigned count, int err)
 {
+    if (site < 0 || site >= CORO__SYS_MAX)
+        return;
     sys_sites[site].every = every > 0 ? every : 1;
     sys_sites[site].count = count;
     sys_sites[site].calls = 0;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "sched.h"
+#include "hooks.h"
 
 #define OFFLOAD_THREADS 4
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "poll.h"
+#include "hooks.h"
 
 #define BATCH CORO__POLL_BATCH
 
