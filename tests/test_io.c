@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -773,4 +774,74 @@ static void *grow_table(void *arg)
 TEST(waiters_survive_the_fd_table_growing_under_them)
 {
     run_real(grow_table);
+}
+
+/* ---- every blocking call checks in one order ---- */
+
+/* The loop, then the arguments, then the cancellation, then whatever
+ * could complete at once: a canceled task still hears that an fd is bad,
+ * and hears of its cancellation even where the call could complete. */
+static void *canceled_calls(void *arg)
+{
+    int *p = arg, fd = p[0];
+    char c = 'x';
+    struct addrinfo *res = (struct addrinfo *)1;
+    coro_case bad = {NULL, CORO_RECV, &c, 0};
+    coro_mutex m = CORO_MUTEX_INIT;
+
+    CHECK_ERR(coro_cancel(coro_task_self()), 0);
+    CHECK_ERR(coro_read(-1, &c, 1), CORO_EBADF);
+    CHECK_ERR(coro_write(-1, &c, 1), CORO_EBADF);
+    CHECK_ERR(coro_fd_wait(-1, CORO_READ), CORO_EBADF);
+    CHECK_ERR(coro_fd_wait(fd, 7), CORO_EINVAL);
+    CHECK_ERR(coro_accept(-1), CORO_EBADF);
+    CHECK_ERR(coro_file_read(-1, &c, 1, 0), CORO_EBADF);
+    CHECK_ERR(coro_file_write(fd, NULL, 1, 0), CORO_EINVAL);
+    CHECK_ERR(coro_file_open(NULL, O_RDONLY, 0), CORO_EINVAL);
+    CHECK_ERR(coro_offload(NULL, NULL, NULL), CORO_EINVAL);
+    CHECK_ERR(coro_getaddrinfo(NULL, NULL, NULL, &res, CORO_NEVER), CORO_EINVAL);
+    CHECK_PTR(res, NULL);
+    CHECK_ERR(coro_chan_recv(NULL, &c), CORO_EINVAL);
+    CHECK_ERR(coro_select(&bad, 1), CORO_EINVAL);
+    CHECK_ERR(coro_await(NULL, NULL), CORO_EINVAL);
+    CHECK_ERR(coro_mutex_lock(NULL), CORO_EINVAL);
+    /* fd holds a byte and m is free: both could complete, neither does. */
+    CHECK_ERR(coro_read(fd, &c, 1), CORO_ECANCELED);
+    CHECK_ERR(coro_fd_wait(fd, CORO_READ), CORO_ECANCELED);
+    CHECK_ERR(coro_file_read(fd, &c, 1, -1), CORO_ECANCELED);
+    CHECK_ERR(coro_mutex_lock(&m), CORO_ECANCELED);
+    CHECK_ERR(coro_sleep(0), CORO_ECANCELED);
+    p[2] = 1;
+    return NULL;
+}
+
+static void *check_order(void *arg)
+{
+    int p[3] = {-1, -1, 0};
+    coro_task *t;
+
+    (void)arg;
+    CHECK_ERR(pipe(p), 0);
+    CHECK_INT(write(p[1], "y", 1), 1);
+    CHECK_ERR(coro_spawn(&t, canceled_calls, p, NULL), 0);
+    coro_await(t, NULL);
+    CHECK_INT(p[2], 1);
+    CHECK_INT(read(p[0], p + 2, 1), 1); /* the byte is still there */
+    CHECK_ERR(coro_fd_close(p[0]), 0);
+    CHECK_ERR(coro_fd_close(p[1]), 0);
+    return NULL;
+}
+
+TEST(every_blocking_call_checks_the_loop_the_arguments_then_the_cancellation)
+{
+    char c;
+
+    /* Outside a loop, the loop's absence comes first. */
+    CHECK_ERR(coro_read(-1, &c, 1), CORO_ENOLOOP);
+    CHECK_ERR(coro_fd_wait(-1, 7), CORO_ENOLOOP);
+    CHECK_ERR(coro_file_read(-1, &c, 1, 0), CORO_ENOLOOP);
+    CHECK_ERR(coro_file_open(NULL, O_RDONLY, 0), CORO_ENOLOOP);
+    CHECK_ERR(coro_offload(NULL, NULL, NULL), CORO_ENOLOOP);
+    CHECK_ERR(coro_chan_recv(NULL, &c), CORO_ENOLOOP);
+    run_real(check_order);
 }

@@ -4,8 +4,10 @@
  * order, the virtual clock, the watchdog, dumps, and misuse.
  */
 #include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1182,4 +1184,67 @@ TEST(cleanups_run_by_a_deadlock_shutdown_cannot_arm_timers_or_spawn)
     wind_rc = 0;
     CHECK_ERR(run_capturing(deadlock_with_cleanup, NULL, NULL), CORO_EDEADLK);
     CHECK_ERR(wind_rc, CORO_ECANCELED); /* its deadline refused: no timer left behind */
+}
+
+/* A cleanup run by a deadlock's shutdown cannot wait: a call that needs
+ * another task to end its wait says so (coro_yield's CORO_ECBOUNDARY);
+ * work that needs none (a file write, an offloaded function, a lookup) is
+ * done right there. */
+static int inline_fd = -1;
+static coro_chan *inline_ch;
+static int inline_rc[5];
+
+static void *plus_one(void *arg)
+{
+    int *n = arg;
+
+    ++*n;
+    return n;
+}
+
+static void work_inline(void *arg)
+{
+    char c = 0;
+    int n = 41;
+    void *r = NULL;
+    struct addrinfo *res = NULL;
+
+    (void)arg;
+    inline_rc[0] = (int)coro_file_write(inline_fd, "z", 1, -1);
+    inline_rc[1] = coro_offload(plus_one, &n, &r) == 0 && r == &n ? n : -1;
+    inline_rc[2] = coro_chan_recv(inline_ch, &c);
+    inline_rc[3] = coro_getaddrinfo("127.0.0.1", "80", NULL, &res, CORO_NEVER);
+    if (res != NULL)
+        freeaddrinfo(res);
+    inline_rc[4] = coro_fd_wait(inline_fd, CORO_WRITE);
+    coro_chan_free(inline_ch);
+}
+
+static void *deadlock_with_work(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_chan_open(&inline_ch, 1, 0), 0);
+    CHECK_ERR(coro_defer(work_inline, NULL), 0);
+    coro_event_wait(&never);
+    return NULL;
+}
+
+TEST(cleanups_run_by_a_deadlock_shutdown_do_work_inline_and_cannot_wait)
+{
+    int p[2];
+    char c = 0;
+
+    CHECK_ERR(pipe(p), 0);
+    inline_fd = p[1];
+    memset(inline_rc, 0xff, sizeof inline_rc);
+    CHECK_ERR(run_capturing(deadlock_with_work, NULL, NULL), CORO_EDEADLK);
+    CHECK_INT(inline_rc[0], 1);
+    CHECK_INT(read(p[0], &c, 1), 1);
+    CHECK_INT(c, 'z');
+    CHECK_INT(inline_rc[1], 42);
+    CHECK_ERR(inline_rc[2], CORO_ECBOUNDARY);
+    CHECK_ERR(inline_rc[3], 0);
+    CHECK_ERR(inline_rc[4], CORO_ECBOUNDARY);
+    close(p[0]);
+    close(p[1]);
 }

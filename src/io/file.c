@@ -73,15 +73,28 @@ static int off_the_stack(coro_task *self, coro__file_op *op)
     return 0;
 }
 
-static long submit(const coro__file_op *args)
+/* Runs the operation args: the checks every blocking call makes, in their
+ * order (the loop, the arguments, the cancellation), then the work, done
+ * inline where the task cannot wait (a cleanup at a loop's shutdown). */
+static long submit(coro__file_op *args)
 {
     int err;
     coro_task *self = coro__blocking_begin(&err);
     coro__file_op *op;
     long r;
 
-    if (self == NULL || err != 0)
+    if (self == NULL)
         return err;
+    if (args->kind == CORO__FILE_OPEN ? args->path == NULL : args->fd < 0)
+        return args->kind == CORO__FILE_OPEN ? CORO_EINVAL : CORO_EBADF;
+    if (args->buf == NULL && args->n > 0)
+        return CORO_EINVAL;
+    if (err != 0)
+        return err;
+    if (!coro__can_wait(self)) {
+        run(args);
+        return args->result;
+    }
     if ((op = coro__malloc(sizeof *op)) == NULL)
         return CORO_ENOMEM;
     *op = *args;
@@ -109,8 +122,6 @@ int coro_file_open(const char *path, int flags, int mode)
 {
     coro__file_op op = {CORO__FILE_OPEN, -1, flags, mode, path, NULL, 0, 0, NULL, 0, 0};
 
-    if (path == NULL)
-        return CORO_EINVAL;
     return (int)submit(&op);
 }
 
@@ -118,10 +129,6 @@ long coro_file_read(int fd, void *buf, size_t n, long long offset)
 {
     coro__file_op op = {CORO__FILE_READ, fd, 0, 0, NULL, buf, n, offset, NULL, 0, 0};
 
-    if (fd < 0)
-        return CORO_EBADF;
-    if (buf == NULL && n > 0)
-        return CORO_EINVAL;
     return submit(&op);
 }
 
@@ -129,10 +136,6 @@ long coro_file_write(int fd, const void *buf, size_t n, long long offset)
 {
     coro__file_op op = {CORO__FILE_WRITE, fd, 0, 0, NULL, (void *)buf, n, offset, NULL, 0, 0};
 
-    if (fd < 0)
-        return CORO_EBADF;
-    if (buf == NULL && n > 0)
-        return CORO_EINVAL;
     return submit(&op);
 }
 
@@ -140,7 +143,5 @@ int coro_file_fsync(int fd)
 {
     coro__file_op op = {CORO__FILE_FSYNC, fd, 0, 0, NULL, NULL, 0, 0, NULL, 0, 0};
 
-    if (fd < 0)
-        return CORO_EBADF;
     return (int)submit(&op);
 }

@@ -60,7 +60,6 @@ struct coro__io {
     coro__poller *poller;
     fd_state *fds;
     int cap;
-    size_t waiters; /* tasks parked on fds or on other I/O (io_uring) */
     coro__loop *loop;
     coro__rx *rx; /* receiving ahead: then the loop waits in its ring */
     int rx_state; /* 0: not tried yet; 1: on; -1: off for this loop */
@@ -88,14 +87,6 @@ int coro__io_hook(coro__loop *l, int fd, void (*hook)(coro__loop *l))
         return err;
     l->io->fds[fd].hook = hook;
     return 0;
-}
-
-/* Counts tasks parked on I/O that is not an fd wait (so the loop sleeps in
- * the poller instead of reporting a deadlock). */
-void coro__io_waiting(coro__loop *l, int delta)
-{
-    if (io_of(l) != NULL)
-        l->io->waiters += (size_t)delta;
 }
 
 /* fd's state, the table grown to hold it; NULL without memory. */
@@ -293,25 +284,18 @@ int coro__fd_adopt(coro__loop *l, int fd)
 /* The running task self waits for `events` (CORO_READ or CORO_WRITE) on
  * fd, which is adopted: the park under every wait for an fd, once its
  * caller has checked its arguments. */
-static int park_on(coro_task *self, int fd, unsigned events, coro_time deadline, int cancelable)
+static int park_on(coro_task *self, int fd, unsigned events, coro_time deadline)
 {
-    struct coro__io *io = self->loop->io;
-    fd_state *s = &io->fds[fd];
-    coro__waiter *w = &self->w[0];
-    int rc;
+    fd_state *s = &self->loop->io->fds[fd];
 
-    coro__waiter_wait(w, self, events == CORO_READ ? &s->readers : &s->writers, NULL, -1);
-    io->waiters++;
-    rc = coro__park(self, events == CORO_READ ? "fd read" : "fd write", (void *)(long)fd, deadline,
-                    cancelable);
-    io->waiters--;
-    coro__waitq_remove(w);
-    return w->fired ? w->result : rc;
+    return coro__wait(self, events == CORO_READ ? &s->readers : &s->writers, NULL, 1,
+                      events == CORO_READ ? "fd read" : "fd write", (void *)(long)fd, deadline,
+                      CORO__WAIT_OUTSIDE | CORO__WAIT_CANCEL);
 }
 
-static int fd_wait(int fd, unsigned events, coro_time deadline, int cancelable)
+int coro_fd_wait_until(int fd, unsigned events, coro_time deadline)
 {
-    int err;
+    int err, bad;
     coro_task *self = coro__blocking_begin(&err);
     fd_state *s;
 
@@ -321,25 +305,15 @@ static int fd_wait(int fd, unsigned events, coro_time deadline, int cancelable)
         return CORO_EBADF;
     if (events != CORO_READ && events != CORO_WRITE)
         return CORO_EINVAL;
-    if (err != 0 && cancelable)
-        return err;
-    if ((s = adopt(self->loop, fd, &err)) == NULL)
+    if ((s = adopt(self->loop, fd, &bad)) == NULL)
+        return bad;
+    if (err != 0)
         return err;
     if (events == CORO_READ && (s->rxq.first != 0 || s->rx_end))
         return 0; /* received ahead: readable now */
     if (events == CORO_READ && s->ahead && !s->rx_used)
         classic(self->loop->io, fd); /* not read by coro yet: its reader may use read() */
-    return park_on(self, fd, events, deadline, cancelable);
-}
-
-int coro_fd_wait_until(int fd, unsigned events, coro_time deadline)
-{
-    return fd_wait(fd, events, deadline, 1);
-}
-
-int coro__fd_wait_uncancelable(int fd, unsigned events)
-{
-    return fd_wait(fd, events, CORO_NEVER, 0);
+    return park_on(self, fd, events, deadline);
 }
 
 int coro_fd_wait(int fd, unsigned events)
@@ -381,14 +355,20 @@ static size_t chunk(size_t n)
 /* The start of every I/O call: the running task and fd's state. */
 static fd_state *begin(int fd, coro_task **self, int *err)
 {
-    *self = coro__blocking_begin(err);
-    if (*self == NULL || *err != 0)
+    int canceled;
+    fd_state *s;
+
+    if ((*self = coro__blocking_begin(&canceled)) == NULL) {
+        *err = canceled;
         return NULL;
+    }
     if (fd < 0) {
         *err = CORO_EBADF;
         return NULL;
     }
-    return adopt((*self)->loop, fd, err);
+    if ((s = adopt((*self)->loop, fd, err)) == NULL || (*err = canceled) != 0)
+        return NULL;
+    return s;
 }
 
 /* coro_fd_wait_until for an I/O call's loop, whose fd was adopted at its
@@ -402,7 +382,7 @@ static int wait_again(coro_task *self, int fd, unsigned dir, coro_time deadline)
         return CORO_ECANCELED;
     if (fd >= io->cap || !io->fds[fd].adopted)
         return CORO_EBADF;
-    return park_on(self, fd, dir, deadline, 1);
+    return park_on(self, fd, dir, deadline);
 }
 
 /* The loop of every I/O call: op() until it does not say EAGAIN, waiting
@@ -647,11 +627,6 @@ static void ready(void *ctx, int fd, unsigned events)
         coro__waitq_fire_all(&io->fds[fd].readers, 0);
     if (events & CORO__POLL_OUT)
         coro__waitq_fire_all(&io->fds[fd].writers, 0);
-}
-
-size_t coro__io_waiters(const coro__loop *l)
-{
-    return l->io != NULL ? l->io->waiters : 0;
 }
 
 int coro__io_poll(coro__loop *l, coro_time timeout)

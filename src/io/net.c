@@ -120,9 +120,11 @@ int coro_accept_until(int lfd, coro_time deadline)
     int err, fd;
     coro_task *self = coro__blocking_begin(&err);
 
-    if (self == NULL || err != 0)
+    if (self == NULL)
         return err;
-    if ((err = coro__fd_adopt(self->loop, lfd)) != 0) /* non-blocking from the start */
+    if ((fd = coro__fd_adopt(self->loop, lfd)) != 0) /* non-blocking from the start */
+        return fd;
+    if (err != 0)
         return err;
     for (;;) {
         fd =

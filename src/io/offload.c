@@ -112,15 +112,8 @@ static void reaped(coro__loop *l)
  * deadline, or, if cancelable, its cancellation). */
 static int wait_jobs(coro_task *self, struct coro__offload *p, coro_time deadline, int cancelable)
 {
-    coro__waiter *w = &self->w[0];
-    int rc;
-
-    coro__waiter_wait(w, self, &p->waiters, NULL, -1);
-    coro__io_waiting(self->loop, 1);
-    rc = coro__park(self, "offload", p, deadline, cancelable);
-    coro__io_waiting(self->loop, -1);
-    coro__waitq_remove(w);
-    return w->fired ? 0 : rc;
+    return coro__wait(self, &p->waiters, NULL, 1, "offload", p, deadline,
+                      CORO__WAIT_OUTSIDE | (cancelable ? CORO__WAIT_CANCEL : 0));
 }
 
 static struct coro__offload *pool(coro__loop *l, int *err)
@@ -226,12 +219,21 @@ int coro_offload_until(coro_fn fn, void *arg, void **result, coro_time deadline)
     coro_task *self = coro__blocking_begin(&err);
     job *j;
 
-    if (self == NULL || err != 0)
+    if (self == NULL)
         return err;
     /* fn reads arg on its thread while the task is parked: a copy-stack
      * task's stack is not its own then. */
     if (fn == NULL || coro__task_on_shared_stack(self, arg, 1))
         return CORO_EINVAL;
+    if (err != 0)
+        return err;
+    if (!coro__can_wait(self)) { /* a cleanup at the loop's shutdown */
+        void *r = fn(arg);
+
+        if (result != NULL)
+            *result = r;
+        return 0;
+    }
     if ((j = submit(self, fn, arg, &err)) == NULL)
         return err;
     return collect(self, j, result, deadline);
@@ -247,8 +249,7 @@ int coro__offload_all(coro_task *self, coro_fn fn, void *arg, void **result)
         return err;
     p = self->loop->offload;
     while (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE))
-        if (wait_jobs(self, p, CORO_NEVER, 0) != 0) /* cannot suspend (a close's */
-            usleep(100);                            /* cleanup): wait here */
+        wait_jobs(self, p, CORO_NEVER, 0); /* its caller checked that self can wait */
     if (result != NULL)
         *result = j->result;
     j->collected = 1;
@@ -358,10 +359,14 @@ int coro_getaddrinfo(const char *host, const char *service, const struct addrinf
 
     if (res != NULL)
         *res = NULL;
-    if (self == NULL || err != 0)
+    if (self == NULL)
         return err;
     if (res == NULL || (host == NULL && service == NULL))
         return CORO_EINVAL;
+    if (err != 0)
+        return err;
+    if (!coro__can_wait(self)) /* a cleanup at the loop's shutdown */
+        return gai_error(getaddrinfo(host, service, hints, res));
     if ((o = coro__malloc(sizeof *o)) == NULL)
         return CORO_ENOMEM;
     memset(o, 0, sizeof *o);

@@ -194,11 +194,8 @@ long coro__uring_file(coro_task *self, coro__file_op *op)
     collect(u); /* done already (a read from the page cache): no park */
     if (op->done)
         return op->result;
-    coro__io_waiting(l, 1);
     while (!op->done) /* not cancelable: the kernel holds the buffer */
-        if (coro__park(self, "file io", op, CORO_NEVER, 0) != 0)
-            reap(l); /* cannot suspend (a cleanup of a close): poll for it */
-    coro__io_waiting(l, -1);
+        coro__wait(self, NULL, NULL, 0, "file io", op, CORO_NEVER, CORO__WAIT_OUTSIDE);
     return op->result;
 }
 

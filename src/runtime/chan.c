@@ -170,7 +170,6 @@ static int op_until(coro_chan *ch, int op, void *data, coro_time deadline)
 {
     int err, rc;
     coro_task *self = coro__blocking_begin(&err);
-    coro__waiter *w;
 
     if (self == NULL)
         return err;
@@ -181,11 +180,8 @@ static int op_until(coro_chan *ch, int op, void *data, coro_time deadline)
     rc = op == CORO_SEND ? send_now(ch, data) : recv_now(ch, data); /* inline */
     if (rc != CORO_EAGAIN)
         return rc;
-    w = &self->w[0];
-    coro__waiter_wait(w, self, coro__chan_queue(ch, op), data, -1);
-    rc = coro__park(self, op == CORO_SEND ? "chan send" : "chan recv", ch, deadline, 1);
-    coro__waitq_remove(w);
-    return w->fired ? w->result : rc;
+    return coro__wait(self, coro__chan_queue(ch, op), data, 1,
+                      op == CORO_SEND ? "chan send" : "chan recv", ch, deadline, CORO__WAIT_CANCEL);
 }
 
 int coro_chan_send_until(coro_chan *ch, const void *elem, coro_time deadline)

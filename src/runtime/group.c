@@ -86,9 +86,7 @@ int coro_group_wait(coro_group *g)
     if (g->owner != self)
         return CORO_EPERM;
     while (g->live > 0) { /* not cancelable: no member outlives the group */
-        coro__waiter_wait(&self->w[0], self, &g->waiters, NULL, -1);
-        rc = coro__park(self, "group wait", g, CORO_NEVER, 0);
-        coro__waitq_remove(&self->w[0]);
+        rc = coro__wait(self, &g->waiters, NULL, 1, "group wait", g, CORO_NEVER, 0);
         if (rc != 0)
             return rc; /* cannot suspend here; the owner's end waits */
     }

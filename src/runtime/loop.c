@@ -5,17 +5,20 @@
  *
  * Design. The loop runs on the coroutine that called coro_run (usually the
  * thread's main one) and resumes tasks, which are coroutines: a task that
- * blocks parks (coro__park: state PARKED, a yield back to the loop) and a
- * waker readies it (coro__ready: state READY, into the run queue, with a
- * code the park returns). A task that calls coro_yield() stays RUNNING
+ * blocks waits (coro__wait, sched.h: state PARKED, a switch to the next
+ * ready task or back to the loop) and a waker readies it (coro__ready:
+ * state READY, into the run queue, with a code the wait returns). A task
+ * that calls coro_yield() stays RUNNING
  * across the yield and the loop puts it back at the end of the queue.
  * Each round runs only the tasks ready when it began, so timers are looked
  * at between rounds even while tasks keep yielding.
  *
  * When nothing is ready the loop waits for the first timer: in real time
- * (clock_nanosleep), or on the virtual clock by jumping to it. Nothing
- * ready, no timer and the main task not done is a deadlock: nothing can
- * ever wake a task. The loop then reports every task and returns.
+ * (clock_nanosleep, or the poller while a task waits on something outside
+ * the loop: loop->outside), or on the virtual clock by jumping to it.
+ * Nothing ready, no timer, no outside wait and the main task not done is a
+ * deadlock: nothing can ever wake a task. The loop then reports every task
+ * and returns.
  *
  * Alternatives rejected: a scheduler coroutine of its own (one more switch
  * per wake for nothing, the caller's coroutine is free while the loop
@@ -128,7 +131,7 @@ static void note_switch(coro__loop *l, const coro_task *t)
  * the loop still looks at its timers.
  *
  * Every task switches away here, and from as few frames above as can be
- * (coro__park is inline in the blocking call, the idle worker's wait in
+ * (coro__wait is inline in the blocking call, the idle worker's wait in
  * its run loop): after a switch, each return up the resumed coroutine's
  * frames is predicted from the return stack, which holds the calls of the
  * coroutine that switched. One shared switch site makes the first return
@@ -314,7 +317,7 @@ static int schedule(coro__loop *l)
             return 0;
         /* A virtual clock jumps to the real first deadline, never earlier. */
         next = coro__timer_next(l, (l->flags & CORO_RUN_VIRTUAL_CLOCK) != 0);
-        io = coro__io_waiters(l) > 0;
+        io = l->outside > 0;
         if (l->rq_len > 0) {
             if (io)
                 coro__io_poll(l, 0); /* busy tasks do not starve I/O */

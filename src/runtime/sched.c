@@ -472,7 +472,6 @@ int coro_await_until(coro_task *t, void **result, coro_time deadline)
 {
     int err, rc;
     coro_task *self = coro__blocking_begin(&err);
-    coro__waiter *w;
 
     if (self == NULL)
         return err;
@@ -486,11 +485,8 @@ int coro_await_until(coro_task *t, void **result, coro_time deadline)
         return CORO_EBUSY; /* even once t is done: its end is that awaiter's */
     if (t->state == CORO__T_DONE)
         return take_end(self, t, result);
-    w = &self->w[0];
-    coro__waiter_wait(w, self, &t->awaiter, NULL, -1);
     t->awaited = 1;
-    rc = coro__park(self, "await", t, deadline, 1);
-    coro__waitq_remove(w);
+    rc = coro__wait(self, &t->awaiter, NULL, 1, "await", t, deadline, CORO__WAIT_CANCEL);
     if (t->state == CORO__T_DONE)
         return take_end(self, t, result);
     t->awaited = 0;
@@ -522,7 +518,7 @@ int coro_sleep_until(coro_time deadline)
 
     if (self == NULL || err != 0)
         return err;
-    rc = coro__park(self, "sleep", NULL, deadline, 1);
+    rc = coro__wait(self, NULL, NULL, 0, "sleep", NULL, deadline, CORO__WAIT_CANCEL);
     return rc == CORO_ETIMEDOUT ? 0 : rc;
 }
 

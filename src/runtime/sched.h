@@ -169,6 +169,8 @@ typedef struct coro__loop {
     coro_time vnow;                /* the virtual clock */
     coro_time busy_poll;           /* coro_run_options.busy_poll */
     int stopping;                  /* shutting down: wakes are ignored */
+    size_t outside;                /* tasks whose waker is outside the loop
+                                    * (CORO__WAIT_OUTSIDE): I/O, threads */
     int handoffs;                  /* task-to-task switches since the loop last ran one */
     struct coro__io *io;           /* fds and the poller (io.c); NULL until used */
     struct coro__offload *offload; /* the thread pool (offload.c); NULL until used */
@@ -222,14 +224,8 @@ static inline void coro__ready(coro_task *t, int wake)
 }
 CORO__HIDDEN unsigned long long coro__random(coro__loop *l);
 
-/*
- * The one primitive under every blocking call: the running task t waits
- * until coro__ready(t, code) (a waker, its deadline: CORO_ETIMEDOUT, or its
- * cancellation: CORO_ECANCELED when cancelable), and gets code back. what
- * and obj describe the wait for reports. Returns at once with
- * CORO_ETIMEDOUT when the deadline has passed, with coro_yield's error when
- * t cannot suspend (a cleanup run by coro_close), or CORO_ENOMEM.
- */
+/* coro__park's slow parts (loop.c): arming the deadline, and a park that
+ * could not switch away. */
 CORO__HIDDEN int coro__park_deadline(coro_task *t, coro_time deadline);
 CORO__HIDDEN int coro__park_failed(coro_task *t, int rc);
 
@@ -242,12 +238,14 @@ CORO__HIDDEN int coro__switch_away(coro__loop *l, coro *self, coro_task *t);
  * made the running one, or NULL when it is to yield to the loop instead. */
 CORO__HIDDEN coro *coro__idle_handoff(coro__loop *l, coro *self);
 
-/* Inline, so that a blocking call switches away from its own frame: every
- * frame between a switch and the code that resumes after it costs a
- * missed return prediction (loop.c). what and obj are only read while t
- * is parked, so they are left as they are after the wait. */
-static inline int coro__park(coro_task *t, const char *what, const void *obj, coro_time deadline,
-                             int cancelable)
+/* The running task t waits until coro__ready(t, code) (a waker, its
+ * deadline: CORO_ETIMEDOUT, or its cancellation: CORO_ECANCELED when
+ * cancelable), and gets code back. Only coro__wait calls it. Returns at once
+ * with CORO_ETIMEDOUT when the deadline has passed, with coro_yield's error
+ * when t cannot suspend, or CORO_ENOMEM. what and obj are only read while
+ * t is parked, so they are left as they are after the wait. */
+static CORO__ALWAYS_INLINE int coro__park(coro_task *t, const char *what, const void *obj,
+                                          coro_time deadline, int cancelable)
 {
     int rc;
 
@@ -298,11 +296,9 @@ CORO__HIDDEN void coro__shutdown(coro__loop *l);
 CORO__HIDDEN void coro__task_spares_free(coro__loop *l);
 
 /* io.c */
-CORO__HIDDEN size_t coro__io_waiters(const coro__loop *l);
 CORO__HIDDEN int coro__fd_adopt(coro__loop *l, int fd);
 CORO__HIDDEN int coro__fd_adopt_socket(coro__loop *l, int fd, int tcp);
 CORO__HIDDEN int coro__io_hook(coro__loop *l, int fd, void (*hook)(coro__loop *l));
-CORO__HIDDEN void coro__io_waiting(coro__loop *l, int delta);
 /* A file operation (file.c): what to do and, once done, its result. It
  * is written by a pool thread or by the loop for the kernel while its task
  * is parked, so it lives on the heap, never on the task's stack (a
@@ -324,7 +320,8 @@ enum { CORO__FILE_OPEN, CORO__FILE_READ, CORO__FILE_WRITE, CORO__FILE_FSYNC };
 
 /* uring.c: op through io_uring, waiting for it (uncancelably): its result
  * (>= 0 or a negative errno code), or CORO_ENOSYS when io_uring is not
- * there (the caller then uses the pool). */
+ * there (the caller then uses the pool). self must be able to wait
+ * (coro__can_wait). */
 CORO__HIDDEN long coro__uring_file(coro_task *self, coro__file_op *op);
 CORO__HIDDEN void coro__uring_free(coro__loop *l);
 /* One attempt of an I/O call on fd (socket: whether fd is one): >= 0, or -1
@@ -333,11 +330,9 @@ CORO__HIDDEN void coro__uring_free(coro__loop *l);
 typedef long (*coro__io_op)(int fd, void *ctx, int socket);
 CORO__HIDDEN long coro__io_retry(int fd, unsigned dir, coro_time deadline, coro__io_op op,
                                  void *ctx, size_t want);
-/* A wait for fd that cancellation does not end (for work whose buffers a
- * thread still uses). */
-CORO__HIDDEN int coro__fd_wait_uncancelable(int fd, unsigned events);
 /* offload.c: runs fn(arg) on the pool and waits for it to end, whatever
- * happens to the caller meanwhile: for work on the caller's buffers. */
+ * happens to the caller meanwhile: for work on the caller's buffers. self
+ * must be able to wait (coro__can_wait). */
 CORO__HIDDEN int coro__offload_all(coro_task *self, coro_fn fn, void *arg, void **result);
 /* Waits up to timeout (< 0: no limit, 0: just looks) for fds to become
  * ready and wakes their waiters; the number of fds the poller reported. */
@@ -425,6 +420,60 @@ static inline void coro__waiter_wait(coro__waiter *w, coro_task *t, coro_waitq *
     w->fired = 0;
     w->result = 0;
     coro__waitq_push(q, w);
+}
+
+/* coro__wait's flags: how a wait may end besides its wakers and deadline. */
+#define CORO__WAIT_CANCEL 1u /* the task's cancellation ends it (CORO_ECANCELED) */
+#define CORO__WAIT_OUTSIDE                                                                         \
+    2u /* its waker is outside the loop (the kernel, a                                             \
+        * thread): while it waits the loop sleeps in its                                           \
+        * poller instead of reporting a deadlock */
+
+/*
+ * The one wait under every blocking call (libdill's dill_wait, Go's gopark):
+ * the running task t waits on q (its first waiter is queued there, with
+ * data: where a channel's waker copies the element), or on the n waiters
+ * its caller queued (q NULL: a select's cases; n 0: a wait no queue ends,
+ * a sleep or a completion that readies t itself), until a waker fires one,
+ * its deadline passes or, with CORO__WAIT_CANCEL, it is canceled. The
+ * waiters are dequeued either way. Returns the fired waiter's result (0,
+ * CORO_ECHCLOSED, CORO_EBADF: what the waker said), 0 when t was readied
+ * otherwise, CORO_ETIMEDOUT, CORO_ECANCELED, CORO_ENOMEM (the deadline
+ * could not be armed), or CORO_ECBOUNDARY when t cannot suspend (a cleanup
+ * run by coro_close: no blocking call can wait there; see
+ * coro__can_wait). what and obj say what t waits on, for reports.
+ * Inline, so that a blocking call switches away from its own frame: every
+ * frame between a switch and the code that resumes after it costs a
+ * missed return prediction (loop.c).
+ */
+static CORO__ALWAYS_INLINE int coro__wait(coro_task *t, coro_waitq *q, void *data, int n,
+                                          const char *what, const void *obj, coro_time deadline,
+                                          unsigned flags)
+{
+    coro__waiter *w = n <= CORO__SELECT_INLINE ? t->w : t->wx;
+    int rc;
+
+    if (q != NULL)
+        coro__waiter_wait(&t->w[0], t, q, data, -1);
+    if (flags & CORO__WAIT_OUTSIDE)
+        t->loop->outside++;
+    rc = coro__park(t, what, obj, deadline, (flags & CORO__WAIT_CANCEL) != 0);
+    if (flags & CORO__WAIT_OUTSIDE)
+        t->loop->outside--;
+    for (int i = 0; i < n; i++) {
+        if (w[i].fired)
+            rc = w[i].result;
+        coro__waitq_remove(&w[i]);
+    }
+    return rc;
+}
+
+/* Whether t can wait: not in a cleanup run by coro_close, where every
+ * wait fails at once. Work that needs no other task (a file operation, an
+ * offloaded function) is done inline there instead. */
+static inline int coro__can_wait(const coro_task *t)
+{
+    return !(t->co->flags & CORO__F_NOYIELD);
 }
 
 /* 1 if q's waiters belong to a loop that is not the calling thread's (a

@@ -62,7 +62,7 @@ static coro__waiter *waiters(coro_task *t, int n)
 
 int coro_select_until(coro_case *c, int n, coro_time deadline)
 {
-    int err, rc, start, chosen = -1;
+    int err, rc, start;
     coro_task *self = coro__blocking_begin(&err);
     coro__waiter *w;
 
@@ -83,16 +83,13 @@ int coro_select_until(coro_case *c, int n, coro_time deadline)
         int i = (start + j) % n;
         coro__waiter_wait(&w[i], self, coro__chan_queue(c[i].chan, c[i].op), c[i].data, i);
     }
-    rc = coro__park(self, "select", c, deadline, 1);
-    for (int i = 0; i < n; i++) {
-        if (w[i].fired)
-            chosen = i;
-        coro__waitq_remove(&w[i]);
-    }
-    if (chosen < 0)
-        return rc;
-    c[chosen].result = w[chosen].result;
-    return chosen;
+    rc = coro__wait(self, NULL, NULL, n, "select", c, deadline, CORO__WAIT_CANCEL);
+    for (int i = 0; i < n; i++)
+        if (w[i].fired) {
+            c[i].result = rc;
+            return i;
+        }
+    return rc;
 }
 
 int coro_select(coro_case *c, int n)

@@ -17,13 +17,7 @@
 static int wait_in(coro_task *self, coro_waitq *q, const char *what, const void *obj,
                    coro_time deadline)
 {
-    coro__waiter *w = &self->w[0];
-    int rc;
-
-    coro__waiter_wait(w, self, q, NULL, -1);
-    rc = coro__park(self, what, obj, deadline, 1);
-    coro__waitq_remove(w);
-    return w->fired ? 0 : rc;
+    return coro__wait(self, q, NULL, 1, what, obj, deadline, CORO__WAIT_CANCEL);
 }
 
 /* ---- mutex ---- */
