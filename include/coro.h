@@ -421,7 +421,12 @@ CORO_API int coro_set_userdata(coro *co, void *user_data);
  * one that could complete, so that it can only wind down; try forms are
  * not blocking calls and still work), CORO_ENOLOOP outside a task (or in a
  * coroutine a task resumed: only the task itself can block), CORO_ENOMEM
- * when a deadline cannot be armed. Channels, locks, wait groups and events
+ * when a deadline cannot be armed. They check in that order: the loop, then
+ * their arguments (CORO_EINVAL, CORO_EBADF), then the cancellation, then
+ * whether they can complete at once. In a cleanup run while a deadlocked
+ * loop shuts down, a call that would wait returns CORO_ECBOUNDARY; file
+ * operations, coro_offload and coro_getaddrinfo do their work right there,
+ * on the loop's thread. Channels, locks, wait groups and events
  * belong to their loop's thread: closing, freeing or waking them from
  * another thread while tasks wait on them is refused with CORO_ETHREAD. A
  * task's coroutine (coro_running() in a task) is the loop's: coro_resume,
