@@ -65,12 +65,12 @@ ifneq ($(SANITIZE),)
 XCFLAGS += $(SAN_FLAGS) -fno-omit-frame-pointer
 LDSAN := $(SAN_FLAGS)
 endif
-# io_uring for file operations where liburing is installed (not when
-# cross-compiling: the cross sysroots have none); the pool otherwise.
+# io_uring for file operations and receiving ahead where liburing is
+# installed (not when cross-compiling: the cross sysroots have none); the
+# pool and read() otherwise.
 URING ?= $(if $(CROSS),,$(shell printf '\043include <liburing.h>\nint main(void){return 0;}' | \
            $(CC) -x c - -luring -o /dev/null 2>/dev/null && echo 1))
 ifneq ($(URING),)
-XCFLAGS += -DCORO_HAVE_URING
 LDSAN += -luring
 PC_REQUIRES := liburing
 CORO_LIBS := -luring
@@ -93,7 +93,10 @@ CORE_SRC := $(addprefix src/core/,coro.c error.c unwind.c switch.c stack.c copys
               overflow.c thread.c alloc.c arch/ucontext.c)
 RUNTIME_SRC := $(addprefix src/runtime/,loop.c sched.c worker.c group.c timer.c chan.c \
                  select.c sync.c)
-IO_SRC := $(addprefix src/io/,io.c net.c poll_epoll.c offload.c serve.c file.c uring.c rxring.c)
+# The io_uring layer (ring.c, and its users ring_file.c and ring_rx.c)
+# where liburing is; ring_none.c, which says "no ring", where it is not.
+IO_RING := $(if $(URING),ring.c ring_file.c ring_rx.c,ring_none.c)
+IO_SRC := $(addprefix src/io/,fd.c rw.c ahead.c net.c poll_epoll.c offload.c serve.c file.c $(IO_RING))
 LIB_SRC := $(CORE_SRC) $(RUNTIME_SRC) $(IO_SRC)
 LIB_ASM := $(addprefix src/core/arch/,x86_64.S aarch64.S riscv64.S)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)

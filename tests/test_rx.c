@@ -394,7 +394,7 @@ TEST(a_loop_out_of_buffers_goes_to_read_for_a_while_and_loses_nothing)
     coro__rx_inject(4);
     run_ahead(starved);
     coro__rx_inject(0);
-    coro__sys_inject(CORO__SYS_URING_SUBMIT, 0, 0, 0);
+    coro__sys_inject(CORO__SYS_URING_SQE, 0, 0, 0);
 }
 
 /* ---- the ring refusing requests ---- */
@@ -408,14 +408,14 @@ static void *refused(void *arg)
     tcp_pair(&lfd, &c, &s);
     CHECK_INT(coro_write(c, "a", 1), 1);
     CHECK_INT(coro_read(s, buf, 1), 1); /* armed */
-    coro__sys_inject(CORO__SYS_URING_SUBMIT, 1, 1, EBUSY);
+    coro__sys_inject(CORO__SYS_URING_SQE, 1, 1, EBUSY);
     CHECK_ERR(coro_fd_close(s), 0); /* its cancellation waits for room */
     /* The loop's next wait sends it: the connection closes. */
     CHECK_INT(coro_read_until(c, buf, sizeof buf, coro_after(CORO_SEC(5))), 0);
     c2 = coro_tcp_connect("127.0.0.1", coro_socket_port(lfd));
     s2 = coro_accept(lfd);
     CHECK(c2 >= 0 && s2 >= 0);
-    coro__sys_inject(CORO__SYS_URING_SUBMIT, 1, 1, EBUSY);
+    coro__sys_inject(CORO__SYS_URING_SQE, 1, 1, EBUSY);
     CHECK_INT(coro_write(c2, "bc", 2), 2);
     CHECK_INT(coro_read(s2, buf, sizeof buf), 2); /* no room to arm: read() */
     CHECK(memcmp(buf, "bc", 2) == 0);
@@ -428,7 +428,7 @@ TEST(requests_the_ring_refuses_fall_back_or_wait_for_room)
 {
     run_ahead(refused);
     coro__rx_inject(0);
-    coro__sys_inject(CORO__SYS_URING_SUBMIT, 0, 0, 0);
+    coro__sys_inject(CORO__SYS_URING_SQE, 0, 0, 0);
 }
 
 /* ---- the ring's watch on epoll lost ---- */
@@ -456,7 +456,7 @@ static void *poll_lost(void *arg)
     CHECK_INT(pipe(pipe_fds), 0);
     if (expected) {
         CHECK_ERR(coro__rx_test_end_poll(), 0);
-        coro__sys_inject(CORO__SYS_URING_SUBMIT, 1, 2,
+        coro__sys_inject(CORO__SYS_URING_SQE, 1, 2,
                          EBUSY); /* and watching epoll again is refused twice */
     }
     for (int i = 0; i < 3; i++) { /* epoll's events still reach the loop */
@@ -475,5 +475,5 @@ TEST(a_loop_whose_ring_stops_watching_epoll_waits_in_epoll_until_it_can_again)
 {
     run_ahead(poll_lost);
     coro__rx_inject(0);
-    coro__sys_inject(CORO__SYS_URING_SUBMIT, 0, 0, 0);
+    coro__sys_inject(CORO__SYS_URING_SQE, 0, 0, 0);
 }

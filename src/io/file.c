@@ -1,6 +1,6 @@
 /*
  * file.c - regular-file operations that suspend only the calling task:
- * open, read, write and fsync go through io_uring (uring.c) where it is
+ * open, read, write and fsync go through io_uring (ring_file.c) where it is
  * there, else through the loop's offload pool (regular files are always
  * "ready" to epoll, yet a read may wait for the disk).
  *

@@ -23,7 +23,8 @@ enum coro__sys {
     CORO__SYS_EVENTFD,      /* the completion eventfds (offload pool, io_uring) */
     CORO__SYS_THREAD,       /* pthread_create for the offload pool */
     CORO__SYS_URING_SETUP,  /* io_uring_setup: file and receive-ahead rings */
-    CORO__SYS_URING_SUBMIT, /* a request to a ring refused (no entry, or submit) */
+    CORO__SYS_URING_SQE,    /* no free submission entry in a ring */
+    CORO__SYS_URING_SUBMIT, /* a ring's submission refused */
     CORO__SYS_N
 };
 

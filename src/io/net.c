@@ -1,7 +1,7 @@
 /*
  * net.c - sockets for tasks: TCP and Unix-domain listen, accept and
  * connect, each with a deadline form, on non-blocking sockets whose reads
- * and writes are io.c's.
+ * and writes are rw.c's.
  *
  * Addresses are numeric (an IPv4 or IPv6 literal, or NULL for "any" when
  * listening): a name lookup blocks in getaddrinfo, and belongs on the

@@ -1,8 +1,9 @@
 /*
  * poll.h - the I/O backend contract: what the loop needs from a readiness
- * poller, one backend per file (poll_epoll.c). io_uring is not a poller
- * here: uring.c does file operations, rxring.c receives sockets ahead and
- * nests this poller's fd in its own wait.
+ * poller, one backend per file (poll_epoll.c), and the loop's wait.
+ * io_uring is not a poller here: ring_file.c does file operations, and
+ * ring_rx.c receives sockets ahead and nests this poller's fd in its own
+ * wait, which is then the loop's.
  *
  * Contract. A poller watches file descriptors edge-triggered: after
  * coro__poller_add(fd), each time fd becomes readable or writable (or
@@ -57,5 +58,13 @@ CORO__HIDDEN void coro__poller_del(coro__poller *p, int fd);
  * reported (0 on timeout or a signal). */
 CORO__HIDDEN int coro__poller_wait(coro__poller *p, coro_time timeout,
                                    void (*ready)(void *ctx, int fd, unsigned events), void *ctx);
+
+/* The loop's wait (coro__io_poll), one per loop, chosen once when the
+ * loop first uses I/O: the poller alone (fd.c), or the receive-ahead ring
+ * with the poller's fd nested in it (ahead.c). It waits at most timeout
+ * ns as coro__poller_wait does, wakes the tasks whose fds are ready, and
+ * returns how many events it handled. */
+struct coro__io;
+typedef int (*coro__io_wait)(struct coro__io *io, coro_time timeout);
 
 #endif /* CORO_POLL_H */

@@ -1,10 +1,11 @@
 /*
- * rx.h - receiving ahead (rxring.c): TCP sockets whose bytes the kernel
- * puts into the loop's buffers through io_uring (one multishot receive per
- * socket, for its whole life), where tasks read them without a system
- * call; and the loop's wait, which is then io_uring's.
+ * rx.h - the receive-ahead ring (ring_rx.c): TCP sockets whose bytes the
+ * kernel puts into the loop's buffers through io_uring (one multishot
+ * receive per socket, for its whole life), where tasks read them without a
+ * system call; and the loop's wait, which is then io_uring's.
  *
- * io.c owns the fds and their queues' places; this file owns the ring, its
+ * fd.c owns the fds and their queues' places, ahead.c the policy (which
+ * sockets, when to arm, pause and fall back); this file's ring owns its
  * buffers and the queue operations. Nothing here knows about tasks.
  */
 #ifndef CORO_RX_H

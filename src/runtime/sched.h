@@ -172,9 +172,9 @@ typedef struct coro__loop {
     size_t outside;                /* tasks whose waker is outside the loop
                                     * (CORO__WAIT_OUTSIDE): I/O, threads */
     int handoffs;                  /* task-to-task switches since the loop last ran one */
-    struct coro__io *io;           /* fds and the poller (io.c); NULL until used */
+    struct coro__io *io;           /* fds and the poller (io/fd.c); NULL until used */
     struct coro__offload *offload; /* the thread pool (offload.c); NULL until used */
-    struct coro__uring *uring;     /* io_uring (uring.c); NULL until used */
+    struct coro__uring *uring;     /* the file ring (io/ring_file.c); NULL until used */
     int uring_off;                 /* io_uring unavailable or turned off */
     coro *idle[64];                /* workers waiting for a task (worker.c) */
     int nidle;
@@ -295,7 +295,7 @@ CORO__HIDDEN void coro__task_maybe_complete(coro_task *t);
 CORO__HIDDEN void coro__shutdown(coro__loop *l);
 CORO__HIDDEN void coro__task_spares_free(coro__loop *l);
 
-/* io.c */
+/* io/fd.c, io/rw.c */
 CORO__HIDDEN int coro__fd_adopt(coro__loop *l, int fd);
 CORO__HIDDEN int coro__fd_adopt_socket(coro__loop *l, int fd, int tcp);
 CORO__HIDDEN int coro__io_hook(coro__loop *l, int fd, void (*hook)(coro__loop *l));
@@ -318,7 +318,7 @@ typedef struct coro__file_op {
 
 enum { CORO__FILE_OPEN, CORO__FILE_READ, CORO__FILE_WRITE, CORO__FILE_FSYNC };
 
-/* uring.c: op through io_uring, waiting for it (uncancelably): its result
+/* ring_file.c: op through io_uring, waiting for it (uncancelably): its result
  * (>= 0 or a negative errno code), or CORO_ENOSYS when io_uring is not
  * there (the caller then uses the pool). self must be able to wait
  * (coro__can_wait). */

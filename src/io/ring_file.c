@@ -1,16 +1,16 @@
 /*
- * uring.c - the io_uring backend for regular-file operations, through
- * liburing: open, read, write and fsync submitted to the kernel's ring
- * instead of the thread pool, where the kernel allows it.
+ * ring_file.c - regular-file operations through io_uring (ring.h): open,
+ * read, write and fsync submitted to the kernel's ring instead of the
+ * thread pool, where the kernel allows it.
  *
  * Design. One ring per loop, created on first use. A task submits one
  * request (its coro__file_op, on the heap: the task waits, uncancelably,
- * until the kernel is done with it and the buffer) and looks at the completion queue at
- * once: a read the page cache serves is done inside the submission, and
- * then the task goes on without parking. Otherwise it counts as an I/O
- * waiter (no false deadlock) and parks. Completions signal an eventfd that
- * the loop's poller watches like any fd, with a hook (io.c) that reaps
- * every completion and readies the task that waits for it. (Not
+ * until the kernel is done with it and the buffer) and looks at the
+ * completion queue at once: a read the page cache serves is done inside
+ * the submission, and then the task goes on without parking. Otherwise it
+ * waits (CORO__WAIT_OUTSIDE: no false deadlock). Completions signal an
+ * eventfd that the loop's poller watches like any fd, with a hook (io.c)
+ * that reaps every completion and readies the task that waits for it. (Not
  * io_uring_register_eventfd_async, which would spare the signal of inline
  * completions: it signals only for io-wq workers, so a read of a pipe,
  * completed by poll and task work, would never wake the loop.)
@@ -18,35 +18,19 @@
  * Selection at run time: when the ring cannot be created (an old kernel,
  * a seccomp filter that forbids io_uring_setup, CORO_IO_URING=0 in the
  * environment) or its kernel lacks one of the operations (probed) this
- * loop uses the thread pool for good. Built only where
- * liburing is (make detects it; cross builds do without).
+ * loop uses the thread pool for good. Built only where liburing is (make
+ * detects it; cross builds do without, with ring_none.c).
  */
-#include "sched.h"
-#include "hooks.h"
-
-#ifndef CORO_HAVE_URING
-
-long coro__uring_file(coro_task *self, coro__file_op *op)
-{
-    (void)self, (void)op;
-    return CORO_ENOSYS;
-}
-
-void coro__uring_free(coro__loop *l)
-{
-    (void)l;
-}
-
-#else
-
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#include "sched.h"
+#include "hooks.h"
+#include "ring.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/memcheck.h>)
@@ -58,24 +42,19 @@ void coro__uring_free(coro__loop *l)
 #define ENTRIES 256
 
 struct coro__uring {
-    struct io_uring ring;
+    coro__ring ring;
     int efd;
 };
-
-static int submit(struct io_uring *ring)
-{
-    return CORO__URING(CORO__SYS_URING_SUBMIT, io_uring_submit(ring));
-}
 
 /* Every completion there is: its request is done, its task ready. */
 static void collect(struct coro__uring *u)
 {
     struct io_uring_cqe *cqe;
 
-    while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
+    while (io_uring_peek_cqe(&u->ring.u, &cqe) == 0) {
         coro__file_op *op = io_uring_cqe_get_data(cqe);
 
-        io_uring_cqe_seen(&u->ring, cqe);
+        io_uring_cqe_seen(&u->ring.u, cqe);
         if (op == NULL)
             continue; /* a no-op left by a failed submission */
         op->result = cqe->res;
@@ -119,31 +98,27 @@ static int has_ops(struct io_uring *ring)
 static struct coro__uring *ring_of(coro__loop *l)
 {
     struct coro__uring *u;
-    const char *env;
 
     if (l->uring != NULL || l->uring_off)
         return l->uring;
-    env = getenv("CORO_IO_URING");
     l->uring_off = 1; /* until it works */
-    if (env != NULL && strcmp(env, "0") == 0)
-        return NULL;
     if ((u = coro__malloc(sizeof *u)) == NULL)
         return NULL;
-    if (CORO__URING(CORO__SYS_URING_SETUP, io_uring_queue_init(ENTRIES, &u->ring, 0)) != 0) {
+    if (coro__ring_open(&u->ring, ENTRIES, NULL) != 0) {
         coro__free(u);
         return NULL;
     }
-    if (!has_ops(&u->ring)) {
-        io_uring_queue_exit(&u->ring);
+    if (!has_ops(&u->ring.u)) {
+        coro__ring_close(&u->ring);
         coro__free(u);
         return NULL;
     }
     u->efd = CORO__SYSCALL(CORO__SYS_EVENTFD, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    if (u->efd < 0 || io_uring_register_eventfd(&u->ring, u->efd) != 0 ||
+    if (u->efd < 0 || io_uring_register_eventfd(&u->ring.u, u->efd) != 0 ||
         coro__io_hook(l, u->efd, reap) != 0) {
         if (u->efd >= 0)
             close(u->efd);
-        io_uring_queue_exit(&u->ring);
+        coro__ring_close(&u->ring);
         coro__free(u);
         return NULL;
     }
@@ -160,13 +135,8 @@ long coro__uring_file(coro_task *self, coro__file_op *op)
     unsigned len = op->n > 0x7ffff000u ? 0x7ffff000u : (unsigned)op->n; /* one request's limit */
     __u64 off = op->offset < 0 ? (__u64)-1 : (__u64)op->offset;         /* -1: the file position */
 
-    if (u == NULL)
-        return CORO_ENOSYS;
-    if ((sqe = io_uring_get_sqe(&u->ring)) == NULL) {
-        io_uring_submit(&u->ring); /* full: make room */
-        if ((sqe = io_uring_get_sqe(&u->ring)) == NULL)
-            return CORO_ENOSYS; /* the pool takes it */
-    }
+    if (u == NULL || (sqe = coro__ring_sqe(&u->ring)) == NULL)
+        return CORO_ENOSYS; /* the pool takes it */
     switch (op->kind) {
     case CORO__FILE_OPEN:
         io_uring_prep_openat(sqe, AT_FDCWD, op->path, op->flags | O_CLOEXEC, (mode_t)op->mode);
@@ -183,7 +153,7 @@ long coro__uring_file(coro_task *self, coro__file_op *op)
     }
     op->done = 0;
     io_uring_sqe_set_data(sqe, op);
-    if (submit(&u->ring) < 0) {
+    if (coro__ring_submit(&u->ring) < 0) {
         /* The entry stays queued and would go with the next submission,
          * pointing at this frame: make it a no-op nobody waits for, and
          * let the pool do the work. */
@@ -205,10 +175,8 @@ void coro__uring_free(coro__loop *l)
 
     if (u == NULL)
         return;
-    io_uring_queue_exit(&u->ring);
+    coro__ring_close(&u->ring);
     coro_fd_close(u->efd);
     coro__free(u);
     l->uring = NULL;
 }
-
-#endif

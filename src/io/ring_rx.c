@@ -1,5 +1,5 @@
 /*
- * rxring.c - receiving ahead through io_uring (rx.h).
+ * ring_rx.c - receiving ahead through io_uring (rx.h, ring.h).
  *
  * Design. One ring per loop, made on first use, with deferred task work
  * (IORING_SETUP_DEFER_TASKRUN): the kernel receives for every armed socket
@@ -14,90 +14,15 @@
  * finds none free the socket's receive ends (ENOBUFS) and io.c reads that
  * socket with read() again.
  */
-#include "rx.h"
-#include "hooks.h"
-
-#ifndef CORO_HAVE_URING
-
-void coro__rx_inject(unsigned nbuf)
-{
-    (void)nbuf;
-}
-
-coro__rx *coro__rx_open(int poll_fd)
-{
-    (void)poll_fd;
-    return NULL;
-}
-
-void coro__rx_close(coro__rx *rx)
-{
-    (void)rx;
-}
-
-int coro__rx_arm(coro__rx *rx, int fd, unsigned gen)
-{
-    (void)rx, (void)fd, (void)gen;
-    return CORO_ENOSYS;
-}
-
-void coro__rx_cancel(coro__rx *rx, int fd, unsigned gen)
-{
-    (void)rx, (void)fd, (void)gen;
-}
-
-void coro__rx_end_poll(coro__rx *rx)
-{
-    (void)rx;
-}
-
-int coro__rx_wait(coro__rx *rx, coro_time timeout, void (*got)(void *ctx, const coro__rx_event *e),
-                  void *ctx)
-{
-    (void)rx, (void)timeout, (void)got, (void)ctx;
-    return 0;
-}
-
-void coro__rxq_push(coro__rx *rx, coro__rxq *q, int bid, unsigned len)
-{
-    (void)rx, (void)q, (void)bid, (void)len;
-}
-
-size_t coro__rxq_take(coro__rx *rx, coro__rxq *q, const struct iovec *iov, int n, size_t max)
-{
-    (void)rx, (void)q, (void)iov, (void)n, (void)max;
-    return 0;
-}
-
-void coro__rxq_drop(coro__rx *rx, coro__rxq *q)
-{
-    (void)rx, (void)q;
-}
-
-void coro__rx_recycle(coro__rx *rx, int bid)
-{
-    (void)rx, (void)bid;
-}
-
-unsigned coro__rx_size(const coro__rx *rx)
-{
-    (void)rx;
-    return 0;
-}
-
-unsigned coro__rx_spare(const coro__rx *rx)
-{
-    (void)rx;
-    return 0;
-}
-
-#else
-
 #include <errno.h>
 #include <liburing.h>
-#include <sys/poll.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/poll.h>
+
+#include "rx.h"
+#include "hooks.h"
+#include "ring.h"
 
 #define ENTRIES 256
 #define CQ_ENTRIES 4096
@@ -113,7 +38,7 @@ unsigned coro__rx_spare(const coro__rx *rx)
     ((kind) << 62 | (unsigned long long)((gen)&CORO__RX_GEN_MASK) << 32 | (unsigned)(fd))
 
 struct coro__rx {
-    struct io_uring ring;
+    coro__ring ring;
     struct io_uring_buf_ring *br;
     char *bufs;
     unsigned nbuf;            /* buffers: NBUF, or the test hook's */
@@ -135,24 +60,9 @@ void coro__rx_inject(unsigned nbuf)
     nbuf_next = nbuf;
 }
 
-static struct io_uring_sqe *sqe_of(coro__rx *rx)
-{
-    struct io_uring_sqe *sqe;
-
-    /* A refused request (the test hook) finds no entry, as when the
-     * kernel refuses submissions. */
-    if (CORO__UNLIKELY(coro__sys_armed) && coro__sys_fail(CORO__SYS_URING_SUBMIT))
-        return NULL;
-    if ((sqe = io_uring_get_sqe(&rx->ring)) == NULL) {
-        io_uring_submit(&rx->ring); /* full: make room */
-        sqe = io_uring_get_sqe(&rx->ring);
-    }
-    return sqe;
-}
-
 static int arm_poll(coro__rx *rx)
 {
-    struct io_uring_sqe *sqe = sqe_of(rx);
+    struct io_uring_sqe *sqe = coro__ring_sqe(&rx->ring);
 
     if (sqe == NULL)
         return CORO_ENOMEM;
@@ -178,8 +88,7 @@ coro__rx *coro__rx_open(int poll_fd)
     memset(&p, 0, sizeof p);
     p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
     p.cq_entries = CQ_ENTRIES;
-    if (CORO__URING(CORO__SYS_URING_SETUP, io_uring_queue_init_params(ENTRIES, &rx->ring, &p)) !=
-        0) {
+    if (coro__ring_open(&rx->ring, ENTRIES, &p) != 0) {
         coro__free(rx);
         return NULL;
     }
@@ -189,7 +98,8 @@ coro__rx *coro__rx_open(int poll_fd)
     reg.ring_addr = (unsigned long)rx->br;
     reg.ring_entries = nbuf;
     reg.bgid = GROUP;
-    if (rx->br == NULL || rx->bufs == NULL || io_uring_register_buf_ring(&rx->ring, &reg, 0) != 0) {
+    if (rx->br == NULL || rx->bufs == NULL ||
+        io_uring_register_buf_ring(&rx->ring.u, &reg, 0) != 0) {
         coro__rx_close(rx);
         return NULL;
     }
@@ -210,7 +120,7 @@ void coro__rx_close(coro__rx *rx)
 {
     if (rx == NULL)
         return;
-    io_uring_queue_exit(&rx->ring);
+    coro__ring_close(&rx->ring);
     coro__free(rx->pend);
     if (rx->br != NULL)
         coro__munmap(rx->br, rx->nbuf * sizeof(struct io_uring_buf));
@@ -221,7 +131,7 @@ void coro__rx_close(coro__rx *rx)
 
 int coro__rx_arm(coro__rx *rx, int fd, unsigned gen)
 {
-    struct io_uring_sqe *sqe = sqe_of(rx);
+    struct io_uring_sqe *sqe = coro__ring_sqe(&rx->ring);
 
     if (sqe == NULL)
         return CORO_ENOMEM;
@@ -236,7 +146,7 @@ int coro__rx_arm(coro__rx *rx, int fd, unsigned gen)
  * entry is free. */
 static int cancel(coro__rx *rx, unsigned long long ud)
 {
-    struct io_uring_sqe *sqe = sqe_of(rx);
+    struct io_uring_sqe *sqe = coro__ring_sqe(&rx->ring);
 
     if (sqe == NULL)
         return CORO_ENOMEM;
@@ -282,13 +192,13 @@ void coro__rx_cancel(coro__rx *rx, int fd, unsigned gen)
      * number reused by a socket that a late arm would then read. And the
      * deferred work runs now too: it is what lets go of the socket, and
      * the loop may not enter the ring again for a while. */
-    io_uring_submit_and_get_events(&rx->ring);
+    io_uring_submit_and_get_events(&rx->ring.u);
 }
 
 void coro__rx_end_poll(coro__rx *rx)
 {
     if (cancel(rx, UD(KIND_POLL, 0, 0)) == 0)
-        io_uring_submit(&rx->ring);
+        coro__ring_submit(&rx->ring);
 }
 
 int coro__rx_wait(coro__rx *rx, coro_time timeout, void (*got)(void *ctx, const coro__rx_event *e),
@@ -303,15 +213,15 @@ int coro__rx_wait(coro__rx *rx, coro_time timeout, void (*got)(void *ctx, const 
     if (!rx->poll_armed && arm_poll(rx) != 0 && timeout != 0)
         return -1; /* waiting here would not see the poller's events */
     if (timeout == 0) {
-        io_uring_submit_and_get_events(&rx->ring);
+        io_uring_submit_and_get_events(&rx->ring.u);
     } else {
         struct __kernel_timespec ts;
 
         ts.tv_sec = timeout / 1000000000;
         ts.tv_nsec = timeout % 1000000000;
-        io_uring_submit_and_wait_timeout(&rx->ring, &cqe, 1, timeout < 0 ? NULL : &ts, NULL);
+        io_uring_submit_and_wait_timeout(&rx->ring.u, &cqe, 1, timeout < 0 ? NULL : &ts, NULL);
     }
-    io_uring_for_each_cqe(&rx->ring, head, cqe)
+    io_uring_for_each_cqe(&rx->ring.u, head, cqe)
     {
         unsigned long long ud = cqe->user_data;
         coro__rx_event e;
@@ -339,7 +249,7 @@ int coro__rx_wait(coro__rx *rx, coro_time timeout, void (*got)(void *ctx, const 
             break; /* a cancellation's own completion */
         }
     }
-    io_uring_cq_advance(&rx->ring, seen);
+    io_uring_cq_advance(&rx->ring.u, seen);
     if (!rx->poll_armed)
         (void)arm_poll(rx); /* or at the next wait */
     if (polled) {           /* the poller has events */
@@ -446,5 +356,3 @@ void coro__rxq_drop(coro__rx *rx, coro__rxq *q)
     }
     memset(q, 0, sizeof *q);
 }
-
-#endif
