@@ -83,8 +83,14 @@ endif
 ifeq ($(STACK),copy)
 XCFLAGS += -DCORO_DEFAULT_COPY_STACK
 endif
-# Tests and examples check internal invariants too.
+# Tests and examples check internal invariants too, and so does the library
+# itself in the sanitizer builds (or with ASSERTS=1): its wait queues, timer
+# heap, run queue and channels (coro__assert). A release build has none.
 TEST_CFLAGS := -DCORO_ASSERTS
+ASSERTS ?= $(if $(SANITIZE),1,)
+ifneq ($(ASSERTS),)
+XCFLAGS += -DCORO_ASSERTS
+endif
 
 # The library's three layers, each a folder; a lower one includes nothing
 # of a higher one (tests/check_layers.sh): core (coroutines), runtime

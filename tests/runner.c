@@ -149,7 +149,7 @@ static int run_here(int i)
     fd_set_ fds;
 
     (void)coro_running(NULL); /* the thread state is not a leak */
-    coro__stack_pool_drain();
+    coro__spares_drain();
     allocs = coro__live_allocs();
     maps = coro__live_maps();
     open_fds(&fds);
@@ -157,7 +157,7 @@ static int run_here(int i)
     /* The main coroutine keeps the last error it caught until its thread
      * ends; that is not a leak. */
     coro__error_clear(&coro__tls->main);
-    coro__stack_pool_drain();
+    coro__spares_drain();
     if (coro__live_allocs() != allocs || coro__live_maps() != maps) {
         fprintf(stderr, "%s: leaked %ld allocations and %ld mappings\n", tests[i].name,
                 coro__live_allocs() - allocs, coro__live_maps() - maps);

@@ -66,13 +66,13 @@ static long fail_each_in_turn(int (*scenario)(void))
         long allocs, maps;
         int complete, pending;
 
-        coro__stack_pool_drain(); /* every run maps its stacks afresh */
+        coro__spares_drain(); /* every run maps its stacks afresh */
         allocs = coro__live_allocs();
         maps = coro__live_maps();
         coro__fail_after(n);
         complete = scenario();
         pending = injection_pending(n);
-        coro__stack_pool_drain();
+        coro__spares_drain();
         if (coro__live_allocs() != allocs || coro__live_maps() != maps)
             test_fail(__FILE__, __LINE__, "run %ld: leaked %ld allocations, %ld mappings", n,
                       coro__live_allocs() - allocs, coro__live_maps() - maps);
@@ -431,7 +431,7 @@ TEST(create_fails_with_enomem_when_stack_cannot_be_mapped)
     long maps;
     coro *co = (coro *)(void *)&opt;
 
-    coro__stack_pool_drain();
+    coro__spares_drain();
     maps = coro__live_maps();
     coro__fail_after(3);
     CHECK_ERR(coro_create(&co, noop, &opt), CORO_ENOMEM);
@@ -446,7 +446,7 @@ TEST(create_fails_with_emaps_when_guard_page_cannot_be_split_off)
     long maps;
     coro *co = (coro *)(void *)&opt;
 
-    coro__stack_pool_drain();
+    coro__spares_drain();
     maps = coro__live_maps();
     coro__fail_after(4); /* mprotect fails with ENOMEM: the map count */
     CHECK_ERR(coro_create(&co, noop, &opt), CORO_EMAPS);
@@ -616,7 +616,7 @@ static int exhaust_map_count(long limit)
 
     if (cos == NULL)
         return 2;
-    coro__stack_pool_drain();
+    coro__spares_drain();
     maps = coro__live_maps();
     allocs = coro__live_allocs();
     while ((r = coro_create(&cos[n], noop, &small)) == 0)
@@ -628,14 +628,14 @@ static int exhaust_map_count(long limit)
         return 5;
     for (long i = n - 100; i < n; i++)
         coro_destroy(cos[i]);
-    coro__stack_pool_drain();
+    coro__spares_drain();
     if (coro_create(&cos[n - 100], noop, &small) != 0)
         return 6;
     if (coro_resume(cos[n - 100], NULL, NULL) != 0)
         return 7;
     for (long i = 0; i <= n - 100; i++)
         coro_destroy(cos[i]);
-    coro__stack_pool_drain();
+    coro__spares_drain();
     if (coro__live_maps() != maps || coro__live_allocs() != allocs)
         return 8;
     free(cos);

@@ -746,7 +746,7 @@ static void create_many_then_destroy(int n, const coro_options *opt, long *poole
     long before;
 
     CHECK(cos != NULL);
-    coro__stack_pool_drain();
+    coro__spares_drain();
     before = coro__live_maps();
     for (int i = 0; i < n; i++)
         CHECK_ERR(coro_create(&cos[i], yield_then_return, opt), 0);
@@ -784,11 +784,11 @@ TEST(pool_drain_unmaps_everything)
     long pooled;
 
     SKIP_IN_COPY_MODE();
-    coro__stack_pool_drain();
+    coro__spares_drain();
     before = coro__live_maps();
     create_many_then_destroy(10, NULL, &pooled);
     CHECK_INT(pooled, 10);
-    coro__stack_pool_drain();
+    coro__spares_drain();
     CHECK_INT(coro__live_maps(), before);
     CHECK_INT(coro__tls->pool_len, 0);
     CHECK_INT(coro__tls->pool_bytes, 0);

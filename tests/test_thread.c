@@ -590,7 +590,7 @@ TEST(coroutines_of_an_exited_thread_can_be_destroyed)
     CHECK_ERR(coro_destroy(l.dead), 0);
     CHECK_ERR(coro_destroy(l.errored), 0);
     CHECK_ERR(coro_destroy(l.unstarted), 0); /* its stack joins our pool */
-    coro__stack_pool_drain();
+    coro__spares_drain();
     CHECK_INT(coro__live_allocs(), allocs);
 }
 
@@ -642,7 +642,7 @@ TEST(dead_coroutine_can_be_destroyed_from_another_thread)
     d.rc = -1;
     run_thread(destroy_there, &d);
     CHECK_ERR(d.rc, 0);
-    coro__stack_pool_drain();
+    coro__spares_drain();
     CHECK_INT(coro__live_allocs(), allocs);
 }
 
@@ -723,7 +723,7 @@ TEST(coroutine_of_an_exited_thread_is_never_taken_for_a_new_threads)
         /* Its thread is gone: freed, without cleanups that cannot run. */
         CHECK_ERR(coro_destroy(o.co), 0);
         CHECK_INT(orphan_cleanups, 0);
-        coro__stack_pool_drain();
+        coro__spares_drain();
         CHECK_INT(coro__live_allocs(), allocs); /* the old state went too */
     }
 }

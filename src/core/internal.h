@@ -59,7 +59,8 @@ typedef struct coro__stack {
 
 CORO__HIDDEN int coro__stack_get(coro__stack *s, size_t size);
 CORO__HIDDEN void coro__stack_put(coro__stack *s);
-CORO__HIDDEN void coro__stack_pool_drain(void);
+struct coro__thread;
+CORO__HIDDEN void coro__stack_pool_drain(struct coro__thread *t);
 CORO__HIDDEN size_t coro__stack_round(size_t size);
 CORO__HIDDEN size_t coro__page_size(void);
 
@@ -241,6 +242,10 @@ static inline unsigned long long coro__next_id(void)
 CORO__HIDDEN coro *coro__block_get(coro__thread *t);
 CORO__HIDDEN void coro__block_put(coro__thread *t, coro *co);
 CORO__HIDDEN void coro__block_drain(coro__thread *t);
+/* Frees what the calling thread keeps for reuse: its pooled stacks, its
+ * spare control blocks and, with no copy-stack coroutine alive, its shared
+ * stack and copier (thread exit, and tests that count what is live). */
+CORO__HIDDEN void coro__spares_drain(void);
 
 /* ---- switching (switch.c) ---- */
 

@@ -155,17 +155,9 @@ void coro__stack_put(coro__stack *s)
     s->map = NULL;
 }
 
-/* Unmaps every pooled stack of the calling thread, and frees its spare
- * control blocks (thread exit, and tests that count what is live). */
-void coro__stack_pool_drain(void)
+/* Unmaps every pooled stack of t. */
+void coro__stack_pool_drain(coro__thread *t)
 {
-    coro__thread *t = coro__tls;
-
-    if (t == NULL)
-        return;
-    if (t->copy_live == 0)
-        coro__copy_thread_exit(t); /* the shared stack and the copier */
-    coro__block_drain(t);
     while (t->pool_len > 0)
         unmap(&t->pool[--t->pool_len]);
     t->pool_bytes = 0;

@@ -98,6 +98,18 @@ void coro__thread_unref(coro__thread *t)
     maybe_free(t);
 }
 
+void coro__spares_drain(void)
+{
+    coro__thread *t = coro__tls;
+
+    if (t == NULL)
+        return;
+    if (t->copy_live == 0)
+        coro__copy_thread_exit(t); /* the shared stack and the copier */
+    coro__block_drain(t);
+    coro__stack_pool_drain(t);
+}
+
 /* Thread exit: release what the thread's state owns. Coroutines still alive
  * on this thread cannot run any more; any thread may destroy them (see
  * coro_destroy), and the last destroy frees the state. */
@@ -106,7 +118,7 @@ static void thread_exit(void *arg)
     coro__thread *t = arg;
 
     coro__copy_thread_exit(t);
-    coro__stack_pool_drain();
+    coro__spares_drain();
     coro__overflow_thread_exit(t);
     coro__error_clear(&t->main);
     coro__tls = NULL;

@@ -86,6 +86,21 @@ static char *slot(const coro_chan *ch, size_t i)
     return ch->buf + k * ch->elem_size;
 }
 
+/* The channel's invariants when a task is about to wait for op
+ * (CORO_ASSERTS): the buffer within its bounds, and nobody on the other
+ * side who could have completed op now (a parked receiver while elements
+ * are buffered, or a parked sender while there is room). */
+#ifdef CORO_ASSERTS
+static int queues_ok(coro_chan *ch, int op)
+{
+    if (ch->len > ch->cap || (ch->cap > 0 && ch->head >= ch->cap) || ch->closed)
+        return 0;
+    if (op == CORO_SEND)
+        return ch->len == ch->cap && coro__waitq_peek(&ch->recvq) == NULL;
+    return ch->len == 0 && coro__waitq_peek(&ch->sendq) == NULL;
+}
+#endif
+
 /* Copies from a parked task's memory or into it. */
 static void *at(const coro__waiter *w)
 {
@@ -180,6 +195,7 @@ static int op_until(coro_chan *ch, int op, void *data, coro_time deadline)
     rc = op == CORO_SEND ? send_now(ch, data) : recv_now(ch, data); /* inline */
     if (rc != CORO_EAGAIN)
         return rc;
+    coro__assert(queues_ok(ch, op));
     return coro__wait(self, coro__chan_queue(ch, op), data, 1,
                       op == CORO_SEND ? "chan send" : "chan recv", ch, deadline, CORO__WAIT_CANCEL);
 }

@@ -1,5 +1,8 @@
 /*
- * group.c - task groups (trio's nurseries): open, deadline, cancel, wait.
+ * group.c - task groups (trio's nurseries): open, deadline, cancel, wait,
+ * and the cancellation of a task and of everything it owns. Membership
+ * (joining a group at spawn, leaving it at the end) is sched.c's, inlined
+ * into the task's spawn and completion, which run on every task.
  *
  * A group is owned by the task that opened it and listed in that task's
  * `groups` until waited; sched.c's completion rules (a task is done only
@@ -12,6 +15,60 @@
 #include <string.h>
 
 #include "sched.h"
+
+/* ---- cancellation ---- */
+
+/*
+ * Cancellation reaches everything a task owns, to any depth (a sieve of
+ * stages, each spawning the next, is a chain thousands deep): an explicit
+ * worklist through the tasks' cancel_next links, not recursion, so the
+ * canceling task's stack does not grow with the depth.
+ */
+static void mark_group(coro_group *g, coro_task **work)
+{
+    if (g->canceled)
+        return;
+    g->canceled = 1;
+    for (coro_task *m = g->first; m != NULL; m = m->mem_next)
+        if (m->state != CORO__T_DONE && !m->canceled) {
+            m->canceled = 1;
+            m->cancel_next = *work;
+            *work = m;
+        }
+}
+
+static void cancel_all(coro_task *work)
+{
+    while (work != NULL) {
+        coro_task *t = work;
+
+        work = t->cancel_next;
+        t->cancel_next = NULL;
+        mark_group(&t->own, &work);
+        for (coro_group *g = t->groups; g != NULL; g = g->next)
+            mark_group(g, &work);
+        if (t->state == CORO__T_PARKED && t->cancelable)
+            coro__ready(t, CORO_ECANCELED);
+    }
+}
+
+void coro__cancel_group(coro_group *g)
+{
+    coro_task *work = NULL;
+
+    mark_group(g, &work);
+    cancel_all(work);
+}
+
+void coro__cancel_task(coro_task *t)
+{
+    if (t->canceled)
+        return;
+    t->canceled = 1;
+    cancel_all(t);
+}
+
+/* ---- open, deadline, cancel, wait ---- */
 
 int coro_group_open(coro_group **out)
 {

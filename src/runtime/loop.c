@@ -74,43 +74,6 @@ unsigned long long coro__random(coro__loop *l)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-/* ---- the run queue ---- */
-
-#define rq_push coro__rq_push
-
-static void rq_push_front(coro__loop *l, coro_task *t)
-{
-    t->rq_next = l->rq_first;
-    l->rq_first = t;
-    if (l->rq_last == NULL)
-        l->rq_last = t;
-    l->rq_len++;
-}
-
-/* The next task to run: the oldest, or with CORO_RUN_SEEDED a seeded
- * random one (O(n), a testing mode). */
-static inline coro_task *rq_pop(coro__loop *l)
-{
-    coro_task *t = l->rq_first, *prev = NULL;
-
-    if (t == NULL)
-        return NULL;
-    if (CORO__UNLIKELY(l->flags & CORO_RUN_SEEDED)) {
-        for (size_t r = coro__random(l) % l->rq_len; r > 0; r--) {
-            prev = t;
-            t = t->rq_next;
-        }
-    }
-    if (prev != NULL)
-        prev->rq_next = t->rq_next;
-    else
-        l->rq_first = t->rq_next;
-    if (l->rq_last == t)
-        l->rq_last = prev;
-    l->rq_len--;
-    return t;
-}
-
 /* ---- park / ready ---- */
 
 static void note_switch(coro__loop *l, const coro_task *t)
@@ -153,7 +116,7 @@ static CORO__ALWAYS_INLINE int handoff_ok(const coro__loop *l, const coro *self)
 /* The next ready task, made the running one. */
 static CORO__ALWAYS_INLINE coro_task *handoff_take(coro__loop *l)
 {
-    coro_task *n = rq_pop(l);
+    coro_task *n = coro__rq_pop(l);
 
     l->handoffs++;
     l->current = n;
@@ -167,7 +130,7 @@ static CORO__ALWAYS_INLINE coro_task *handoff_take(coro__loop *l)
 static void handoff_undo(coro__loop *l, coro_task *n, coro_task *t)
 {
     n->state = CORO__T_READY;
-    rq_push_front(l, n);
+    coro__rq_push_front(l, n);
     l->current = t;
 }
 
@@ -243,7 +206,7 @@ static void run_task(coro__loop *l, coro_task *t)
     note_switch(l, NULL);
     if (t != NULL && t->state == CORO__T_RUNNING) { /* coro_yield(): let others run */
         t->state = CORO__T_READY;
-        rq_push(l, t);
+        coro__rq_push(l, t);
     }
 }
 
@@ -253,7 +216,7 @@ static void run_ready(coro__loop *l)
     size_t n = l->rq_len;
     coro_task *t;
 
-    while (n-- > 0 && (t = rq_pop(l)) != NULL)
+    while (n-- > 0 && (t = coro__rq_pop(l)) != NULL)
         run_task(l, t);
 }
 

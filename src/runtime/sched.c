@@ -42,7 +42,8 @@ void coro__waitq_fire_each(coro_waitq *q, int result)
         coro__waiter_fire(w, result);
 }
 
-/* ---- groups: the parts tasks need ---- */
+/* ---- groups: membership, on every spawn and completion ----
+ * (inline here, with the task's end; the rest of groups is group.c) */
 
 static void timer_clear(coro__timer *tm)
 {
@@ -109,56 +110,6 @@ size_t coro__owned_live(const coro_task *t)
     for (const coro_group *g = t->groups; g != NULL; g = g->next)
         n += g->live;
     return n;
-}
-
-/*
- * Cancellation reaches everything a task owns, to any depth (a sieve of
- * stages, each spawning the next, is a chain thousands deep): an explicit
- * worklist through the tasks' cancel_next links, not recursion, so the
- * canceling task's stack does not grow with the depth.
- */
-static void mark_group(coro_group *g, coro_task **work)
-{
-    if (g->canceled)
-        return;
-    g->canceled = 1;
-    for (coro_task *m = g->first; m != NULL; m = m->mem_next)
-        if (m->state != CORO__T_DONE && !m->canceled) {
-            m->canceled = 1;
-            m->cancel_next = *work;
-            *work = m;
-        }
-}
-
-static void cancel_all(coro_task *work)
-{
-    while (work != NULL) {
-        coro_task *t = work;
-
-        work = t->cancel_next;
-        t->cancel_next = NULL;
-        mark_group(&t->own, &work);
-        for (coro_group *g = t->groups; g != NULL; g = g->next)
-            mark_group(g, &work);
-        if (t->state == CORO__T_PARKED && t->cancelable)
-            coro__ready(t, CORO_ECANCELED);
-    }
-}
-
-void coro__cancel_group(coro_group *g)
-{
-    coro_task *work = NULL;
-
-    mark_group(g, &work);
-    cancel_all(work);
-}
-
-void coro__cancel_task(coro_task *t)
-{
-    if (t->canceled)
-        return;
-    t->canceled = 1;
-    cancel_all(t);
 }
 
 /* ---- errors ---- */

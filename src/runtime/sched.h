@@ -198,6 +198,10 @@ static inline void coro__timer_disarm(coro__loop *l, coro__timer *tm)
     }
 }
 
+CORO__HIDDEN unsigned long long coro__random(coro__loop *l);
+
+/* ---- the run queue: ready tasks, FIFO (inline: on every wake and switch) ---- */
+
 static inline void coro__rq_push(coro__loop *l, coro_task *t)
 {
     t->rq_next = NULL;
@@ -207,6 +211,42 @@ static inline void coro__rq_push(coro__loop *l, coro_task *t)
         l->rq_first = t;
     l->rq_last = t;
     l->rq_len++;
+}
+
+/* t runs next (a handoff that was undone). */
+static inline void coro__rq_push_front(coro__loop *l, coro_task *t)
+{
+    t->rq_next = l->rq_first;
+    l->rq_first = t;
+    if (l->rq_last == NULL)
+        l->rq_last = t;
+    l->rq_len++;
+}
+
+/* The next task to run: the oldest, or with CORO_RUN_SEEDED a seeded
+ * random one (O(n), a testing mode). */
+static inline coro_task *coro__rq_pop(coro__loop *l)
+{
+    coro_task *t = l->rq_first, *prev = NULL;
+
+    if (t == NULL)
+        return NULL;
+    if (CORO__UNLIKELY(l->flags & CORO_RUN_SEEDED)) {
+        for (size_t r = coro__random(l) % l->rq_len; r > 0; r--) {
+            prev = t;
+            t = t->rq_next;
+        }
+    }
+    if (prev != NULL)
+        prev->rq_next = t->rq_next;
+    else
+        l->rq_first = t->rq_next;
+    if (l->rq_last == t)
+        l->rq_last = prev;
+    l->rq_len--;
+    coro__assert((l->rq_len == 0) == (l->rq_first == NULL) &&
+                 (l->rq_first == NULL) == (l->rq_last == NULL));
+    return t;
 }
 
 /* The waker's half of park / ready: t, if parked, becomes ready and its
@@ -222,7 +262,6 @@ static inline void coro__ready(coro_task *t, int wake)
     coro__timer_disarm(l, &t->timer); /* the next wait re-arms it in O(1) */
     coro__rq_push(l, t);
 }
-CORO__HIDDEN unsigned long long coro__random(coro__loop *l);
 
 /* coro__park's slow parts (loop.c): arming the deadline, and a park that
  * could not switch away. */
@@ -363,6 +402,8 @@ CORO__HIDDEN int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *a
 
 static inline void coro__waitq_push(coro_waitq *q, coro__waiter *w)
 {
+    coro__assert(w->q == NULL); /* a waiter is in one queue at a time */
+    coro__assert((q->first == NULL) == (q->last == NULL));
     w->q = q;
     w->next = NULL;
     w->prev = q->last;
@@ -379,6 +420,7 @@ static inline void coro__waitq_remove(coro__waiter *w)
 
     if (q == NULL)
         return;
+    coro__assert((w->prev == NULL) == (q->first == w) && (w->next == NULL) == (q->last == w));
     if (w->prev != NULL)
         w->prev->next = w->next;
     else

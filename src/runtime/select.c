@@ -12,6 +12,8 @@
  * waiter, and they are queued from a random case on, so that which one a
  * waker serves is random too.
  */
+#include <string.h>
+
 #include "sched.h"
 
 static int check(const coro_case *c, int n)
@@ -53,6 +55,7 @@ static coro__waiter *waiters(coro_task *t, int n)
 
         if (w == NULL)
             return NULL;
+        memset(w, 0, (size_t)n * sizeof *w); /* in no queue */
         coro__free(t->wx);
         t->wx = w;
         t->nwx = n;

@@ -35,6 +35,24 @@ static void place(coro__loop *l, size_t i, coro__timer *tm)
     tm->index = i + 1;
 }
 
+/* The heap's invariants around slot i, where a sift ended (CORO_ASSERTS):
+ * the timer knows its slot, its parent is not after it, its children not
+ * before it, and its key is never after its real deadline. */
+static void check(const coro__loop *l, size_t i)
+{
+#ifdef CORO_ASSERTS
+    const coro__timer *tm = l->heap[i];
+    size_t c = 2 * i + 1;
+
+    coro__assert(tm->index == i + 1 && tm->key <= tm->when && l->heap_len <= l->heap_cap);
+    coro__assert(i == 0 || !before(tm, l->heap[(i - 1) / 2]));
+    coro__assert(c >= l->heap_len || !before(l->heap[c], tm));
+    coro__assert(c + 1 >= l->heap_len || !before(l->heap[c + 1], tm));
+#else
+    (void)l, (void)i;
+#endif
+}
+
 static void sift_up(coro__loop *l, size_t i)
 {
     coro__timer *tm = l->heap[i];
@@ -47,6 +65,7 @@ static void sift_up(coro__loop *l, size_t i)
         i = parent;
     }
     place(l, i, tm);
+    check(l, i);
 }
 
 static void sift_down(coro__loop *l, size_t i)
@@ -65,6 +84,7 @@ static void sift_down(coro__loop *l, size_t i)
         i = c;
     }
     place(l, i, tm);
+    check(l, i);
 }
 
 /* Arms tm at `when` (re-arms it if armed). 0 or CORO_ENOMEM. */

@@ -841,7 +841,7 @@ static void *fail_fn(void *arg)
 static void baseline(void)
 {
     FUZZ_CHECK(coro_pcall(fail_fn, "baseline", NULL) == CORO_EERROR);
-    coro__stack_pool_drain();
+    coro__spares_drain();
 }
 
 static void start(const uint8_t *data, size_t size)

@@ -1137,7 +1137,7 @@ static void *fail_fn(void *arg)
 static void baseline(void)
 {
     FUZZ_CHECK(coro_pcall(fail_fn, "baseline", NULL) == CORO_EERROR);
-    coro__stack_pool_drain();
+    coro__spares_drain();
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
