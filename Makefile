@@ -210,7 +210,7 @@ $(BUILD)/examples/servers/%: examples/servers/%.c $(SERVER_H) $(BUILD)/libcoro.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(TEST_CFLAGS) $(CFLAGS) $< $(BUILD)/libcoro.a $(LDSAN) -pthread -o $@
 
-# Benchmarks (bench/; the README's Benchmarks section says how to read them).
+# Benchmarks (bench/; bench/README.md says how to read them).
 # `make bench` installs the reference peers if missing (bench/setup.sh, from
 # Debian's packages), then builds and runs the suite and prints the table;
 # `make bench-json` also writes $(BENCH_RESULTS)/bench.json, table.md and,

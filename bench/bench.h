@@ -20,7 +20,7 @@ extern "C" {
 #define BENCH_FIG_LIFECYCLE "lifecycle" /* (2) create + first resume + run to end + destroy */
 #define BENCH_FIG_WRAP "wrap"           /* (4) a wrap generator call */
 #define BENCH_FIG_VALUE "value"         /* (5) a value each way, checked */
-/* The runtime's (issue 4), each sample inside one coro_run. */
+/* The runtime's, each sample inside one coro_run. */
 #define BENCH_FIG_SPAWN "spawn"   /* (6) spawn + run + finish of a task */
 #define BENCH_FIG_CHAN "chan"     /* (7) unbuffered channel ping-pong */
 #define BENCH_FIG_BCHAN "bchan"   /* (8) buffered (64) channel ping-pong */

@@ -32,10 +32,10 @@ machine = system(sprintf("sed -n '1s/^# coro benchmark, //p' '%s'", data))
 set multiplot layout 4,3 title sprintf("coro benchmark, %s\nmedian of interleaved rounds, whiskers min-max; log scales; red: coro", machine) font ",14"
 
 # Blocks 0-8: the figures; 9: instructions; 10, 11: memory of coroutines
-# and of tasks. The runtime's (6)-(11) are issue 4's, each inside coro_run.
+# and of tasks. The runtime's (6)-(11), each inside coro_run.
 nfig = 9
 titles = "'(1) resume + yield round trip' '(2) create + run to end + destroy' '(4) wrap generator call' '(5) a value each way, checked' '(6) task spawn + run + finish' '(7) unbuffered channel ping-pong' '(8) buffered (64) channel ping-pong' '(9) select over 4 channels, one ready' '(10) sleep(1 µs), 1,000 tasks at once' 'instructions per round trip' '(3) resident bytes per suspended coroutine' '(11) resident bytes per parked task'"
-# The goals that are absolute numbers (issue 3's), drawn as dashed lines.
+# The coroutine goals that are absolute numbers, drawn as dashed lines.
 goals = "0 30 0 0 0 0 0 0 0 65 0 0"
 xlabels = "'ns per round trip' 'ns per coroutine' 'ns per call' 'ns per round trip' 'ns per task' 'ns per send + reply' 'ns per send + reply' 'ns per select' 'ns per sleep' 'instructions (callgrind or perf stat)' 'bytes (100,000 asked; reached in brackets)' 'bytes (100,000 asked; reached in brackets)'"
 fmt(v) = v >= 1000 ? sprintf("%.0f", v) : sprintf("%.3g", v)

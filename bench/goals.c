@@ -1,6 +1,6 @@
 /*
- * goals.c - the goals of issues 3 (the coroutines) and 4 (the runtime),
- * checked against the figures of the run. Included by report.c.
+ * goals.c - the goals of the coroutines and of the runtime, checked
+ * against the figures of the run. Included by report.c.
  */
 #include <math.h>
 #include <stdio.h>
@@ -11,8 +11,13 @@
 
 /* ---- goals ---- */
 
+/* Which part of coro a goal is about: a table each, and "part" in the JSON. */
+typedef enum goal_part { PART_COROUTINES, PART_RUNTIME, NPARTS } goal_part;
+
+static const char *const part_name[NPARTS] = {"coroutines", "runtime"};
+
 typedef struct goal {
-    int issue; /* 3 or 4 */
+    goal_part part;
     const char *what;
     char target[48];
     char measured[96];
@@ -93,7 +98,7 @@ static void atleast(goal *g, const char *what, const char *target, double measur
     check_min(g, measured, limit);
 }
 
-/* Issue 4's: speed-ups over Go from the medians of the per-round ratios. */
+/* The runtime's: speed-ups over Go from the medians of the per-round ratios. */
 static int goals_rt(const config *cf, const row *rows, int nrows, const mem_row *mem, int nmem,
                     goal *g)
 {
@@ -132,7 +137,7 @@ static int goals_rt(const config *cf, const row *rows, int nrows, const mem_row 
         n++;
     }
     for (int i = 0; i < n; i++)
-        g[i].issue = 4;
+        g[i].part = PART_RUNTIME;
     return n;
 }
 
@@ -216,6 +221,6 @@ static int goals(const config *cf, const row *rows, int nrows, const mem_row *me
              1 / rcopy->rmed, 2.00, "%.2fx");
     }
     for (int i = 0; i < n; i++)
-        g[i].issue = 3;
+        g[i].part = PART_COROUTINES;
     return n + goals_rt(cf, rows, nrows, mem, nmem, g + n);
 }

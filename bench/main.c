@@ -1,7 +1,7 @@
 /*
  * main.c - coro's benchmark suite: every figure measured in one run against
  * its references, interleaved round by round, pinned to one CPU, reported as
- * median with min-max and as ratios. See the README's Benchmarks section.
+ * median with min-max and as ratios. bench/README.md says how to read it.
  *
  *   bench [-b BINDIR] [-s SRCDIR] [-r ROUNDS] [-t MS] [-c CPU] [-n]
  *         [-j JSON] [-m TABLE.md] [-d DAT]

@@ -173,7 +173,7 @@ static double value(long n)
  * Massive concurrency mode. Two copy-stack coroutines resumed in turn: each
  * resume finds the other one's frames on the shared stack, so it copies
  * those out and its own in. Their live stacks are shallow (a few hundred
- * bytes), the case the issue's goal is about. One copy-stack coroutine
+ * bytes), the case the copy-stack goal is about. One copy-stack coroutine
  * alone would copy nothing (the main coroutine has its own stack).
  */
 static double roundtrip_copy(long n)

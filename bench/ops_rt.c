@@ -1,6 +1,6 @@
 /*
- * ops_rt.c - the operations of coro's runtime that the suite times (issue
- * 4): spawn + run + finish of a task, channel ping-pong (unbuffered and
+ * ops_rt.c - the operations of coro's runtime that the suite times (rows
+ * (6)-(11)): spawn + run + finish of a task, channel ping-pong (unbuffered and
  * buffered), select over 4 channels, sleep throughput, and the memory a
  * task parked in a channel receive costs.
  *

@@ -1,8 +1,8 @@
 /*
- * report.c - what the suite prints and writes: the table (Markdown, so the
- * README can show it as printed), the goals of issue 3 checked against the
- * figures, the JSON of every figure, and the data gnuplot draws the chart
- * from (bench/chart.gp).
+ * report.c - what the suite prints and writes: the table (Markdown, so
+ * bench/README.md can show it as printed), the goals of the coroutines and
+ * of the runtime checked against the figures, the JSON of every figure, and
+ * the data gnuplot draws the chart from (bench/chart.gp).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -225,18 +225,18 @@ static void memory_table(FILE *f, const config *cf, const mem_row *mem, int nmem
     fprintf(f, "\n");
 }
 
-static void goal_table(FILE *f, const goal *g, int n, int issue)
+static void goal_table(FILE *f, const goal *g, int n, goal_part part)
 {
     int r = 1;
 
     tb.ncols = 4;
     tb.align = "lrrl";
-    cell(0, 0, "goal (issue %d)", issue);
+    cell(0, 0, "goal (%s)", part_name[part]);
     cell(0, 1, "target");
     cell(0, 2, "measured");
     cell(0, 3, "met");
     for (int i = 0; i < n && r < MAX_TROWS; i++) {
-        if (g[i].issue != issue)
+        if (g[i].part != part)
             continue;
         cell(r, 0, "%s", g[i].what);
         cell(r, 1, "%s", g[i].target);
@@ -288,8 +288,8 @@ void report_table(FILE *out, const config *cf, row *rows, int nrows, mem_row *me
             memory_table(out, cf, mem, nmem, 0);
     }
     memory_table(out, cf, mem, nmem, 1);
-    goal_table(out, g, ng, 3);
-    goal_table(out, g, ng, 4);
+    goal_table(out, g, ng, PART_COROUTINES);
+    goal_table(out, g, ng, PART_RUNTIME);
     fflush(out);
 }
 
@@ -420,7 +420,7 @@ int report_json(const config *cf, row *rows, int nrows, mem_row *mem, int nmem)
     }
     fprintf(f, "  ]},\n  \"goals\": [\n");
     for (int i = 0; i < ng; i++) {
-        fprintf(f, "    {\"issue\": %d, \"goal\": ", g[i].issue);
+        fprintf(f, "    {\"part\": \"%s\", \"goal\": ", part_name[g[i].part]);
         jstr(f, g[i].what);
         fprintf(f, ", \"target\": ");
         jstr(f, g[i].target);

@@ -3,8 +3,8 @@
  * readings (a name and a value) with each resume, and the coroutine yields
  * the running statistics (count, min, max, mean and where the extremes
  * were seen). Where Lua passes several values, C passes a struct pointer.
- * Issue 2's "passing several values (a struct)"; the pattern of seed 001's
- * "Exchanging Data Between Coroutines".
+ * The pattern of "Exchanging Data Between Coroutines" in the texts coro
+ * started from.
  */
 #include <stdio.h>
 #include <stdlib.h>

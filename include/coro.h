@@ -497,7 +497,7 @@ typedef struct coro_run_options {
  * coro_read / coro_readv take them from there without a system call. The
  * loop then waits in io_uring, and a request costs one system call (its
  * answer's write) instead of two: about 5% less CPU per request for a
- * busy server (README, Benchmarks). Where the kernel lacks what it needs
+ * busy server (bench/README.md). Where the kernel lacks what it needs
  * (Linux before 6.1, a seccomp filter, CORO_IO_URING=0) the flag changes
  * nothing. The rule that comes with it, as with any buffered reader: read
  * such a socket only with coro_read / coro_readv, never read() or recv()
