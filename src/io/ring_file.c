@@ -9,7 +9,7 @@
  * completion queue at once: a read the page cache serves is done inside
  * the submission, and then the task goes on without parking. Otherwise it
  * waits (CORO__WAIT_OUTSIDE: no false deadlock). Completions signal an
- * eventfd that the loop's poller watches like any fd, with a hook (io.c)
+ * eventfd that the loop's poller watches like any fd, with a hook (fd.c)
  * that reaps every completion and readies the task that waits for it. (Not
  * io_uring_register_eventfd_async, which would spare the signal of inline
  * completions: it signals only for io-wq workers, so a read of a pipe,

@@ -11,8 +11,8 @@
  * in the ring.
  *
  * Bounded memory: NBUF buffers of BUF_LEN bytes per loop. When the kernel
- * finds none free the socket's receive ends (ENOBUFS) and io.c reads that
- * socket with read() again.
+ * finds none free the socket's receive ends (ENOBUFS), and ahead.c reads
+ * that socket with read() until enough are back.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -51,7 +51,7 @@ struct coro__rx {
     int poll_armed; /* the multishot poll of poll_fd is in the ring */
 };
 
-/* Test hook (internal.h): the next ring has this many buffers (a power
+/* Test hook (hooks.h): the next ring has this many buffers (a power
  * of two; 0: NBUF), so that tests can run out of them. */
 static __thread unsigned nbuf_next;
 

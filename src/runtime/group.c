@@ -1,8 +1,8 @@
 /*
  * group.c - task groups (trio's nurseries): open, deadline, cancel, wait,
- * and the cancellation of a task and of everything it owns. Membership
- * (joining a group at spawn, leaving it at the end) is sched.c's, inlined
- * into the task's spawn and completion, which run on every task.
+ * the cancellation of a task and of everything it owns, a member's failure
+ * and freeing. What runs on every task (membership, release, the errors a
+ * member hands on) is inline in group.h, for sched.c's spawn and end.
  *
  * A group is owned by the task that opened it and listed in that task's
  * `groups` until waited; sched.c's completion rules (a task is done only
@@ -14,7 +14,7 @@
  */
 #include <string.h>
 
-#include "sched.h"
+#include "group.h"
 
 /* ---- cancellation ---- */
 
@@ -66,6 +66,42 @@ void coro__cancel_task(coro_task *t)
         return;
     t->canceled = 1;
     cancel_all(t);
+}
+
+/* ---- a member's failure, freeing ---- */
+
+void coro__group_fail(coro_group *g, coro_task *m)
+{
+    if (g->err == 0)
+        coro__error_keep(&g->err, &g->errmsg, &g->errvalue, coro__msg_of(m->errmsg), m->errvalue);
+    coro__cancel_group(g);
+    if (g->implicit)
+        coro__cancel_task(g->owner);
+}
+
+void coro__group_free(coro_group *g)
+{
+    coro_task *o = g->owner;
+    coro_group **pp = &o->groups;
+
+    while (*pp != NULL && *pp != g)
+        pp = &(*pp)->next;
+    if (*pp == g)
+        *pp = g->next;
+    coro__group_release(g, NULL);
+    coro__free(g);
+}
+
+void coro__group_drop(coro_group *g)
+{
+    coro_task *m, *next;
+
+    for (m = g->first; m != NULL; m = next) {
+        next = m->mem_next;
+        coro__member_remove(m);
+        if (m->state == CORO__T_DONE)
+            coro__task_free(m);
+    }
 }
 
 /* ---- open, deadline, cancel, wait ---- */

@@ -27,7 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sched.h"
+#include "group.h"
 
 /* Task records kept for reuse by a loop. */
 #define SPARE_MAX 64
@@ -42,143 +42,7 @@ void coro__waitq_fire_each(coro_waitq *q, int result)
         coro__waiter_fire(w, result);
 }
 
-/* ---- groups: membership, on every spawn and completion ----
- * (inline here, with the task's end; the rest of groups is group.c) */
-
-static void timer_clear(coro__timer *tm)
-{
-    tm->when = tm->key = 0;
-    tm->seq = tm->hseq = 0;
-    tm->index = 0;
-    tm->dead = 0;
-    tm->fire = NULL;
-}
-
-void coro__group_init(coro_group *g, coro_task *owner, int implicit)
-{
-    /* Field by field, not memset: this runs on every spawn, and a memset
-     * of a variable-size record compiles to `rep stos`, whose start-up
-     * alone costs more than these stores. */
-    g->owner = owner;
-    g->prev = g->next = NULL;
-    g->first = g->last = NULL;
-    g->live = 0;
-    g->implicit = implicit;
-    g->canceled = owner != NULL && owner->canceled;
-    g->timed_out = 0;
-    g->err = 0;
-    g->errmsg = NULL;
-    g->errvalue = NULL;
-    timer_clear(&g->deadline);
-    g->waiters.first = g->waiters.last = NULL;
-}
-
-static void member_add(coro_group *g, coro_task *t)
-{
-    t->group = g;
-    t->mem_next = NULL;
-    t->mem_prev = g->last;
-    if (g->last != NULL)
-        g->last->mem_next = t;
-    else
-        g->first = t;
-    g->last = t;
-    g->live++;
-}
-
-static void member_remove(coro_task *t)
-{
-    coro_group *g = t->group;
-
-    if (g == NULL)
-        return;
-    if (t->mem_prev != NULL)
-        t->mem_prev->mem_next = t->mem_next;
-    else
-        g->first = t->mem_next;
-    if (t->mem_next != NULL)
-        t->mem_next->mem_prev = t->mem_prev;
-    else
-        g->last = t->mem_prev;
-    t->group = NULL;
-}
-
-size_t coro__owned_live(const coro_task *t)
-{
-    size_t n = t->own.live;
-
-    for (const coro_group *g = t->groups; g != NULL; g = g->next)
-        n += g->live;
-    return n;
-}
-
-/* ---- errors ---- */
-
-static void set_error(int *status, char **msg, void **value, const char *m, void *v)
-{
-    *status = CORO_EERROR;
-    *msg = m != NULL ? coro__strdup(m) : NULL;
-    *value = v;
-}
-
-static const char *msg_of(const char *m)
-{
-    return m != NULL ? m : "not enough memory for the error message";
-}
-
-/* t has no error of its own yet: it takes this one. */
-static void inherit(coro_task *t, const char *msg, void *value)
-{
-    if (t->status != CORO_EERROR)
-        set_error(&t->status, &t->errmsg, &t->errvalue, msg_of(msg), value);
-}
-
-/* A member of g failed: the group's first error, and its siblings (and,
- * for a task's own group, the task) are canceled. */
-static void group_fail(coro_group *g, coro_task *m)
-{
-    if (g->err == 0)
-        set_error(&g->err, &g->errmsg, &g->errvalue, msg_of(m->errmsg), m->errvalue);
-    coro__cancel_group(g);
-    if (g->implicit)
-        coro__cancel_task(g->owner);
-}
-
 /* ---- the end of a task ---- */
-
-/* g's members are all done: frees the ones nobody will await (a failed one
- * fails `heir`, if given), and lets go of those being awaited. */
-static CORO__ALWAYS_INLINE void group_release(coro_group *g, coro_task *heir)
-{
-    coro_task *m;
-
-    coro__timer_del(g->owner->loop, &g->deadline);
-    while ((m = g->first) != NULL) {
-        member_remove(m);
-        if (m->awaited)
-            continue; /* its awaiter frees it */
-        if (heir != NULL && m->status == CORO_EERROR)
-            inherit(heir, m->errmsg, m->errvalue);
-        coro__task_free(m);
-    }
-    if (g->errmsg != NULL) {
-        coro__free(g->errmsg);
-        g->errmsg = NULL;
-    }
-}
-
-void coro__group_free(coro_group *g)
-{
-    coro_task *o = g->owner;
-    coro_group **pp = &o->groups;
-
-    while (*pp != NULL && *pp != g)
-        pp = &(*pp)->next;
-    if (*pp == g)
-        *pp = g->next;
-    group_release(g, NULL);
-    coro__free(g);
-}
 
 static CORO__ALWAYS_INLINE void unlink_all(coro_task *t)
 {
@@ -202,12 +66,12 @@ static coro_task *complete(coro_task *t)
     coro_group *g = t->group;
 
     if (t->own.err != 0)
-        inherit(t, t->own.errmsg, t->own.errvalue);
-    group_release(&t->own, t);
+        coro__inherit(t, t->own.errmsg, t->own.errvalue);
+    coro__group_release(&t->own, t);
     while (t->groups != NULL) { /* opened and never waited */
         coro_group *e = t->groups;
         if (e->err != 0)
-            inherit(t, e->errmsg, e->errvalue);
+            coro__inherit(t, e->errmsg, e->errvalue);
         coro__group_free(e);
     }
     if (t->status == 0 && t->canceled)
@@ -219,7 +83,7 @@ static coro_task *complete(coro_task *t)
         return NULL; /* the main task: coro_run takes it from here */
     g->live--;
     if (t->status == CORO_EERROR && (t->detached || !g->implicit))
-        group_fail(g, t);
+        coro__group_fail(g, t);
     if (t->detached)
         coro__task_free(t);
     if (g->live > 0)
@@ -241,7 +105,7 @@ void coro__task_ended(coro_task *t, int rc, void *out, const char *msg)
     if (rc == 0) {
         t->result = out;
     } else if (rc == CORO_EERROR) {
-        set_error(&t->status, &t->errmsg, &t->errvalue, msg_of(msg), out);
+        coro__error_keep(&t->status, &t->errmsg, &t->errvalue, coro__msg_of(msg), out);
     } else {
         t->status = rc;
     }
@@ -256,7 +120,7 @@ void coro__task_ended(coro_task *t, int rc, void *out, const char *msg)
 
 void coro__task_free(coro_task *t)
 {
-    member_remove(t);
+    coro__member_remove(t);
     if (t->state != CORO__T_DONE)
         unlink_all(t);
     coro__timer_del(t->loop, &t->timer);
@@ -311,7 +175,7 @@ static coro_task *task_new(coro__loop *l)
     t->mem_prev = t->mem_next = NULL;
     t->group = NULL;
     t->groups = NULL;
-    timer_clear(&t->timer);
+    coro__timer_clear(&t->timer);
     t->wx = NULL;
     t->nwx = 0;
     t->awaiter.first = t->awaiter.last = NULL;
@@ -367,7 +231,7 @@ int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg, const cor
     t->detached = out == NULL;
     coro__group_init(&t->own, t, 1);
     if (g != NULL) {
-        member_add(g, t);
+        coro__member_add(g, t);
         t->canceled = g->canceled;
         t->own.canceled = t->canceled;
     }
@@ -414,7 +278,7 @@ static int take_end(coro_task *self, coro_task *t, void **result)
     if (result != NULL)
         *result = rc == CORO_EERROR ? t->errvalue : t->result;
     if (rc == CORO_EERROR)
-        coro__error_set(self->co, t->errvalue, msg_of(t->errmsg));
+        coro__error_set(self->co, t->errvalue, coro__msg_of(t->errmsg));
     coro__task_free(t);
     return rc;
 }
@@ -511,19 +375,6 @@ static void forget_waits(coro_task *t)
         coro__timer_del(t->loop, &g->deadline);
 }
 
-/* Frees g's finished members; the others are freed as tasks of the loop. */
-static void drop_members(coro_group *g)
-{
-    coro_task *m, *next;
-
-    for (m = g->first; m != NULL; m = next) {
-        next = m->mem_next;
-        member_remove(m);
-        if (m->state == CORO__T_DONE)
-            coro__task_free(m);
-    }
-}
-
 void coro__shutdown(coro__loop *l)
 {
     coro_task *t;
@@ -543,12 +394,12 @@ void coro__shutdown(coro__loop *l)
     }
     for (t = l->all; t != NULL; t = t->all_next) {
         coro__timer_del(l, &t->own.deadline); /* a cleanup may have set one */
-        drop_members(&t->own);
+        coro__group_drop(&t->own);
         while (t->groups != NULL) {
             coro_group *g = t->groups;
             t->groups = g->next;
             coro__timer_del(l, &g->deadline);
-            drop_members(g);
+            coro__group_drop(g);
             coro__free(g->errmsg);
             coro__free(g);
         }
