@@ -1,9 +1,10 @@
 /*
- * async_await.c - seed 001's fetchUserData with real async/await: the fetch
- * is a task (async), coro_sleep stands in for the network, and coro_await
- * waits for its result or its error. On the virtual clock the delays take
- * no time and the printed times are exact. Two fetches run concurrently, and
- * a failed fetch reaches its awaiter as CORO_EERROR with the message.
+ * async_await.c - the async-patterns tutorial's fetchUserData with real
+ * async/await: the fetch is a task (async), coro_sleep stands in for the
+ * network, and coro_await waits for its result or its error. On the virtual
+ * clock the delays take no time and the printed times are exact. Two fetches
+ * run concurrently, and a failed fetch reaches its awaiter as CORO_EERROR
+ * with the message.
  */
 #include <stdio.h>
 

@@ -1,11 +1,11 @@
 /*
  * errors.c - errors as values: an error raised inside a coroutine ends it,
- * and resume returns CORO_EERROR with the message and the error value
- * instead of crashing the program. Also: coro_pcall() catching an error
- * inside a coroutine, which then carries on; coro_defer() cleanups running
- * as an error unwinds (and on coro_close); an error inside a generator.
- * From seed 001 ("Error Handling"); the rest is Lua 5.4's pcall, <close>
- * variables and coroutine.wrap.
+ * and resume returns CORO_EERROR with the message and the error value instead
+ * of crashing the program. Also: coro_pcall() catching an error inside a
+ * coroutine, which then carries on; coro_defer() cleanups running as an error
+ * unwinds (and on coro_close); an error inside a generator. From "Async
+ * Patterns with Coroutines" ("Error Handling"); the rest is Lua 5.4's pcall,
+ * <close> variables and coroutine.wrap.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +24,9 @@ static coro *create(coro_fn fn)
     return co;
 }
 
-/* Seed 001: error("Something went wrong!"). Lua prefixes the position where
+/* The tutorial: error("Something went wrong!"). Lua prefixes the position where
  * error was called, so real Lua 5.4 prints "Caught error: input:2: Something
- * went wrong!" (the seed leaves the prefix out); C has no such position, and
+ * went wrong!" (the tutorial leaves the prefix out); C has no such position, and
  * coro prints the message as given. */
 static void *goes_wrong(void *arg)
 {
@@ -35,7 +35,7 @@ static void *goes_wrong(void *arg)
     return NULL;
 }
 
-static void seed_001(void)
+static void from_tutorial(void)
 {
     coro *co = create(goes_wrong);
 
@@ -191,8 +191,8 @@ static void generator_error(void)
 
 int main(void)
 {
-    printf("-- seed 001: an error caught by resume\n");
-    seed_001();
+    printf("-- async patterns: an error caught by resume\n");
+    from_tutorial();
     printf("-- an error with a value\n");
     error_value();
     printf("-- pcall inside a coroutine\n");

@@ -1,9 +1,9 @@
 /*
  * event_loop.c - cooperative tasks: a tiny event loop that resumes each task
  * in turn until all are done, and async/await on top of resume. The loop's
- * queue is a plain array of coroutines.
- * From seed 001 ("Building an Event Loop", "Simulating async/await",
- * "Non-Blocking File Operations"), with await corrected (see await()).
+ * queue is a plain array of coroutines. From "Async Patterns with Coroutines"
+ * ("Building an Event Loop", "Simulating async/await", "Non-Blocking File
+ * Operations"), with await corrected (see await()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,7 +28,7 @@ static coro *create(coro_fn fn, void *user_data)
     return co;
 }
 
-/* The seed's EventLoop: a FIFO of coroutines, kept in a ring. A task that
+/* The tutorial's EventLoop: a FIFO of coroutines, kept in a ring. A task that
  * yields goes to the back; a finished one is destroyed. */
 #define LOOP_MAX 16
 
@@ -112,15 +112,15 @@ static coro *async(coro_fn fn, void *user_data)
 /*
  * await(task): drives the task until it is dead, resuming it once per step,
  * and stores its result in *result (if result is not NULL). Returns 0, or
- * the error code with the message in coro_errmsg(task) (where the seed
+ * the error code with the message in coro_errmsg(task) (where the tutorial
  * raises "Coroutine error: ...").
  *
- * The seed's await resumes exactly twice and returns what the second resume
+ * The tutorial's await resumes exactly twice and returns what the second resume
  * gave. For fetchUserData, whose body yields twice, that is the second
  * yield's nothing, so real Lua fails at result.user ("attempt to index a nil
  * value"); for readFileAsync, whose body never yields, the second resume
  * returns "cannot resume dead coroutine" as the file's content, and the
- * seed prints "File length: 28".
+ * tutorial prints "File length: 28".
  */
 static int await(coro *task, void **result)
 {
@@ -218,7 +218,7 @@ static void *read_file_body(void *arg)
 }
 
 /*
- * The seed reads "myfile.txt" from the current directory; these two paths
+ * The tutorial reads "myfile.txt" from the current directory; these two paths
  * give the same output everywhere: one cannot be opened, one is empty. Lua's
  * io.open words its error the same way: "<name>: <strerror>".
  */
@@ -242,11 +242,11 @@ static void read_file(const char *filename)
 
 int main(void)
 {
-    printf("-- seed 001: event loop\n");
+    printf("-- async patterns: event loop\n");
     event_loop();
-    printf("-- seed 001: async/await\n");
+    printf("-- async patterns: async/await\n");
     async_await();
-    printf("-- seed 001: non-blocking file operations\n");
+    printf("-- async patterns: non-blocking file operations\n");
     read_file("/nonexistent/myfile.txt");
     read_file("/dev/null");
     return 0;

@@ -2,7 +2,7 @@
  * first_third.c - the smallest coroutine: it prints a line, yields, and on
  * the next resume prints another. Shows that resume runs the body until it
  * yields, and that the next resume continues right after the yield.
- * From seed 001 ("Creating and Running a Coroutine").
+ * From "Async Patterns with Coroutines" ("Creating and Running a Coroutine").
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,11 +3,12 @@
  * resume's value is the body's argument, yield's value is what resume
  * receives, the next resume's value is what yield returns, and the body's
  * return value is what the last resume receives. A value is a void *; for
- * several values, pass a pointer to a struct or an array.
- * From seed 001 ("Exchanging Data Between Coroutines") and seed 004 (PiL 24.1).
+ * several values, pass a pointer to a struct or an array. From "Async
+ * Patterns with Coroutines" ("Exchanging Data Between Coroutines") and
+ * Programming in Lua (24.1).
  *
  * Lua's print separates its arguments with tabs; these examples print the
- * single spaces that the seeds show.
+ * single spaces that the texts show.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ struct pair {
     int a, b;
 };
 
-/* Seed 001: coroutine.create(function(a, b, c) print("Received:", a, b, c) end) */
+/* The tutorial: coroutine.create(function(a, b, c) print("Received:", a, b, c) end) */
 static void *received(void *arg)
 {
     const struct triple *t = arg;
@@ -43,7 +44,7 @@ static void *received(void *arg)
     return NULL;
 }
 
-/* Seed 001: local values = coroutine.yield(); print("Got:", values[1], values[2]) */
+/* The tutorial: local values = coroutine.yield(); print("Got:", values[1], values[2]) */
 static void *got(void *arg)
 {
     void *in;
@@ -56,7 +57,7 @@ static void *got(void *arg)
     return NULL;
 }
 
-/* Seed 004: coroutine.create(function (a, b, c) print("co", a, b, c + 2) end) */
+/* PiL: coroutine.create(function (a, b, c) print("co", a, b, c + 2) end) */
 static void *co_plus_two(void *arg)
 {
     const struct triple *t = arg;
@@ -65,7 +66,7 @@ static void *co_plus_two(void *arg)
     return NULL;
 }
 
-/* Seed 004: coroutine.create(function (a,b) coroutine.yield(a + b, a - b) end).
+/* PiL: coroutine.create(function (a,b) coroutine.yield(a + b, a - b) end).
  * The yielded struct lives on this coroutine's stack, which stays valid while
  * the coroutine is suspended: the resumer reads it before resuming again. */
 static void *sum_diff(void *arg)

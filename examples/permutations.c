@@ -2,7 +2,7 @@
  * permutations.c - a recursive generator: permgen yields every permutation
  * of an array from deep inside its recursion, and coro_wrap() + coro_call()
  * turn it into an iterator, as Lua's coroutine.wrap does.
- * From seed 004 (PiL 24.3, "Coroutines as Iterators": permgen and
+ * From Programming in Lua (24.3, "Coroutines as Iterators": permgen and
  * printResult), printing in Lua's order.
  */
 #include <stdio.h>

@@ -1,11 +1,12 @@
 /*
- * pipeline.c - seed 001's producer / consumer as a pipeline of three tasks
- * joined by channels: generate -> square -> print. The channels hold 2
- * items, so when the printer is slow (10 ms an item, on the virtual clock)
- * the stages before it wait: that is backpressure. The generator gets at
- * most 6 items ahead (2 in each channel, 1 held by square, 1 by print), then
- * sends one item each time print takes one. Each stage closes its output
- * when its input is closed (CORO_ECHCLOSED), so the end flows down the pipe.
+ * pipeline.c - the async-patterns tutorial's producer / consumer as a
+ * pipeline of three tasks joined by channels: generate -> square -> print.
+ * The channels hold 2 items, so when the printer is slow (10 ms an item, on
+ * the virtual clock) the stages before it wait: that is backpressure. The
+ * generator gets at most 6 items ahead (2 in each channel, 1 held by square,
+ * 1 by print), then sends one item each time print takes one. Each stage
+ * closes its output when its input is closed (CORO_ECHCLOSED), so the end
+ * flows down the pipe.
  */
 #include <stdio.h>
 

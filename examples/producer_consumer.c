@@ -1,7 +1,7 @@
 /*
  * producer_consumer.c - two ways to match a producer with a consumer.
- * Seed 001: the consumer drives a producer coroutine until it is dead.
- * Seed 004 (PiL 24.2, "Who Is the Boss?"): receive() resumes the producer,
+ * The tutorial: the consumer drives a producer coroutine until it is dead.
+ * PiL (24.2, "Who Is the Boss?"): receive() resumes the producer,
  * send() yields, and a filter in between does both: each side acts as if it
  * were the master. The producer reads a fixed array instead of stdin, so the
  * output is always the same.
@@ -27,7 +27,7 @@ static coro *create(coro_fn fn, void *user_data)
     return co;
 }
 
-/* Seed 001. The item is formatted on the producer's stack; the consumer uses
+/* The tutorial. The item is formatted on the producer's stack; the consumer uses
  * it before resuming the producer again, so it is still there. */
 static void *produce_items(void *arg)
 {
@@ -130,12 +130,12 @@ int main(void)
 {
     coro *producer_co, *prod, *filt;
 
-    printf("-- seed 001: producer / consumer\n");
+    printf("-- async patterns: producer / consumer\n");
     producer_co = create(produce_items, NULL);
     consume_items(producer_co);
     coro_destroy(producer_co);
 
-    printf("-- seed 004: consumer(filter(producer()))\n");
+    printf("-- PiL: consumer(filter(producer()))\n");
     prod = producer();
     filt = filter(prod);
     consumer(filt);

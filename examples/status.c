@@ -1,8 +1,8 @@
 /*
  * status.c - the four states of a coroutine (suspended, running, normal,
- * dead), coro_running() and coro_isyieldable().
- * From seed 001 ("Checking Coroutine Status", "Forgetting to Resume") and
- * seed 004 (the "hi" coroutine).
+ * dead), coro_running() and coro_isyieldable(). From "Async Patterns with
+ * Coroutines" ("Checking Coroutine Status", "Forgetting to Resume") and
+ * Programming in Lua (the "hi" coroutine).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,17 +33,17 @@ static void *yield_once(void *arg)
     return NULL;
 }
 
-/* Seed 001. The seed says the second line is "running"; Lua 5.4 prints
+/* The tutorial. The tutorial says the second line is "running"; Lua 5.4 prints
  * "suspended": once resume returns, the coroutine has yielded. A coroutine
  * is "running" only while it runs, so only it can see itself so. */
-static void seed_001(void)
+static void from_tutorial(void)
 {
     coro *co = create(yield_once);
     int r;
 
     print_status(co); /* suspended */
     coro_resume(co, NULL, NULL);
-    print_status(co); /* suspended (the seed says running) */
+    print_status(co); /* suspended (the tutorial says running) */
     coro_resume(co, NULL, NULL);
     print_status(co); /* dead */
 
@@ -60,10 +60,10 @@ static void *say_hi(void *arg)
     return NULL;
 }
 
-/* Seed 004: co = coroutine.create(function () print("hi") end). Its first
+/* PiL: co = coroutine.create(function () print("hi") end). Its first
  * line, print(type(co)) --> thread, has no C counterpart: a coro * is a
  * coroutine by its type. */
-static void seed_004(void)
+static void from_pil(void)
 {
     coro *co = create(say_hi);
 
@@ -123,7 +123,7 @@ static void *never_runs(void *arg)
     return NULL;
 }
 
-/* Seed 001's pitfall: a coroutine nobody resumes stays suspended, and its
+/* The tutorial's pitfall: a coroutine nobody resumes stays suspended, and its
  * body never runs. Destroying it frees it without running it. */
 static void forgotten(void)
 {
@@ -135,10 +135,10 @@ static void forgotten(void)
 
 int main(void)
 {
-    printf("-- seed 001: status\n");
-    seed_001();
-    printf("-- seed 004: hi\n");
-    seed_004();
+    printf("-- async patterns: status\n");
+    from_tutorial();
+    printf("-- PiL: hi\n");
+    from_pil();
     printf("-- normal, running, isyieldable\n");
     normal();
     printf("-- never resumed\n");

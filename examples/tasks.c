@@ -1,8 +1,9 @@
 /*
- * tasks.c - seed 001's event loop, on the runtime: coro_run is the loop,
- * coro_spawn adds a task, and coro_yield inside a task lets the other ready
- * tasks run. Ready tasks run in FIFO order, so the interleaving is the
- * seed's. Compare event_loop.c, which builds the loop by hand.
+ * tasks.c - the async-patterns tutorial's event loop, on the runtime:
+ * coro_run is the loop, coro_spawn adds a task, and coro_yield inside a task
+ * lets the other ready tasks run. Ready tasks run in FIFO order, so the
+ * interleaving is the tutorial's. Compare event_loop.c, which builds the loop by
+ * hand.
  */
 #include <stdio.h>
 
@@ -47,7 +48,7 @@ static void *count_steps(void *arg)
 
 /* The main task. Spawned tasks start when it next suspends, or when its
  * body returns: a task does not finish before the tasks it started. */
-static void *seed_loop(void *arg)
+static void *tutorial_loop(void *arg)
 {
     (void)arg;
     if (coro_spawn(NULL, task_a, NULL, NULL) != 0 || coro_spawn(NULL, task_b, NULL, NULL) != 0)
@@ -79,8 +80,8 @@ static int run(coro_fn fn)
 
 int main(void)
 {
-    printf("-- seed 001: event loop\n");
-    if (run(seed_loop) != 0)
+    printf("-- async patterns: event loop\n");
+    if (run(tutorial_loop) != 0)
         return 1;
     printf("-- three tasks of different lengths, round robin\n");
     if (run(three_counters) != 0)
