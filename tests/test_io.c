@@ -817,6 +817,13 @@ static void *canceled_calls(void *arg)
     CHECK_ERR(coro_select(&bad, 1), CORO_EINVAL);
     CHECK_ERR(coro_await(NULL, NULL), CORO_EINVAL);
     CHECK_ERR(coro_mutex_lock(NULL), CORO_EINVAL);
+    /* A canceled call leaves an fd the loop has not used as it was: not
+     * made non-blocking, not watched (p[3] is such a pipe end). */
+    CHECK_ERR(coro_write(p[3], &c, 1), CORO_ECANCELED);
+    CHECK_ERR(coro_fd_wait(p[3], CORO_WRITE), CORO_ECANCELED);
+    CHECK_INT(fcntl(p[3], F_GETFL) & O_NONBLOCK, 0);
+    CHECK_ERR(coro_read(1000000, &c, 1), CORO_EBADF);
+    CHECK_ERR(coro_accept(1000000), CORO_EBADF);
     /* fd holds a byte and m is free: both could complete, neither does. */
     CHECK_ERR(coro_read(fd, &c, 1), CORO_ECANCELED);
     CHECK_ERR(coro_fd_wait(fd, CORO_READ), CORO_ECANCELED);
@@ -829,11 +836,12 @@ static void *canceled_calls(void *arg)
 
 static void *check_order(void *arg)
 {
-    int p[3] = {-1, -1, 0};
+    int p[5] = {-1, -1, 0, -1, -1};
     coro_task *t;
 
     (void)arg;
     CHECK_ERR(pipe(p), 0);
+    CHECK_ERR(pipe(p + 3), 0);
     CHECK_INT(write(p[1], "y", 1), 1);
     CHECK_ERR(coro_spawn(&t, canceled_calls, p, NULL), 0);
     coro_await(t, NULL);
@@ -841,6 +849,8 @@ static void *check_order(void *arg)
     CHECK_INT(read(p[0], p + 2, 1), 1); /* the byte is still there */
     CHECK_ERR(coro_fd_close(p[0]), 0);
     CHECK_ERR(coro_fd_close(p[1]), 0);
+    CHECK_INT(close(p[3]), 0);
+    CHECK_INT(close(p[4]), 0);
     return NULL;
 }
 
@@ -855,5 +865,10 @@ TEST(every_blocking_call_checks_the_loop_the_arguments_then_the_cancellation)
     CHECK_ERR(coro_file_open(NULL, O_RDONLY, 0), CORO_ENOLOOP);
     CHECK_ERR(coro_offload(NULL, NULL, NULL), CORO_ENOLOOP);
     CHECK_ERR(coro_chan_recv(NULL, &c), CORO_ENOLOOP);
+    CHECK_ERR(coro_read(5, NULL, 1), CORO_ENOLOOP);
+    CHECK_ERR(coro_readv(5, NULL, 1), CORO_ENOLOOP);
+    CHECK_ERR(coro_sendfile(5, -1, NULL, 1), CORO_ENOLOOP);
+    CHECK_ERR(coro_tcp_connect("not an address", 1), CORO_ENOLOOP);
+    CHECK_ERR(coro_udp_send(5, &c, 1, "not an address", 1), CORO_ENOLOOP);
     run_real(check_order);
 }

@@ -6,7 +6,8 @@
  *
  * Design. With CORO_RUN_READ_AHEAD (or CORO_READ_AHEAD=1), the loop's wait
  * is its ring's (io_uring_enter, with the poller's fd one more request in
- * it), chosen once when the loop first uses I/O. A TCP socket starts
+ * it) from the loop's first TCP socket on, which opens the ring: a loop
+ * that only uses pipes, files or the pool never makes one. A TCP socket starts
  * fresh: its first coro read arms one multishot receive for its whole
  * life, and the kernel fills the loop's buffers inside the loop's own
  * wait; reads take from the socket's queue without a system call. A socket
@@ -81,7 +82,9 @@ static int ring_wait(struct coro__io *io, coro_time timeout)
     return n + coro__rx_wait(io->rx, 0, got, io) + 1;
 }
 
-coro__io_wait coro__ahead_open(struct coro__io *io)
+/* Whether the loop receives ahead: its flag, or the environment's
+ * CORO_READ_AHEAD=1 / =0 for every loop; and a ring that opens. */
+static int decide(struct coro__io *io)
 {
     const char *env = getenv("CORO_READ_AHEAD");
     int on = (io->loop->flags & CORO_RUN_READ_AHEAD) != 0;
@@ -89,13 +92,16 @@ coro__io_wait coro__ahead_open(struct coro__io *io)
     if (env != NULL && (strcmp(env, "0") == 0 || strcmp(env, "1") == 0))
         on = env[0] == '1';
     if (!on || (io->rx = coro__rx_open(coro__poller_fd(io->poller))) == NULL)
-        return NULL;
-    return ring_wait;
+        return -1;
+    io->wait = ring_wait;
+    return 1;
 }
 
 unsigned char coro__ahead_adopt(struct coro__io *io)
 {
-    return io->rx != NULL && !io->rx_refused ? RX_FRESH : RX_OFF;
+    if (io->ahead == 0)
+        io->ahead = decide(io);
+    return io->ahead > 0 ? RX_FRESH : RX_OFF;
 }
 
 void coro__ahead_forget(struct coro__io *io, int fd)
@@ -194,7 +200,7 @@ static void got(void *ctx, const coro__rx_event *e)
     } else if (e->res == -ENOBUFS) { /* none free: read() until enough are back */
         classic(io, e->fd, RX_STARVED);
     } else if (e->res == -EINVAL || e->res == -EOPNOTSUPP) {
-        io->rx_refused = 1; /* no multishot receive here: no new socket tries */
+        io->ahead = -1; /* no multishot receive here: no new socket tries */
         classic(io, e->fd, RX_OFF);
     } else if (e->res != -ECANCELED) {
         s->rx = RX_ENDED;

@@ -11,9 +11,9 @@
  * (Waking one would lose the edge if that one were canceled meanwhile.)
  * coro_fd_close wakes every waiter with CORO_EBADF before closing.
  *
- * The loop's wait is one backend per loop, chosen when the loop first
- * uses I/O: the poller alone (here), or the receive-ahead ring with the
- * poller nested in it (ahead.c). A task waiting on an fd counts as a wait
+ * The loop's wait is the poller's (here) until the loop's first TCP
+ * socket; then, if the loop receives ahead and its ring opens, the ring's,
+ * with the poller nested in it (ahead.c), for good. A task waiting on an fd counts as a wait
  * whose waker is outside the loop (CORO__WAIT_OUTSIDE), so an idle loop
  * blocks in that wait instead of declaring a deadlock, and it polls
  * between rounds without blocking while tasks are ready, so that I/O is
@@ -35,8 +35,8 @@ static int poller_wait(struct coro__io *io, coro_time timeout)
     return coro__poller_wait(io->poller, timeout, coro__fd_ready, io);
 }
 
-/* The loop's I/O state, its poller and its wait made on first use; NULL
- * with *err set. */
+/* The loop's I/O state and its poller, made on first use; NULL with *err
+ * set. */
 static struct coro__io *io_of(coro__loop *l, int *err)
 {
     struct coro__io *io = l->io;
@@ -52,8 +52,7 @@ static struct coro__io *io_of(coro__loop *l, int *err)
         coro__free(io);
         return NULL;
     }
-    if ((io->wait = coro__ahead_open(io)) == NULL)
-        io->wait = poller_wait;
+    io->wait = poller_wait; /* until a socket is received ahead (ahead.c) */
     l->io = io;
     return io;
 }
@@ -196,9 +195,18 @@ int coro__fd_adopt(coro__loop *l, int fd)
     return coro__fd_of(l, fd, &err) != NULL ? 0 : err;
 }
 
+int coro__fd_canceled(coro__loop *l, int fd)
+{
+    struct coro__io *io = l->io;
+
+    if (io != NULL && fd < io->cap && io->fds[fd].adopted)
+        return CORO_ECANCELED;
+    return fcntl(fd, F_GETFD) < 0 ? -errno : CORO_ECANCELED;
+}
+
 int coro_fd_wait_until(int fd, unsigned events, coro_time deadline)
 {
-    int err, bad;
+    int err;
     coro_task *self = coro__blocking_begin(&err);
 
     if (self == NULL)
@@ -207,9 +215,9 @@ int coro_fd_wait_until(int fd, unsigned events, coro_time deadline)
         return CORO_EBADF;
     if (events != CORO_READ && events != CORO_WRITE)
         return CORO_EINVAL;
-    if (coro__fd_of(self->loop, fd, &bad) == NULL)
-        return bad;
     if (err != 0)
+        return coro__fd_canceled(self->loop, fd);
+    if (coro__fd_of(self->loop, fd, &err) == NULL)
         return err;
     if (events == CORO_READ && coro__ahead_wait_read(self->loop->io, fd))
         return 0; /* received ahead: readable now */

@@ -72,9 +72,11 @@ struct coro__io {
     coro__fd *fds;
     int cap;
     coro__loop *loop;
-    coro__io_wait wait;
-    coro__rx *rx;   /* receiving ahead: then the loop waits in its ring */
-    int rx_refused; /* the kernel has no multishot receive: no new socket tries */
+    coro__io_wait wait; /* the poller's; the ring's once it receives ahead */
+    coro__rx *rx;       /* receiving ahead: then the loop waits in its ring */
+    int ahead;          /* 0: not decided yet (no TCP socket so far); 1: sockets
+                           are received ahead; -1: they are not (off, no ring, or
+                           the kernel has no multishot receive) */
 };
 
 /* fd.c: adopts fd on its first use (the already-adopted case inline). */
@@ -94,7 +96,6 @@ static inline coro__fd *coro__fd_of(coro__loop *l, int fd, int *err)
 static inline coro__fd *coro__io_begin(int fd, coro_task **self, int *err)
 {
     int canceled;
-    coro__fd *s;
 
     if ((*self = coro__blocking_begin(&canceled)) == NULL) {
         *err = canceled;
@@ -104,9 +105,11 @@ static inline coro__fd *coro__io_begin(int fd, coro_task **self, int *err)
         *err = CORO_EBADF;
         return NULL;
     }
-    if ((s = coro__fd_of((*self)->loop, fd, err)) == NULL || (*err = canceled) != 0)
+    if (CORO__UNLIKELY(canceled != 0)) {
+        *err = coro__fd_canceled((*self)->loop, fd);
         return NULL;
-    return s;
+    }
+    return coro__fd_of((*self)->loop, fd, err);
 }
 
 /* The running task self waits for `events` (CORO_READ or CORO_WRITE) on
@@ -148,10 +151,10 @@ static inline size_t coro__chunk(size_t n)
 
 /* ahead.c: the receive-ahead policy. */
 
-/* The loop's ring wait if l receives ahead and the ring opens (NULL: the
- * poller's), chosen once. */
-CORO__HIDDEN coro__io_wait coro__ahead_open(struct coro__io *io);
-/* What a TCP socket just adopted starts as: RX_FRESH or RX_OFF. */
+/* What a TCP socket just adopted starts as: RX_FRESH or RX_OFF. The
+ * loop's first decides, once, whether the loop receives ahead
+ * (CORO_RUN_READ_AHEAD, CORO_READ_AHEAD) and if so opens the ring, whose
+ * wait becomes the loop's. */
 CORO__HIDDEN unsigned char coro__ahead_adopt(struct coro__io *io);
 /* fd is closed: its receive canceled, its bytes back to the ring. */
 CORO__HIDDEN void coro__ahead_forget(struct coro__io *io, int fd);

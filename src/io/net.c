@@ -122,9 +122,11 @@ int coro_accept_until(int lfd, coro_time deadline)
 
     if (self == NULL)
         return err;
-    if ((fd = coro__fd_adopt(self->loop, lfd)) != 0) /* non-blocking from the start */
-        return fd;
+    if (lfd < 0)
+        return CORO_EBADF;
     if (err != 0)
+        return coro__fd_canceled(self->loop, lfd);
+    if ((err = coro__fd_adopt(self->loop, lfd)) != 0) /* non-blocking from the start */
         return err;
     for (;;) {
         fd =
@@ -238,7 +240,7 @@ int coro_tcp_connect_until(const char *host, int port, coro_time deadline)
     int rc = numeric(host, port, 0, &ss, &len), fd, one = 1;
 
     if (rc != 0)
-        return rc;
+        return coro__refuse(rc);
     fd = connect_to((struct sockaddr *)&ss, len, deadline);
     if (fd >= 0)
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -256,7 +258,7 @@ int coro_unix_connect_until(const char *path, coro_time deadline)
     socklen_t len;
     int rc = unix_address(path, &sun, &len);
 
-    return rc != 0 ? rc : connect_to((struct sockaddr *)&sun, len, deadline);
+    return rc != 0 ? coro__refuse(rc) : connect_to((struct sockaddr *)&sun, len, deadline);
 }
 
 int coro_unix_connect(const char *path)
@@ -305,7 +307,7 @@ long coro_udp_send(int fd, const void *buf, size_t n, const char *host, int port
     int rc = numeric(host, port, 0, &d.ss, &d.len);
 
     if (rc != 0)
-        return rc;
+        return coro__refuse(rc);
     d.buf = (void *)buf;
     d.n = n;
     return coro__io_retry(fd, CORO_WRITE, CORO_NEVER, do_sendto, &d, 0);

@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sched.h"
@@ -228,7 +229,11 @@ int coro_offload_until(coro_fn fn, void *arg, void **result, coro_time deadline)
     if (err != 0)
         return err;
     if (!coro__can_wait(self)) { /* a cleanup at the loop's shutdown */
-        void *r = fn(arg);
+        void *r;
+
+        if (deadline <= coro_now())
+            return CORO_ETIMEDOUT;
+        r = fn(arg);
 
         if (result != NULL)
             *result = r;
@@ -249,7 +254,14 @@ int coro__offload_all(coro_task *self, coro_fn fn, void *arg, void **result)
         return err;
     p = self->loop->offload;
     while (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE))
-        wait_jobs(self, p, CORO_NEVER, 0); /* its caller checked that self can wait */
+        if (wait_jobs(self, p, CORO_NEVER, 0) != 0) {
+            /* The switch failed (no memory to save a copy-stack task's
+             * frames; its caller checked that self can wait otherwise):
+             * the job holds the caller's buffer, so wait for it here. */
+            struct timespec pause = {0, 100000};
+
+            nanosleep(&pause, NULL);
+        }
     if (result != NULL)
         *result = j->result;
     j->collected = 1;
@@ -366,7 +378,8 @@ int coro_getaddrinfo(const char *host, const char *service, const struct addrinf
     if (err != 0)
         return err;
     if (!coro__can_wait(self)) /* a cleanup at the loop's shutdown */
-        return gai_error(getaddrinfo(host, service, hints, res));
+        return deadline <= coro_now() ? CORO_ETIMEDOUT
+                                      : gai_error(getaddrinfo(host, service, hints, res));
     if ((o = coro__malloc(sizeof *o)) == NULL)
         return CORO_ENOMEM;
     memset(o, 0, sizeof *o);

@@ -59,9 +59,10 @@ CORO__HIDDEN void coro__poller_del(coro__poller *p, int fd);
 CORO__HIDDEN int coro__poller_wait(coro__poller *p, coro_time timeout,
                                    void (*ready)(void *ctx, int fd, unsigned events), void *ctx);
 
-/* The loop's wait (coro__io_poll), one per loop, chosen once when the
- * loop first uses I/O: the poller alone (fd.c), or the receive-ahead ring
- * with the poller's fd nested in it (ahead.c). It waits at most timeout
+/* The loop's wait (coro__io_poll): the poller alone (fd.c), or, from the
+ * loop's first TCP socket on when the loop receives ahead, the
+ * receive-ahead ring with the poller's fd nested in it (ahead.c); the
+ * choice is made once. It waits at most timeout
  * ns as coro__poller_wait does, wakes the tasks whose fds are ready, and
  * returns how many events it handled. */
 struct coro__io;

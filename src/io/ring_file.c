@@ -165,7 +165,9 @@ long coro__uring_file(coro_task *self, coro__file_op *op)
     if (op->done)
         return op->result;
     while (!op->done) /* not cancelable: the kernel holds the buffer */
-        coro__wait(self, NULL, NULL, 0, "file io", op, CORO_NEVER, CORO__WAIT_OUTSIDE);
+        if (coro__wait(self, NULL, NULL, 0, "file io", op, CORO_NEVER, CORO__WAIT_OUTSIDE) != 0)
+            collect(u); /* the switch failed (no memory to save a copy-stack
+                           task's frames): look for the completion here */
     return op->result;
 }
 

@@ -89,7 +89,7 @@ long coro_read_until(int fd, void *buf, size_t n, coro_time deadline)
     struct span sp = {buf, coro__chunk(n)};
 
     if (buf == NULL && n > 0)
-        return fd < 0 ? CORO_EBADF : CORO_EINVAL;
+        return coro__refuse(fd < 0 ? CORO_EBADF : CORO_EINVAL);
     if (coro__ahead(fd)) {
         struct iovec v;
         long r;
@@ -120,7 +120,7 @@ long coro_write_until(int fd, const void *buf, size_t n, coro_time deadline)
     struct span sp = {(void *)buf, coro__chunk(n)};
 
     if (buf == NULL && n > 0)
-        return fd < 0 ? CORO_EBADF : CORO_EINVAL;
+        return coro__refuse(fd < 0 ? CORO_EBADF : CORO_EINVAL);
     return coro__io_retry(fd, CORO_WRITE, deadline, do_write, &sp, sp.n);
 }
 
@@ -200,11 +200,11 @@ long coro_readv_until(int fd, const struct iovec *iov, int n, coro_time deadline
     size_t want;
 
     if (iov == NULL || n <= 0 || n > IOV_MAX)
-        return CORO_EINVAL;
+        return coro__refuse(CORO_EINVAL);
     want = total(iov, n);
     for (int i = 0; want == 0 && i < n; i++)
         if (iov[i].iov_len > 0)
-            return CORO_EINVAL; /* more than SSIZE_MAX in all, as POSIX says */
+            return coro__refuse(CORO_EINVAL); /* more than SSIZE_MAX in all, as POSIX says */
     if (coro__ahead(fd)) {
         long r = coro__ahead_read(fd, iov, n, want, deadline);
 
@@ -224,7 +224,7 @@ long coro_writev_until(int fd, const struct iovec *iov, int n, coro_time deadlin
     struct vec v = {iov, n};
 
     if (iov == NULL || n <= 0 || n > IOV_MAX)
-        return CORO_EINVAL;
+        return coro__refuse(CORO_EINVAL);
     return coro__io_retry(fd, CORO_WRITE, deadline, do_writev, &v, total(iov, n));
 }
 
@@ -256,7 +256,7 @@ long coro_sendfile_until(int out_fd, int in_fd, long long *offset, size_t count,
     struct sendfile_args a = {in_fd, offset, count};
 
     if (in_fd < 0)
-        return CORO_EBADF;
+        return coro__refuse(CORO_EBADF);
     return coro__io_retry(out_fd, CORO_WRITE, deadline, do_sendfile, &a, 0);
 }
 

@@ -318,6 +318,15 @@ static inline coro_task *coro__blocking_begin(int *err)
     return t;
 }
 
+/* A blocking call's bad argument err, reported only once the loop's
+ * absence is ruled out: the order every blocking call checks in. */
+static inline int coro__refuse(int err)
+{
+    int e;
+
+    return coro__blocking_begin(&e) == NULL ? e : err;
+}
+
 CORO__HIDDEN coro_time coro__clock(const coro__loop *l);
 /* A task's name is about to be freed: the watchdog must not read it. */
 CORO__HIDDEN void coro__watchdog_forget(coro__loop *l, const char *name);
@@ -333,6 +342,9 @@ CORO__HIDDEN void coro__task_spares_free(coro__loop *l);
 
 /* io/fd.c, io/rw.c */
 CORO__HIDDEN int coro__fd_adopt(coro__loop *l, int fd);
+/* A canceled task's I/O call on fd >= 0: CORO_EBADF if fd is not open,
+ * else CORO_ECANCELED; fd is not adopted (its flags stay as they are). */
+CORO__HIDDEN int coro__fd_canceled(coro__loop *l, int fd);
 CORO__HIDDEN int coro__fd_adopt_socket(coro__loop *l, int fd, int tcp);
 CORO__HIDDEN int coro__io_hook(coro__loop *l, int fd, void (*hook)(coro__loop *l));
 /* A file operation (file.c): what to do and, once done, its result. It

@@ -89,7 +89,7 @@ int coro_select_until(coro_case *c, int n, coro_time deadline)
     rc = coro__wait(self, NULL, NULL, n, "select", c, deadline, CORO__WAIT_CANCEL);
     for (int i = 0; i < n; i++)
         if (w[i].fired) {
-            c[i].result = rc;
+            c[i].result = w[i].result;
             return i;
         }
     return rc;
