@@ -92,8 +92,13 @@ void coro__fiber_free(coro *co)
  * must be read before the release: after it, nothing orders its accesses
  * before the thread's next ones (the free of a main coroutine's thread
  * state, for one).
+ *
+ * Always inline: as a function of its own, TSan's instrumentation would
+ * enter it on one fiber's shadow call stack and leave it on the other's,
+ * which corrupts both (TSan crashed in its own slot code when an
+ * assertion after coro__switch_final's jump kept it out of line).
  */
-static inline void tsan_switch(coro *from, coro *to)
+static CORO__ALWAYS_INLINE void tsan_switch(coro *from, coro *to)
 {
     coro__thread *t = from->thread;
     void *fiber = to->tsan_fiber;
