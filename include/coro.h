@@ -970,9 +970,13 @@ CORO_API int coro_serve(int lfd, coro_serve_fn handler, void *ctx, const coro_se
 /* ---- offload: blocking work on a thread pool ---- */
 
 /*
- * Runs fn(arg) on a thread of the loop's pool (4 threads, started on first
- * use, joined when coro_run returns) and suspends only the calling task
- * until it returns; *result (may be NULL) gets its return value. For
+ * Runs fn(arg) on a thread of the loop's pool and suspends only the calling
+ * task until it returns. The pool starts with one thread on first use and
+ * grows by one whenever a job finds every thread busy, up to the
+ * environment's CORO_OFFLOAD_THREADS (a number from 1 to 1024; otherwise,
+ * or when unset, 64), so that a long job, or one abandoned at its
+ * deadline, holds up no other; its threads are joined when coro_run
+ * returns. *result (may be NULL) gets fn's return value. For
  * CPU-heavy work and blocking library calls. fn runs on another thread: it
  * must not call coro functions. Returns 0, or CORO_ETIMEDOUT /
  * CORO_ECANCELED when the caller gave up: fn still runs to its end on its

@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -200,4 +201,89 @@ TEST(fifty_tasks_offloading_tiny_jobs_in_turn_all_finish)
     for (int round = 0; round < (test_slow_env() ? 2 : 20); round++)
         CHECK_ERR(coro_run(storm, &finished, NULL, NULL), 0);
     CHECK_INT(finished, 50 * (test_slow_env() ? 2 : 20));
+}
+
+/* ---- the pool grows on demand, up to CORO_OFFLOAD_THREADS ---- */
+
+static void *sleep_ms(void *arg)
+{
+    usleep((useconds_t)N(arg) * 1000);
+    return arg;
+}
+
+static void *abandon(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_offload_until(sleep_ms, P(600), NULL, coro_after(CORO_MSEC(10))),
+              CORO_ETIMEDOUT);
+    return NULL;
+}
+
+static void *abandoned_then_quick(void *arg)
+{
+    coro_task *t[4];
+    void *out = NULL;
+    coro_time t0;
+
+    (void)arg;
+    for (int i = 0; i < 4; i++)
+        CHECK_ERR(coro_spawn(&t[i], abandon, NULL, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        CHECK_ERR(coro_await(t[i], NULL), 0);
+    t0 = coro_now(); /* four threads still sleep for the callers that left */
+    CHECK_ERR(coro_offload(sleep_ms, P(1), &out), 0);
+    CHECK_PTR(out, P(1));
+    CHECK(coro_now() - t0 < CORO_MSEC(300) || test_slow_env());
+    return NULL;
+}
+
+TEST(jobs_abandoned_at_their_deadline_hold_up_no_other_job)
+{
+    CHECK_INT(unsetenv("CORO_OFFLOAD_THREADS"), 0);
+    CHECK_ERR(coro_run(abandoned_then_quick, NULL, NULL, NULL), 0);
+}
+
+static void *sleep_50(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_offload(sleep_ms, P(50), NULL), 0);
+    return NULL;
+}
+
+/* Two tasks offload 50 ms each at once: the time both take. */
+static void *two_at_once(void *arg)
+{
+    coro_task *a, *b;
+    coro_time t0 = coro_now();
+
+    CHECK_ERR(coro_spawn(&a, sleep_50, NULL, NULL), 0);
+    CHECK_ERR(coro_spawn(&b, sleep_50, NULL, NULL), 0);
+    CHECK_ERR(coro_await(a, NULL), 0);
+    CHECK_ERR(coro_await(b, NULL), 0);
+    *(coro_time *)arg = coro_now() - t0;
+    return NULL;
+}
+
+static coro_time both_take(const char *threads)
+{
+    coro_time took = 0;
+
+    if (threads != NULL)
+        CHECK_INT(setenv("CORO_OFFLOAD_THREADS", threads, 1), 0);
+    else
+        CHECK_INT(unsetenv("CORO_OFFLOAD_THREADS"), 0);
+    CHECK_ERR(coro_run(two_at_once, &took, NULL, NULL), 0);
+    CHECK_INT(unsetenv("CORO_OFFLOAD_THREADS"), 0);
+    return took;
+}
+
+TEST(coro_offload_threads_bounds_the_pool_and_bad_values_are_ignored)
+{
+    CHECK(both_take("1") >= CORO_MSEC(100)); /* one thread: in turn */
+    if (test_slow_env())
+        return;
+    CHECK(both_take(NULL) < CORO_MSEC(95)); /* the default: side by side */
+    CHECK(both_take("2") < CORO_MSEC(95));
+    CHECK(both_take("0") < CORO_MSEC(95)); /* out of range: the default */
+    CHECK(both_take("many") < CORO_MSEC(95));
 }

@@ -2,10 +2,16 @@
  * offload.c - running blocking functions on a thread pool while only the
  * calling task waits; getaddrinfo with a deadline on top of it.
  *
- * Design. Each loop has, once first used, a pool of OFFLOAD_THREADS
- * threads taking jobs from a queue (a mutex and a condition variable: the
- * only locks in the runtime, and only the pool's threads and the loop's
- * thread take them). A finished job is marked done and an eventfd is
+ * Design. Each loop has, once first used, a pool of threads taking jobs
+ * from a queue (a mutex and a condition variable: the only locks in the
+ * runtime, and only the pool's threads and the loop's thread take them).
+ * It starts with one thread and grows by one whenever a job is queued and
+ * no thread is free to take it, up to CORO_OFFLOAD_THREADS from the
+ * environment (1 to 1024; OFFLOAD_MAX by default): a job that blocks for
+ * long, or one its caller gave up on at a deadline, holds its own thread
+ * and no other job waits behind it. (A fixed pool of four, as libuv's,
+ * let four abandoned jobs stall every file read for as long as they ran.)
+ * Threads stay until the loop ends. A finished job is marked done and an eventfd is
  * written; the loop watches that eventfd like any other fd, so a task
  * waiting for its job is an ordinary fd waiter: woken when some job ends,
  * it looks at its own job's flag and waits again if that is not done yet
@@ -22,6 +28,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -30,7 +37,8 @@
 #include "sched.h"
 #include "hooks.h"
 
-#define OFFLOAD_THREADS 4
+#define OFFLOAD_MAX 64     /* the most threads, unless the environment says */
+#define OFFLOAD_LIMIT 1024 /* the most CORO_OFFLOAD_THREADS may say */
 
 typedef struct job {
     struct job *next;     /* the queue */
@@ -50,8 +58,10 @@ struct coro__offload {
     job *all;
     int stop;
     int efd;
-    int nthreads;
-    pthread_t threads[OFFLOAD_THREADS];
+    int nthreads, max; /* threads started, and the most there may be */
+    int idle;          /* threads waiting for a job */
+    int queued;        /* jobs no thread has taken yet */
+    pthread_t *threads;
 };
 
 static void *thread_main(void *arg)
@@ -63,11 +73,15 @@ static void *thread_main(void *arg)
     for (;;) {
         job *j;
 
-        while (p->head == NULL && !p->stop)
+        while (p->head == NULL && !p->stop) {
+            p->idle++;
             pthread_cond_wait(&p->cv, &p->mu);
+            p->idle--;
+        }
         if (p->head == NULL)
             break; /* stopping, queue empty */
         j = p->head;
+        p->queued--;
         p->head = j->next;
         if (p->head == NULL)
             p->tail = NULL;
@@ -117,6 +131,34 @@ static int wait_jobs(coro_task *self, struct coro__offload *p, coro_time deadlin
                       CORO__WAIT_OUTSIDE | (cancelable ? CORO__WAIT_CANCEL : 0));
 }
 
+/* The most threads a pool may have: CORO_OFFLOAD_THREADS if it is a
+ * number from 1 to OFFLOAD_LIMIT, else OFFLOAD_MAX. */
+static int max_threads(void)
+{
+    const char *env = getenv("CORO_OFFLOAD_THREADS");
+    char *end;
+    long n;
+
+    if (env == NULL)
+        return OFFLOAD_MAX;
+    errno = 0;
+    n = strtol(env, &end, 10);
+    if (errno != 0 || end == env || *end != '\0' || n < 1 || n > OFFLOAD_LIMIT)
+        return OFFLOAD_MAX;
+    return (int)n;
+}
+
+/* One more thread; 0, or -1 when none could be started. */
+static int grow(struct coro__offload *p)
+{
+    if (CORO__UNLIKELY(coro__sys_armed) && coro__sys_fail(CORO__SYS_THREAD))
+        return -1;
+    if (pthread_create(&p->threads[p->nthreads], NULL, thread_main, p) != 0)
+        return -1;
+    p->nthreads++;
+    return 0;
+}
+
 static struct coro__offload *pool(coro__loop *l, int *err)
 {
     struct coro__offload *p = l->offload;
@@ -127,26 +169,28 @@ static struct coro__offload *pool(coro__loop *l, int *err)
     if ((p = coro__malloc(sizeof *p)) == NULL)
         return NULL;
     memset(p, 0, sizeof *p);
+    p->max = max_threads();
+    if ((p->threads = coro__malloc((size_t)p->max * sizeof *p->threads)) == NULL) {
+        coro__free(p);
+        return NULL;
+    }
     p->efd = CORO__SYSCALL(CORO__SYS_EVENTFD, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (p->efd < 0) {
         *err = -errno;
+        coro__free(p->threads);
         coro__free(p);
         return NULL;
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    while (p->nthreads < OFFLOAD_THREADS &&
-           (CORO__UNLIKELY(coro__sys_armed) && coro__sys_fail(CORO__SYS_THREAD)
-                ? errno
-                : pthread_create(&p->threads[p->nthreads], NULL, thread_main, p)) == 0)
-        p->nthreads++;
-    if (p->nthreads == 0 || (*err = coro__io_hook(l, p->efd, reaped)) != 0) {
+    if (grow(p) != 0 || (*err = coro__io_hook(l, p->efd, reaped)) != 0) {
         if (p->nthreads == 0)
             *err = CORO_ENOMEM;
         stop_threads(p);
         close(p->efd);
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
+        coro__free(p->threads);
         coro__free(p);
         return NULL;
     }
@@ -194,6 +238,9 @@ static job *submit(coro_task *self, coro_fn fn, void *arg, int *err)
     else
         p->head = j;
     p->tail = j;
+    p->queued++;
+    if (p->queued > p->idle && p->nthreads < p->max)
+        (void)grow(p); /* or a busy thread takes it when it is done */
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return j;
@@ -290,6 +337,7 @@ void coro__offload_free(coro__loop *l)
     coro_fd_close(p->efd);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
+    coro__free(p->threads);
     coro__free(p);
     l->offload = NULL;
 }
