@@ -333,7 +333,8 @@ install: lib
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/coro.h $(DESTDIR)$(LIBDIR)/libcoro.a \
-	      $(DESTDIR)$(LIBDIR)/libcoro.so* $(DESTDIR)$(PKGCONFIGDIR)/coro.pc
+	      $(DESTDIR)$(LIBDIR)/libcoro.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libcoro.so.$(SOMAJOR) \
+	      $(DESTDIR)$(LIBDIR)/libcoro.so $(DESTDIR)$(PKGCONFIGDIR)/coro.pc
 
 FORMAT_FILES = $(wildcard include/*.h src/*/*.c src/*/*.h src/core/arch/*.c tests/*.c tests/*.h \
                           tests/*.cpp tests/fuzz/*.c tests/fuzz/*.h examples/*.c \
