@@ -75,6 +75,7 @@ extern "C" {
     X(ESELF, -1014, "a task cannot await itself")                                                  \
     X(ETASKCO, -1015, "a task's coroutine is resumed and freed by its loop only")                  \
     X(ETASKCANCELED, -1016, "the awaited task was canceled")                                       \
+    X(EENDED, -1017, "the loop has ended")                                                         \
     X(EBADF, -9, "bad file descriptor (or closed while waited on)")                                \
     X(ENOENT, -2, "no such file or directory")                                                     \
     X(EIO, -5, "input/output error")                                                               \
@@ -966,6 +967,49 @@ typedef struct coro_serve_options {
  * for its connections. lfd stays open. May suspend.
  */
 CORO_API int coro_serve(int lfd, coro_serve_fn handler, void *ctx, const coro_serve_options *opt);
+
+/* ---- remotes: work handed to a loop from other threads ---- */
+
+/* A loop's door for other threads: any thread (one coro did not create
+ * too, such as a library's callback thread) may post work through it. */
+typedef struct coro_remote coro_remote;
+
+/*
+ * Opens a remote onto the calling task's loop in *r. While any remote of a
+ * loop is open, something outside may yet hand it work, so a loop whose
+ * tasks all wait sleeps instead of reporting a deadlock: close a remote as
+ * soon as nothing will post through it any more. A remote may outlive its
+ * loop (its posts are then refused); coro_remote_close frees it either way.
+ * Returns 0, CORO_ENOLOOP (not called from a task), CORO_EENDED (the loop
+ * is ending: its main task has finished), CORO_EINVAL (r NULL),
+ * CORO_ENOMEM, or a negative errno code (the loop's wake-up eventfd could
+ * not be made). Never suspends.
+ */
+CORO_API int coro_remote_open(coro_remote **r);
+
+/* Frees r (NULL: nothing). From any thread, but not while another thread
+ * posts through r. */
+CORO_API void coro_remote_close(coro_remote *r);
+
+/*
+ * Runs fn(arg) as a new task on r's loop, as if the loop's main task had
+ * spawned it detached (coro_spawn with no handle): the run waits for it,
+ * and an error it dies with fails the run. From any thread, and from any
+ * number of threads at once. The posts of one thread start in the order
+ * it made them. A loop that is awake takes them without a system call; a
+ * sleeping one is woken by one eventfd write for however many posts came.
+ * Returns 0 once the loop has the function: it will run, even if the main
+ * task finishes meanwhile (the run then waits for it, so a thread that
+ * never stops posting keeps the run going). CORO_EAGAIN: CORO_POST_MAX
+ * posts already wait for the loop to take them (it is that far behind:
+ * post again later, this is back-pressure, not a failure); CORO_EENDED: the
+ * loop's main task and everything the run waits for have finished (fn will
+ * never run); CORO_EINVAL (r or fn NULL), CORO_ENOMEM. Never suspends.
+ * coro_post records the caller's file and line for dumps.
+ */
+#define CORO_POST_MAX 65536
+CORO_API int coro_post_at(coro_remote *r, coro_fn fn, void *arg, const char *file, int line);
+#define coro_post(r, fn, arg) coro_post_at((r), (fn), (arg), __FILE__, __LINE__)
 
 /* ---- offload: blocking work on a thread pool ---- */
 

@@ -70,13 +70,23 @@ void coro__cancel_task(coro_task *t)
 
 /* ---- a member's failure, freeing ---- */
 
-void coro__group_fail(coro_group *g, coro_task *m)
+static void fail(coro_group *g, const char *msg, void *value)
 {
     if (g->err == 0)
-        coro__error_keep(&g->err, &g->errmsg, &g->errvalue, coro__msg_of(m->errmsg), m->errvalue);
+        coro__error_keep(&g->err, &g->errmsg, &g->errvalue, coro__msg_of(msg), value);
     coro__cancel_group(g);
     if (g->implicit)
         coro__cancel_task(g->owner);
+}
+
+void coro__group_fail(coro_group *g, coro_task *m)
+{
+    fail(g, m->errmsg, m->errvalue);
+}
+
+void coro__group_fail_msg(coro_group *g, const char *msg)
+{
+    fail(g, msg, NULL);
 }
 
 void coro__group_free(coro_group *g)

@@ -125,6 +125,8 @@ static CORO__ALWAYS_INLINE void coro__group_release(coro_group *g, coro_task *he
 /* A member m of g failed: the group's first error, and its siblings (and,
  * for a task's own group, the task) are canceled. */
 CORO__HIDDEN void coro__group_fail(coro_group *g, coro_task *m);
+/* The same for a failure that is no member's: msg (copied). */
+CORO__HIDDEN void coro__group_fail_msg(coro_group *g, const char *msg);
 /* Takes g off its owner's list, releases it and frees it. */
 CORO__HIDDEN void coro__group_free(coro_group *g);
 /* At a deadlocked loop's shutdown: frees g's finished members (the others

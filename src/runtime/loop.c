@@ -246,14 +246,26 @@ static int busy_poll(coro__loop *l, coro_time *now, coro_time when)
     coro_time end = when - *now < l->busy_poll ? when : *now + l->busy_poll;
 
     while (*now < end) {
-        if (coro__io_poll(l, 0) > 0 && l->rq_len > 0)
+        if ((coro__io_poll(l, 0) > 0 && l->rq_len > 0) || coro__inbox_pending(l))
             return 1;
         *now = mono();
     }
     return 0;
 }
 
-/* Nothing is ready: wait for I/O until `when` (CORO_NEVER: no timer). */
+/* The loop's sleep in the poller, for at most timeout ns (< 0: no limit),
+ * unless something was posted meanwhile: posters wake it while it sleeps
+ * (remote.c). */
+static void sleep_io(coro__loop *l, coro_time timeout)
+{
+    if (!coro__inbox_sleep(l))
+        return;
+    coro__io_poll(l, timeout);
+    coro__inbox_awake(l);
+}
+
+/* Nothing is ready: wait for I/O or a post until `when` (CORO_NEVER: no
+ * timer). */
 static void wait_io(coro__loop *l, coro_time when)
 {
     coro_time now = coro__clock(l);
@@ -261,30 +273,37 @@ static void wait_io(coro__loop *l, coro_time when)
     if (l->flags & CORO_RUN_VIRTUAL_CLOCK) { /* I/O first, then time jumps */
         coro__io_poll(l, 0);
         if (l->rq_len == 0)
-            when == CORO_NEVER ? coro__io_poll(l, -1) : wait_until(l, when);
+            when == CORO_NEVER ? sleep_io(l, -1) : wait_until(l, when);
         return;
     }
     if (l->busy_poll > 0 && busy_poll(l, &now, when))
         return;
-    coro__io_poll(l, when == CORO_NEVER ? -1 : when > now ? when - now : 0);
+    sleep_io(l, when == CORO_NEVER ? -1 : when > now ? when - now : 0);
 }
 
 static int schedule(coro__loop *l)
 {
     for (;;) {
         coro_time next;
+        size_t remotes = 0;
         int io;
 
         run_ready(l);
         if (l->main->state == CORO__T_DONE)
             return 0;
+        if (CORO__UNLIKELY(l->inbox != NULL)) {
+            /* The remotes first: a post made before the last one closed is
+             * in the inbox by the time it is taken. */
+            remotes = coro__inbox_remotes(l);
+            coro__inbox_take(l);
+        }
         /* A virtual clock jumps to the real first deadline, never earlier. */
         next = coro__timer_next(l, (l->flags & CORO_RUN_VIRTUAL_CLOCK) != 0);
         io = l->outside > 0;
         if (l->rq_len > 0) {
             if (io)
                 coro__io_poll(l, 0); /* busy tasks do not starve I/O */
-        } else if (io) {
+        } else if (io || remotes > 0) {
             wait_io(l, next);
         } else if (next != CORO_NEVER) {
             wait_until(l, next);
@@ -510,6 +529,7 @@ int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt)
             coro__shutdown(l);
         }
     }
+    coro__inbox_end(l);
     watchdog_stop(l);
     if (l->main != NULL) {
         if (rc == 0)

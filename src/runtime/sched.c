@@ -94,8 +94,16 @@ static coro_task *complete(coro_task *t)
 
 void coro__task_maybe_complete(coro_task *t)
 {
-    while (t != NULL && t->state == CORO__T_JOINING && coro__owned_live(t) == 0)
+    while (t != NULL && t->state == CORO__T_JOINING && coro__owned_live(t) == 0) {
+        /* The main task (no group) finishes last: the loop's inbox closes
+         * first, and what it still held runs before, as its tasks. */
+        if (CORO__UNLIKELY(t->group == NULL) && t->loop->inbox != NULL) {
+            while (coro__inbox_close(t->loop) > 0)
+                if (coro__owned_live(t) > 0)
+                    return;
+        }
         t = complete(t);
+    }
 }
 
 /* t's function ended (on its worker): rc 0 (it returned out), CORO_EERROR

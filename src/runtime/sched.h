@@ -151,6 +151,19 @@ struct coro_task {
     int line;
 };
 
+/* ---- messages from other threads (remote.c) ---- */
+
+/* A message in a loop's inbox: pushed by any thread, delivered by the
+ * loop's, between tasks, in the order each thread pushed. */
+typedef struct coro__msg {
+    struct coro__msg *next;
+    void (*deliver)(struct coro__loop *l, struct coro__msg *m); /* then m is the callee's */
+} coro__msg;
+
+/* The loop's wake-up eventfd, a system call site (core/fault.h) of the
+ * runtime's: the I/O layer's count up from 0 (io/hooks.h). */
+#define CORO__SYS_WAKE (CORO__SYS_MAX - 1)
+
 /* ---- the loop (loop.c) ---- */
 
 typedef struct coro__loop {
@@ -181,6 +194,8 @@ typedef struct coro__loop {
     coro *retired;    /* a worker that ended, for the loop to free */
     coro_task *spare; /* freed task records for reuse, by rq_next */
     int nspare;
+    struct coro_remote *inbox; /* messages from other threads (remote.c); NULL until a
+                                * remote is opened */
     struct coro__watchdog *watchdog;
     unsigned long switches;     /* resumes of tasks (atomic, for the watchdog) */
     unsigned long long running; /* id of the running task, 0 if none (atomic) */
@@ -330,6 +345,28 @@ static inline int coro__refuse(int err)
 CORO__HIDDEN coro_time coro__clock(const coro__loop *l);
 /* A task's name is about to be freed: the watchdog must not read it. */
 CORO__HIDDEN void coro__watchdog_forget(coro__loop *l, const char *name);
+
+/* remote.c: the loop's side of its inbox. Each is a load or nothing when no
+ * remote was ever opened. */
+/* Delivers what was posted, a batch at a time: how many messages. */
+CORO__HIDDEN size_t coro__inbox_take(coro__loop *l);
+/* Closes the inbox, if it is not yet (later posts are refused), and
+ * delivers the next batch of what it held: how many; 0 once all is. */
+CORO__HIDDEN size_t coro__inbox_close(coro__loop *l);
+/* How many remotes are open on an inbox that is not closed: while any is,
+ * a message may come, and the loop sleeps in its poller rather than report
+ * a deadlock. */
+CORO__HIDDEN size_t coro__inbox_remotes(coro__loop *l);
+/* Whether a message waits to be taken. */
+CORO__HIDDEN int coro__inbox_pending(coro__loop *l);
+/* The loop is about to sleep: 1 if it may (posters will wake it), 0 if a
+ * message came meanwhile. coro__inbox_awake once it no longer sleeps. */
+CORO__HIDDEN int coro__inbox_sleep(coro__loop *l);
+CORO__HIDDEN void coro__inbox_awake(coro__loop *l);
+/* The loop ends: closes the inbox and lets go of it. */
+CORO__HIDDEN void coro__inbox_end(coro__loop *l);
+/* How many times posters woke a sleeping loop, process-wide (tests). */
+CORO__HIDDEN unsigned long coro__inbox_wakeups(void);
 
 /* sched.c */
 CORO__HIDDEN void coro__task_ended(coro_task *t, int rc, void *out, const char *msg);
