@@ -482,7 +482,18 @@ typedef struct coro_run_options {
      * (CORO_USEC(20)) is typical. 0: off (the default); below 0:
      * coro_run returns CORO_EINVAL. Ignored with CORO_RUN_VIRTUAL_CLOCK. */
     coro_time busy_poll;
+    /* How many loops, each on its own thread (thread per core): 0 or 1, one
+     * (this thread's; the default); n > 1, n: the first on this thread, the
+     * others on threads coro_run starts and joins; CORO_LOOPS_PER_CPU, one
+     * per online CPU. Each loop runs its own tasks; a task stays on the loop
+     * it started on (see coro_task_options.loop). With more than one,
+     * CORO_RUN_VIRTUAL_CLOCK and CORO_RUN_SEEDED are refused (CORO_EINVAL):
+     * the order of events across threads cannot be replayed. Below 0 and
+     * not CORO_LOOPS_PER_CPU, or above 1024: CORO_EINVAL. */
+    int loops;
 } coro_run_options;
+
+#define CORO_LOOPS_PER_CPU (-1)
 
 /* Time does not pass while tasks run; when every task is blocked it jumps
  * to the next deadline (trio's MockClock with autojump): an hour of sleeps
@@ -511,6 +522,10 @@ typedef struct coro_run_options {
  * read with read() until half of them are free again. The environment
  * variable CORO_READ_AHEAD=1 or =0 forces it on or off for every loop. */
 #define CORO_RUN_READ_AHEAD 0x4u
+/* With several loops: loop i's thread is pinned to the i-th CPU the
+ * process may run on (modulo their number), the calling thread too for the
+ * run's duration (its affinity is restored after). */
+#define CORO_RUN_PIN 0x8u
 
 /*
  * Runs fn(arg) as the main task of a new loop on this thread and returns
@@ -524,6 +539,14 @@ typedef struct coro_run_options {
  * loop already runs on this thread; CORO_EINVAL, CORO_ENOMEM. Tasks that
  * never finished (a deadlock) are reported, closed (their cleanups run)
  * and freed before it returns.
+ *
+ * With opt->loops above 1, fn runs on loop 0, on this thread, and every
+ * other loop on a thread of its own; coro_run returns once every task of
+ * every loop is done, with the main task's result. A deadlock is then every
+ * loop blocked with nothing in flight between them and no remote open: it
+ * is reported with each task's loop, and every loop closes its own tasks.
+ * An error a task posted to another loop dies with fails the run as on
+ * loop 0 (CORO_EERROR, even after the main task ended).
  */
 CORO_API int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt);
 
@@ -531,6 +554,19 @@ CORO_API int coro_run(coro_fn fn, void *arg, void **result, const coro_run_optio
  * message for CORO_EERROR (valid until the calling coroutine's next
  * error), coro_strerror(rc) otherwise. Never NULL. */
 CORO_API const char *coro_run_error(int rc);
+
+/* A loop of a run: see coro_run_options.loops. */
+typedef struct coro_loop coro_loop;
+
+/* The calling task's loop; NULL outside a task. */
+CORO_API coro_loop *coro_loop_self(void);
+/* Loop i (0 is the one coro_run was called on) of the calling task's run;
+ * NULL when there is no such loop or no run. */
+CORO_API coro_loop *coro_loop_at(int i);
+/* How many loops the calling task's run has; 0 outside a task. */
+CORO_API int coro_loop_count(void);
+/* l's index in its run; -1 if l is NULL. */
+CORO_API int coro_loop_index(const coro_loop *l);
 
 /* Options for coro_spawn(); NULL or zeroed gives the defaults. */
 typedef struct coro_task_options {
@@ -543,8 +579,22 @@ typedef struct coro_task_options {
                         * millions of mostly parked tasks, with that
                         * mode's rule (see CORO_COPY_STACK); values sent
                         * by channels to a parked copy-stack task are
-                        * written where its stack bytes are kept meanwhile */
+                        * written where its stack bytes are kept meanwhile.
+                        * CORO_ANY_LOOP: see loop */
+    coro_loop *loop;   /* where the task runs: NULL, the spawning task's
+                        * loop; another loop of the run, that one; with
+                        * CORO_ANY_LOOP in flags, the loop with the fewest
+                        * tasks (this field is ignored). A task on another
+                        * loop is owned, awaited and canceled as any other
+                        * (a group's rules hold across loops); it runs on
+                        * that loop's thread from start to end. Its
+                        * function, arg and result pass between threads:
+                        * what they point to must be safe to use from the
+                        * other loop (not on a copy-stack task's stack). */
 } coro_task_options;
+
+/* coro_task_options.flags: place the task on the least loaded loop. */
+#define CORO_ANY_LOOP 0x100u
 
 /*
  * Starts fn(arg) as a new task (it runs when the caller next suspends).
@@ -556,8 +606,11 @@ typedef struct coro_task_options {
  * canceled and finishes with that error (as does a task awaited by nobody
  * before its owner ended). A group's members may spawn into it while its
  * owner waits (the wait then covers them too). Returns 0, CORO_ENOLOOP,
- * CORO_EINVAL (fn NULL, a group of another loop), CORO_ECANCELED (during
- * a deadlock's shutdown), CORO_ENOMEM, CORO_EMAPS.
+ * CORO_EINVAL (fn NULL, a group of another loop, opt->loop not a loop of
+ * this run), CORO_ECANCELED (during a deadlock's shutdown), CORO_ENOMEM,
+ * CORO_EMAPS. A task placed on another loop may still fail to start there
+ * (no memory): its handle then ends with CORO_EERROR and a message that
+ * says so.
  * coro_spawn records the caller's file and line for dumps.
  */
 CORO_API int coro_spawn_at(coro_task **t, coro_fn fn, void *arg, const coro_task_options *opt,
@@ -571,7 +624,8 @@ CORO_API int coro_spawn_at(coro_task **t, coro_fn fn, void *arg, const coro_task
  * Returns 0; CORO_EERROR when t died by an error (its message is then
  * coro_errmsg(coro_running(NULL)), its value in *result);
  * CORO_ETASKCANCELED when t was canceled (*result still gets what it
- * returned). These end the handle. The handle stays with CORO_ETIMEDOUT
+ * returned). These end the handle. t may run on another loop; the handle
+ * is used on the loop that spawned it. The handle stays with CORO_ETIMEDOUT
  * (the _until form), CORO_ECANCELED (the caller itself is canceled; t
  * still runs), CORO_ESELF, CORO_EBUSY (another task awaits t), CORO_EINVAL,
  * CORO_ENOLOOP.
@@ -604,8 +658,10 @@ CORO_API int coro_sleep_until(coro_time deadline);
 
 /*
  * Writes a line per task of this thread's loop to f: id, name, state,
- * what it waits on, and where it was spawned. Returns the number of tasks,
- * or CORO_ENOLOOP.
+ * what it waits on, and where it was spawned (in a run of several loops,
+ * this loop's tasks only, each line naming the loop; a task running on
+ * another loop appears here as "running on another loop"). Returns the
+ * number of tasks, or CORO_ENOLOOP.
  */
 CORO_API int coro_dump(void *f /* FILE * */);
 

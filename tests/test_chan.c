@@ -9,7 +9,7 @@
 
 #include "test.h"
 
-static coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0};
+static coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0, 0};
 
 /* ---- every capacity ---- */
 
@@ -526,7 +526,7 @@ static void *copy_receiver(void *arg)
 
 static void *feed_copy_tasks(void *arg)
 {
-    coro_task_options copy = {"copy receiver", 0, NULL, CORO_COPY_STACK};
+    coro_task_options copy = {"copy receiver", 0, NULL, CORO_COPY_STACK, NULL};
     coro_task *t[50];
     void *out;
 

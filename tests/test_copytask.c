@@ -41,7 +41,7 @@ struct scene {
     int rounds; /* the scribbler's yields while the subject was parked */
 };
 
-static coro_task_options copy_opts = {NULL, 0, NULL, CORO_COPY_STACK};
+static coro_task_options copy_opts = {NULL, 0, NULL, CORO_COPY_STACK, NULL};
 
 static void *scribbler(void *arg)
 {
@@ -722,7 +722,7 @@ static void *await_subject(void *arg)
     CHECK_PTR(result, P(5));
     CHECK_ERR(coro_group_open(&g), 0);
     {
-        coro_task_options in_group = {NULL, 0, g, CORO_COPY_STACK};
+        coro_task_options in_group = {NULL, 0, g, CORO_COPY_STACK, NULL};
         CHECK_ERR(coro_spawn(NULL, wait_event_return_5, s, &in_group), 0);
     }
     CHECK_ERR(coro_group_wait(g), 0);

@@ -217,7 +217,7 @@ static void *closed_remote_main(void *arg)
 TEST(an_open_remote_keeps_a_waiting_loop_from_a_deadlock_and_a_closed_one_does_not)
 {
     static const coro_run_options modes[] = {
-        {0, 0, 0, 0}, {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0}, {0, 0, 0, CORO_USEC(200)}};
+        {0, 0, 0, 0, 0}, {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0, 0}, {0, 0, 0, CORO_USEC(200), 0}};
 
     for (int i = 0; i < 3; i++) {
         got = 0;

@@ -15,7 +15,7 @@
 #include "internal.h"
 #include "test.h"
 
-static coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0};
+static coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0, 0};
 
 static double real_seconds(void)
 {
@@ -394,7 +394,7 @@ static void *stuck_recv(void *arg)
 static void *deadlock_main(void *arg)
 {
     coro_task *t;
-    coro_task_options named = {"forgotten consumer", 0, NULL, 0};
+    coro_task_options named = {"forgotten consumer", 0, NULL, 0, NULL};
 
     (void)arg;
     CHECK_ERR(coro_chan_open(&stuck_chan, sizeof(int), 0), 0);
@@ -440,7 +440,7 @@ static void *spawn_tracers(void *arg)
 
 static void run_traced(unsigned long long seed, char *out)
 {
-    coro_run_options o = {CORO_RUN_SEEDED, seed, 0, 0};
+    coro_run_options o = {CORO_RUN_SEEDED, seed, 0, 0, 0};
 
     trace[0] = '\0';
     CHECK_ERR(coro_run(spawn_tracers, NULL, NULL, seed != 0 ? &o : NULL), 0);
@@ -579,7 +579,7 @@ static void *spin(void *arg)
 
 static void *spin_named(void *arg)
 {
-    coro_task_options named = {"hog", 0, NULL, 0};
+    coro_task_options named = {"hog", 0, NULL, 0, NULL};
     coro_task *t;
 
     CHECK_ERR(coro_spawn(&t, spin, arg, &named), 0);
@@ -589,7 +589,7 @@ static void *spin_named(void *arg)
 
 TEST(watchdog_reports_a_task_that_does_not_yield)
 {
-    coro_run_options o = {0, 0, CORO_MSEC(50), 0};
+    coro_run_options o = {0, 0, CORO_MSEC(50), 0, 0};
 
     /* valgrind runs one thread at a time and need not let the watchdog's
      * run while the spinning one holds the CPU; qemu is too slow to keep
@@ -614,7 +614,7 @@ struct blocked_err {
 static void *hog_then_go_on(void *arg)
 {
     struct blocked_err *b = arg;
-    coro_task_options named = {"hog", 0, NULL, 0};
+    coro_task_options named = {"hog", 0, NULL, 0, NULL};
     coro_task *t;
 
     CHECK_ERR(coro_spawn(&t, spin, NULL, &named), 0);
@@ -644,7 +644,7 @@ static void *drain_later(void *arg)
  * the watchdog waits; the loop frees the reported task and goes on. */
 TEST(a_watchdog_blocked_on_stderr_does_not_hold_up_the_loop)
 {
-    coro_run_options o = {0, 0, CORO_MSEC(20), 0};
+    coro_run_options o = {0, 0, CORO_MSEC(20), 0, 0};
     struct blocked_err b = {{-1, -1}, 0, 0, 0, 0};
     int saved, flags;
     char fill[4096];
@@ -676,7 +676,7 @@ TEST(a_watchdog_blocked_on_stderr_does_not_hold_up_the_loop)
 
 static void *dump_main(void *arg)
 {
-    coro_task_options named = {"napper", 0, NULL, 0};
+    coro_task_options named = {"napper", 0, NULL, 0, NULL};
     FILE *f = tmpfile();
     char buf[2048];
     size_t n;
@@ -790,7 +790,7 @@ static void *fault_scenario(void *arg)
         coro_chan_free(other);
     }
     if (coro_group_open(&g) == 0) {
-        coro_task_options in_g = {"in group", 0, g, 0};
+        coro_task_options in_g = {"in group", 0, g, 0, NULL};
         coro_spawn(NULL, fault_sleeper, NULL, &in_g);
         coro_spawn(&t, fault_sleeper, NULL, &in_g);
         coro_group_deadline(g, coro_after(CORO_MSEC(10)));
@@ -834,7 +834,7 @@ TEST(every_allocation_failing_in_turn_gives_an_error_and_leaks_nothing)
 static void *group_wait_until_main(void *arg)
 {
     coro_group *g;
-    coro_task_options in_g = {"slow", 0, NULL, 0};
+    coro_task_options in_g = {"slow", 0, NULL, 0, NULL};
     coro_time t0 = coro_now();
 
     (void)arg;
@@ -880,7 +880,7 @@ static void *nap(void *arg)
 static void *spawn_crowd(void *arg)
 {
     struct crowd *c = arg;
-    coro_task_options copy = {"napper", 0, NULL, CORO_COPY_STACK};
+    coro_task_options copy = {"napper", 0, NULL, CORO_COPY_STACK, NULL};
 
     for (long i = 0; i < c->n; i++)
         CHECK_ERR(coro_spawn(NULL, nap, c, &copy), 0);
@@ -921,7 +921,7 @@ static void *reuse_workers(void *arg)
 {
     static const char *names[] = {"one", "two", "three", "four"};
     static char *logs[] = {"1 ", "fail ", "3 ", "4 "};
-    coro_task_options o = {NULL, 0, NULL, 0};
+    coro_task_options o = {NULL, 0, NULL, 0, NULL};
     coro_task *t;
 
     (void)arg;
@@ -1027,7 +1027,7 @@ static void *overflow_task(void *arg)
 
 static void *spawn_overflow(void *arg)
 {
-    coro_task_options named = {"runaway", 0, NULL, 0};
+    coro_task_options named = {"runaway", 0, NULL, 0, NULL};
     coro_task *t;
 
     (void)arg;
@@ -1069,7 +1069,7 @@ static coro_chan *chain_gate;
 static void *chain_link(void *arg)
 {
     long depth = N(arg);
-    coro_task_options copy = {NULL, 0, NULL, CORO_COPY_STACK};
+    coro_task_options copy = {NULL, 0, NULL, CORO_COPY_STACK, NULL};
     long v;
 
     if (depth > 0)
@@ -1079,7 +1079,7 @@ static void *chain_link(void *arg)
 
 static void *deep_chain(void *arg)
 {
-    coro_task_options copy = {NULL, 0, NULL, CORO_COPY_STACK};
+    coro_task_options copy = {NULL, 0, NULL, CORO_COPY_STACK, NULL};
     coro_task *top;
     void *out;
 
@@ -1168,7 +1168,7 @@ static void wind_down(void *arg)
 
 static void *deadlock_with_cleanup(void *arg)
 {
-    coro_task_options in_g = {NULL, 0, NULL, 0};
+    coro_task_options in_g = {NULL, 0, NULL, 0, NULL};
 
     (void)arg;
     CHECK_ERR(coro_group_open(&wind_group), 0);

@@ -64,7 +64,7 @@ static int wait_room(server *s, coro_time backoff)
 int coro_serve(int lfd, coro_serve_fn handler, void *ctx, const coro_serve_options *opt)
 {
     server s = {handler, ctx, opt != NULL ? opt->max_conns : 0, 0, CORO_EVENT_INIT};
-    coro_task_options in_group = {"connection", 0, NULL, 0};
+    coro_task_options in_group = {"connection", 0, NULL, 0, NULL};
     coro_time backoff = CORO_MSEC(1);
     coro_group *g;
     int rc, fd;

@@ -49,6 +49,8 @@ static void cancel_all(coro_task *work)
             mark_group(g, &work);
         if (t->state == CORO__T_PARKED && t->cancelable)
             coro__ready(t, CORO_ECANCELED);
+        else if (t->state == CORO__T_ELSEWHERE)
+            coro__cross_cancel(t); /* its task, on its loop */
     }
 }
 

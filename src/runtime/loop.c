@@ -281,21 +281,29 @@ static void wait_io(coro__loop *l, coro_time when)
     sleep_io(l, when == CORO_NEVER ? -1 : when > now ? when - now : 0);
 }
 
+/* Runs until the main task is done (0) or every task is blocked and
+ * nothing can wake one (CORO_EDEADLK). In a run of several loops, until
+ * the run's verdict instead: a loop whose main task is done goes on serving
+ * the others, and only all of them together can be deadlocked (run.c). */
 static int schedule(coro__loop *l)
 {
     for (;;) {
         coro_time next;
         size_t remotes = 0;
-        int io;
+        int io, v;
 
         run_ready(l);
-        if (l->main->state == CORO__T_DONE)
-            return 0;
         if (CORO__UNLIKELY(l->inbox != NULL)) {
             /* The remotes first: a post made before the last one closed is
              * in the inbox by the time it is taken. */
             remotes = coro__inbox_remotes(l);
-            coro__inbox_take(l);
+            coro__inbox_take(l); /* it may end the main task */
+        }
+        if (l->main == NULL || l->main->state == CORO__T_DONE) { /* NULL: it could not start */
+            if (l->run == NULL)
+                return 0;
+            if (l->index == 0)
+                coro__run_stop(l); /* once: the other loops are asked to end */
         }
         /* A virtual clock jumps to the real first deadline, never earlier. */
         next = coro__timer_next(l, (l->flags & CORO_RUN_VIRTUAL_CLOCK) != 0);
@@ -303,12 +311,18 @@ static int schedule(coro__loop *l)
         if (l->rq_len > 0) {
             if (io)
                 coro__io_poll(l, 0); /* busy tasks do not starve I/O */
-        } else if (io || remotes > 0) {
-            wait_io(l, next);
+        } else if (io || remotes > 0 || (l->run != NULL && next != CORO_NEVER)) {
+            wait_io(l, next); /* a loop of several waits where messages wake it */
         } else if (next != CORO_NEVER) {
             wait_until(l, next);
-        } else {
+        } else if (l->run == NULL) {
             return CORO_EDEADLK; /* nothing can ever wake a task */
+        } else if ((v = coro__run_idle(l)) == 0) {
+            sleep_io(l, -1); /* until a message comes, or the verdict */
+            if ((v = coro__run_awake(l)) != 0)
+                return v == CORO__RUN_END ? 0 : CORO_EDEADLK;
+        } else {
+            return v == CORO__RUN_END ? 0 : CORO_EDEADLK;
         }
         if (next != CORO_NEVER)
             coro__timer_fire_due(l, coro__clock(l));
@@ -328,6 +342,8 @@ static const char *state_name(const coro_task *t)
         return "blocked";
     case CORO__T_JOINING:
         return "waiting for the tasks it started";
+    case CORO__T_ELSEWHERE:
+        return "running on another loop";
     default:
         return "done";
     }
@@ -335,7 +351,12 @@ static const char *state_name(const coro_task *t)
 
 static void dump_task(FILE *f, const coro__loop *l, const coro_task *t)
 {
-    fprintf(f, "coro:   task %llu \"%s\": %s", coro_task_id(t), coro_task_name(t), state_name(t));
+    if (l->run != NULL)
+        fprintf(f, "coro:   loop %d: task %llu \"%s\": %s", l->index, coro_task_id(t),
+                coro_task_name(t), state_name(t));
+    else
+        fprintf(f, "coro:   task %llu \"%s\": %s", coro_task_id(t), coro_task_name(t),
+                state_name(t));
     if (t->state == CORO__T_PARKED && t->what != NULL)
         fprintf(f, " on %s %p", t->what, t->obj);
     if (t->state == CORO__T_PARKED && coro__timer_armed(&t->timer))
@@ -344,6 +365,8 @@ static void dump_task(FILE *f, const coro__loop *l, const coro_task *t)
         fprintf(f, ", canceled");
     if (t->file != NULL)
         fprintf(f, "; spawned at %s:%d", t->file, t->line);
+    else if (l->index > 0)
+        fprintf(f, "; the root task of loop %d (it owns what is posted there)", l->index);
     else
         fprintf(f, "; the main task of coro_run");
     fputc('\n', f);
@@ -361,11 +384,16 @@ int coro_dump(void *f)
     return n;
 }
 
+void coro__dump_tasks(FILE *f, const coro__loop *l)
+{
+    for (const coro_task *t = l->all; t != NULL; t = t->all_next)
+        dump_task(f, l, t);
+}
+
 static void report_deadlock(coro__loop *l)
 {
     fprintf(stderr, "coro: all tasks are asleep - deadlock! (%zu tasks)\n", l->ntasks);
-    for (coro_task *t = l->all; t != NULL; t = t->all_next)
-        dump_task(stderr, l, t);
+    coro__dump_tasks(stderr, l);
 }
 
 /* ---- the watchdog ---- */
@@ -476,7 +504,7 @@ static void watchdog_stop(coro__loop *l)
     l->watchdog = NULL;
 }
 
-/* ---- coro_run ---- */
+/* ---- a loop's life (run.c starts and ends them) ---- */
 
 /* The main task's end becomes coro_run's result. */
 static int finish(coro__loop *l, void **result)
@@ -502,40 +530,59 @@ const char *coro_run_error(int rc)
     return msg != NULL ? msg : coro_strerror(rc);
 }
 
-int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt)
+coro__loop *coro__loop_new(const coro_run_options *opt)
 {
-    coro_task_options mo = {"main", 0, NULL, 0};
-    coro__loop *l;
-    int rc;
+    coro__loop *l = coro__malloc(sizeof *l);
 
-    if (fn == NULL || (opt != NULL && opt->busy_poll < 0))
-        return CORO_EINVAL;
-    if (coro__loop_tls != NULL)
-        return CORO_EBUSY;
-    if (coro__thread_get() == NULL || (l = coro__malloc(sizeof *l)) == NULL)
-        return CORO_ENOMEM;
+    if (l == NULL)
+        return NULL;
     memset(l, 0, sizeof *l);
     l->flags = opt != NULL ? opt->flags : 0;
     l->rng = (opt != NULL && opt->seed != 0) ? opt->seed : 0x9E3779B97F4A7C15ULL;
     l->busy_poll = opt != NULL ? opt->busy_poll : 0;
+    return l;
+}
+
+int coro__loop_run(coro__loop *l, coro_fn fn, void *arg, const char *name, void **result,
+                   const coro_run_options *opt)
+{
+    coro_task_options mo = {name, 0, NULL, 0, NULL};
+    int rc;
+
+    if (coro__thread_get() == NULL)
+        return CORO_ENOMEM;
     coro__loop_tls = l;
     rc = coro__spawn(l, &l->main, fn, arg, &mo, NULL, NULL, 0);
     if (rc == 0 && opt != NULL && opt->watchdog > 0)
         rc = watchdog_start(l, opt->watchdog);
-    if (rc == 0) {
+    if (rc != 0 && l->run != NULL) {
+        /* One loop of several: it must still serve the others until the
+         * run's verdict, without its main task. */
+        char msg[96];
+
+        snprintf(msg, sizeof msg, "loop %d could not start: %s", l->index, coro_strerror(rc));
+        if (l->index > 0)
+            coro__run_fail(l, msg);
+        if (l->main != NULL)
+            coro__task_free(l->main);
+        l->main = NULL;
+        (void)schedule(l);
+    } else if (rc == 0) {
         rc = schedule(l);
         if (rc == CORO_EDEADLK) {
-            report_deadlock(l);
+            if (l->run == NULL)
+                report_deadlock(l); /* a run of several reported every loop */
             coro__shutdown(l);
         }
     }
-    coro__inbox_end(l);
     watchdog_stop(l);
+    coro__inbox_end(l);
     if (l->main != NULL) {
         if (rc == 0)
             rc = finish(l, result);
         else
             coro__task_free(l->main);
+        l->main = NULL;
     }
     coro__workers_free(l);
     coro__offload_free(l); /* before the fds: it closes its eventfd */
@@ -544,6 +591,5 @@ int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt)
     coro__timer_free_all(l);
     coro__task_spares_free(l);
     coro__loop_tls = NULL;
-    coro__free(l);
     return rc;
 }

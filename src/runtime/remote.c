@@ -47,13 +47,14 @@
 
 #include "group.h"
 
-/* The head of a closed inbox: no message is at this address. */
-static coro__msg closed_mark;
-#define CLOSED (&closed_mark)
+/* The stack's head is a message's address with its low bit set once the
+ * inbox is closed to posts: messages between loops (coro__inbox_push) still
+ * come in then, and take no notice of it. */
+#define CLOSED ((uintptr_t)1)
 
 struct coro_remote {
-    coro__msg *head; /* posted and not yet taken, newest first; CLOSED (atomic) */
-    int sleeping;    /* the loop sleeps or is about to (atomic) */
+    uintptr_t head; /* posted and not yet taken, newest first | CLOSED (atomic) */
+    int sleeping;   /* the loop sleeps or is about to (atomic) */
     int efd;
     unsigned long refs;      /* the loop's, while it runs, and each open remote's (atomic) */
     unsigned long waiting;   /* posts not yet delivered (atomic) */
@@ -76,7 +77,7 @@ typedef struct post {
     int line;
 } post;
 
-static void inbox_unref(coro_remote *in)
+void coro__inbox_unref(coro_remote *in)
 {
     if (__atomic_sub_fetch(&in->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
@@ -84,41 +85,72 @@ static void inbox_unref(coro_remote *in)
     coro__free(in);
 }
 
-/* Pushes m; 0, or CORO_EENDED when the inbox is closed. Any thread. */
-static int inbox_push(coro_remote *in, coro__msg *m)
+void coro__inbox_ref(coro_remote *in)
 {
-    coro__msg *old = __atomic_load_n(&in->head, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&in->refs, 1, __ATOMIC_RELAXED);
+}
+
+static void wake(coro_remote *in)
+{
     uint64_t one = 1;
 
-    do {
-        if (old == CLOSED)
-            return CORO_EENDED;
-        m->next = old;
-    } while (
-        !__atomic_compare_exchange_n(&in->head, &old, m, 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
-    if (__atomic_load_n(&in->sleeping, __ATOMIC_SEQ_CST) &&
-        __atomic_exchange_n(&in->sleeping, 0, __ATOMIC_SEQ_CST)) {
-        __atomic_add_fetch(&wakeups, 1, __ATOMIC_RELAXED);
-        if (write(in->efd, &one, sizeof one) < 0) {
-            /* the counter is at its maximum: the loop has a wake-up pending */
-        }
+    __atomic_add_fetch(&wakeups, 1, __ATOMIC_RELAXED);
+    if (write(in->efd, &one, sizeof one) < 0) {
+        /* the counter is at its maximum: the loop has a wake-up pending */
     }
+}
+
+void coro__inbox_wake(coro_remote *in)
+{
+    __atomic_store_n(&in->sleeping, 0, __ATOMIC_SEQ_CST);
+    wake(in);
+}
+
+/* Pushes m, a post (refused with CORO_EENDED once the inbox is closed) or
+ * a message between loops (never refused); 0. Any thread. */
+static int push(coro_remote *in, coro__msg *m, int is_post)
+{
+    uintptr_t old = __atomic_load_n(&in->head, __ATOMIC_RELAXED);
+
+    do {
+        if (is_post && (old & CLOSED))
+            return CORO_EENDED;
+        m->next = (coro__msg *)(old & ~CLOSED);
+    } while (!__atomic_compare_exchange_n(&in->head, &old, (uintptr_t)m | (old & CLOSED), 1,
+                                          __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+    if (__atomic_load_n(&in->sleeping, __ATOMIC_SEQ_CST) &&
+        __atomic_exchange_n(&in->sleeping, 0, __ATOMIC_SEQ_CST))
+        wake(in);
     return 0;
 }
 
-/* What the stack holds now: NULL (nothing), CLOSED, or messages. */
-static coro__msg *peek(const coro_remote *in, int order)
+void coro__inbox_push(coro_remote *in, coro__msg *m)
+{
+    (void)push(in, m, 0);
+}
+
+/* What the stack holds now: a message's address | CLOSED. */
+static uintptr_t peek(const coro_remote *in, int order)
 {
     return __atomic_load_n(&in->head, order);
 }
 
-/* Takes the stack's messages (leaving `leave`: NULL, or CLOSED to close it)
- * and queues them, oldest first, behind those taken before. */
-static void grab(coro_remote *in, coro__msg *leave)
+static int has_messages(uintptr_t head)
 {
-    coro__msg *m = __atomic_exchange_n(&in->head, leave, __ATOMIC_ACQUIRE), *fifo = NULL, *last;
+    return (head & ~CLOSED) != 0;
+}
 
-    if (m == NULL || m == CLOSED)
+/* Takes the stack's messages (closing it to posts if `close`) and queues
+ * them, oldest first, behind those taken before. */
+static void grab(coro_remote *in, int close)
+{
+    uintptr_t old = peek(in, __ATOMIC_RELAXED);
+    coro__msg *m, *fifo = NULL, *last;
+
+    while (!__atomic_compare_exchange_n(&in->head, &old, (old & CLOSED) | (close ? CLOSED : 0), 1,
+                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        ;
+    if ((m = (coro__msg *)(old & ~CLOSED)) == NULL)
         return;
     for (last = m; m != NULL;) { /* newest first: reverse */
         coro__msg *next = m->next;
@@ -152,8 +184,6 @@ static size_t deliver(coro__loop *l, size_t max)
         m->deliver(l, m);
         n++;
     }
-    if (n > 0)
-        __atomic_sub_fetch(&in->waiting, n, __ATOMIC_RELAXED);
     return n;
 }
 
@@ -162,10 +192,9 @@ size_t coro__inbox_take(coro__loop *l)
     coro_remote *in = l->inbox;
 
     if (in->first == NULL) {
-        coro__msg *h = peek(in, __ATOMIC_RELAXED);
-        if (h == NULL || h == CLOSED)
+        if (!has_messages(peek(in, __ATOMIC_RELAXED)))
             return 0;
-        grab(in, NULL);
+        grab(in, 0);
     }
     return deliver(l, BATCH);
 }
@@ -176,8 +205,7 @@ size_t coro__inbox_close(coro__loop *l)
 
     if (in == NULL)
         return 0;
-    if (peek(in, __ATOMIC_RELAXED) != CLOSED)
-        grab(in, CLOSED);
+    grab(in, 1);
     return deliver(l, BATCH);
 }
 
@@ -185,32 +213,26 @@ size_t coro__inbox_remotes(coro__loop *l)
 {
     coro_remote *in = l->inbox;
 
-    if (in == NULL || peek(in, __ATOMIC_RELAXED) == CLOSED)
+    if (in == NULL || (peek(in, __ATOMIC_RELAXED) & CLOSED))
         return 0;
-    return __atomic_load_n(&in->refs, __ATOMIC_ACQUIRE) - 1;
+    return __atomic_load_n(&in->refs, __ATOMIC_ACQUIRE) - 1 - l->inbox_refs;
 }
 
 int coro__inbox_pending(coro__loop *l)
 {
     coro_remote *in = l->inbox;
-    coro__msg *h;
 
-    if (in == NULL)
-        return 0;
-    h = peek(in, __ATOMIC_RELAXED);
-    return in->first != NULL || (h != NULL && h != CLOSED);
+    return in != NULL && (in->first != NULL || has_messages(peek(in, __ATOMIC_RELAXED)));
 }
 
 int coro__inbox_sleep(coro__loop *l)
 {
     coro_remote *in = l->inbox;
-    coro__msg *h;
 
     if (in == NULL)
         return 1;
     __atomic_store_n(&in->sleeping, 1, __ATOMIC_SEQ_CST);
-    h = peek(in, __ATOMIC_SEQ_CST);
-    if (in->first == NULL && (h == NULL || h == CLOSED))
+    if (in->first == NULL && !has_messages(peek(in, __ATOMIC_SEQ_CST)))
         return 1;
     __atomic_store_n(&in->sleeping, 0, __ATOMIC_RELAXED);
     return 0;
@@ -222,7 +244,9 @@ void coro__inbox_awake(coro__loop *l)
         __atomic_store_n(&l->inbox->sleeping, 0, __ATOMIC_RELAXED);
 }
 
-/* The eventfd is readable: a poster woke the loop. */
+/* The eventfd is readable: a poster woke the loop. It takes the messages
+ * once it is back in its scheduler (coro__inbox_take), not here in its
+ * wait: a loop of several counts itself awake before it takes any (run.c). */
 static void woken(coro__loop *l)
 {
     uint64_t n;
@@ -230,7 +254,32 @@ static void woken(coro__loop *l)
     if (read(l->inbox->efd, &n, sizeof n) < 0) {
         /* a wake-up already consumed */
     }
-    coro__inbox_take(l);
+}
+
+int coro__inbox_open(coro__loop *l)
+{
+    coro_remote *in;
+    int err;
+
+    if (l->inbox != NULL)
+        return 0;
+    if ((in = coro__malloc(sizeof *in)) == NULL)
+        return CORO_ENOMEM;
+    memset(in, 0, sizeof *in);
+    in->refs = 1;
+    in->efd = CORO__SYSCALL(CORO__SYS_WAKE, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (in->efd < 0) {
+        err = -errno;
+        coro__free(in);
+        return err;
+    }
+    if ((err = coro__io_hook(l, in->efd, woken)) != 0) {
+        close(in->efd);
+        coro__free(in);
+        return err;
+    }
+    l->inbox = in;
+    return 0;
 }
 
 void coro__inbox_end(coro__loop *l)
@@ -245,14 +294,11 @@ void coro__inbox_end(coro__loop *l)
     lost = coro__inbox_close(l);
     lost += deliver(l, (size_t)-1); /* deliver_post drops them */
     if (lost > 0)
-        fprintf(stderr, "coro: %zu functions posted to the ending loop did not run\n", lost);
+        fprintf(stderr, "coro: %zu messages to the ending loop were dropped\n", lost);
     l->inbox = NULL;
-    if (__atomic_load_n(&in->refs, __ATOMIC_ACQUIRE) == 1) { /* no remote: the last */
-        (void)coro_fd_close(in->efd);                        /* out of the poller too */
-        coro__free(in);
-        return;
-    }
-    inbox_unref(in); /* its eventfd stays open for the remotes' posters */
+    /* Its eventfd stays open while remotes or other loops hold it (they may
+     * write it): closed by whoever lets go last. */
+    coro__inbox_unref(in);
 }
 
 /* ---- posting ---- */
@@ -264,6 +310,7 @@ static void deliver_post(coro__loop *l, coro__msg *m)
     post *p = coro__container_of(m, post, m);
     int rc;
 
+    __atomic_sub_fetch(&l->inbox->waiting, 1, __ATOMIC_RELAXED);
     /* Not once the loop has ended, or while it shuts down after a deadlock
      * (coro__inbox_end reports those): no task starts then. */
     if (!l->stopping && l->main != NULL && l->main->state != CORO__T_DONE &&
@@ -287,27 +334,12 @@ int coro_remote_open(coro_remote **out)
     *out = NULL;
     if (l == NULL || l->current == NULL)
         return CORO_ENOLOOP;
-    if (l->stopping || (l->inbox != NULL && peek(l->inbox, __ATOMIC_RELAXED) == CLOSED))
+    if (l->stopping || (l->inbox != NULL && (peek(l->inbox, __ATOMIC_RELAXED) & CLOSED)))
         return CORO_EENDED;
-    if ((in = l->inbox) == NULL) {
-        if ((in = coro__malloc(sizeof *in)) == NULL)
-            return CORO_ENOMEM;
-        memset(in, 0, sizeof *in);
-        in->refs = 1;
-        in->efd = CORO__SYSCALL(CORO__SYS_WAKE, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-        if (in->efd < 0) {
-            err = -errno;
-            coro__free(in);
-            return err;
-        }
-        if ((err = coro__io_hook(l, in->efd, woken)) != 0) {
-            close(in->efd);
-            coro__free(in);
-            return err;
-        }
-        l->inbox = in;
-    }
-    __atomic_add_fetch(&in->refs, 1, __ATOMIC_RELAXED);
+    if ((err = coro__inbox_open(l)) != 0)
+        return err;
+    in = l->inbox;
+    coro__inbox_ref(in);
     *out = in;
     return 0;
 }
@@ -315,7 +347,7 @@ int coro_remote_open(coro_remote **out)
 void coro_remote_close(coro_remote *r)
 {
     if (r != NULL)
-        inbox_unref(r);
+        coro__inbox_unref(r);
 }
 
 int coro_post_at(coro_remote *r, coro_fn fn, void *arg, const char *file, int line)
@@ -325,7 +357,7 @@ int coro_post_at(coro_remote *r, coro_fn fn, void *arg, const char *file, int li
 
     if (r == NULL || fn == NULL)
         return CORO_EINVAL;
-    if (peek(r, __ATOMIC_RELAXED) == CLOSED)
+    if (peek(r, __ATOMIC_RELAXED) & CLOSED)
         return CORO_EENDED;
     if (__atomic_fetch_add(&r->waiting, 1, __ATOMIC_RELAXED) >= CORO_POST_MAX) {
         __atomic_sub_fetch(&r->waiting, 1, __ATOMIC_RELAXED);
@@ -340,7 +372,7 @@ int coro_post_at(coro_remote *r, coro_fn fn, void *arg, const char *file, int li
     p->arg = arg;
     p->file = file;
     p->line = line;
-    if ((rc = inbox_push(r, &p->m)) != 0) {
+    if ((rc = push(r, &p->m, 1)) != 0) {
         __atomic_sub_fetch(&r->waiting, 1, __ATOMIC_RELAXED);
         coro__free(p);
     }

@@ -56,6 +56,8 @@ static CORO__ALWAYS_INLINE void unlink_all(coro_task *t)
         t->all_next->all_prev = t->all_prev;
     t->all_prev = t->all_next = NULL;
     l->ntasks--;
+    if (l->run != NULL)
+        __atomic_store_n(&l->load, l->ntasks, __ATOMIC_RELAXED);
 }
 
 /* t's body has ended and nothing it owns is live: it is done. Returns
@@ -79,8 +81,13 @@ static coro_task *complete(coro_task *t)
     t->state = CORO__T_DONE;
     unlink_all(t);
     coro__waitq_fire_all(&t->awaiter, 0);
-    if (g == NULL)
-        return NULL; /* the main task: coro_run takes it from here */
+    if (g == NULL) {
+        if (t->link != NULL)
+            coro__cross_done(t); /* its owner is on another loop: it takes the end */
+        else if (t->loop->index > 0 && t->status == CORO_EERROR)
+            coro__run_fail(t->loop, t->errmsg); /* a loop's root: a posted task failed */
+        return NULL; /* else the main task: coro_run takes it from here */
+    }
     g->live--;
     if (t->status == CORO_EERROR && (t->detached || !g->implicit))
         coro__group_fail(g, t);
@@ -97,7 +104,7 @@ void coro__task_maybe_complete(coro_task *t)
     while (t != NULL && t->state == CORO__T_JOINING && coro__owned_live(t) == 0) {
         /* The main task (no group) finishes last: the loop's inbox closes
          * first, and what it still held runs before, as its tasks. */
-        if (CORO__UNLIKELY(t->group == NULL) && t->loop->inbox != NULL) {
+        if (CORO__UNLIKELY(t->group == NULL) && t == t->loop->main && t->loop->inbox != NULL) {
             while (coro__inbox_close(t->loop) > 0)
                 if (coro__owned_live(t) > 0)
                     return;
@@ -128,6 +135,8 @@ void coro__task_ended(coro_task *t, int rc, void *out, const char *msg)
 
 void coro__task_free(coro_task *t)
 {
+    if (CORO__UNLIKELY(t->link != NULL))
+        coro__cross_drop(t);
     coro__member_remove(t);
     if (t->state != CORO__T_DONE)
         unlink_all(t);
@@ -195,6 +204,7 @@ static coro_task *task_new(coro__loop *l)
     t->errvalue = NULL;
     t->file = NULL;
     t->line = 0;
+    t->link = NULL;
     for (int i = 0; i < CORO__SELECT_INLINE; i++)
         t->w[i].q = NULL;
     return t;
@@ -211,6 +221,18 @@ void coro__task_spares_free(coro__loop *l)
 }
 
 /* ---- spawn ---- */
+
+/* t joins l's list of live tasks. */
+static void list(coro__loop *l, coro_task *t)
+{
+    t->all_next = l->all;
+    if (l->all != NULL)
+        l->all->all_prev = t;
+    l->all = t;
+    l->ntasks++;
+    if (l->run != NULL)
+        __atomic_store_n(&l->load, l->ntasks, __ATOMIC_RELAXED);
+}
 
 int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg, const coro_task_options *opt,
                 coro_group *g, const char *file, int line)
@@ -243,16 +265,37 @@ int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg, const cor
         t->canceled = g->canceled;
         t->own.canceled = t->canceled;
     }
-    t->all_next = l->all;
-    if (l->all != NULL)
-        l->all->all_prev = t;
-    l->all = t;
-    l->ntasks++;
+    list(l, t);
     t->state = CORO__T_PARKED;
     coro__ready(t, 0);
     if (out != NULL)
         *out = t;
     return 0;
+}
+
+coro_task *coro__proxy_new(coro__loop *l, const coro_task_options *opt, coro_group *g,
+                           const char *file, int line, int detached)
+{
+    coro_task *t = task_new(l);
+
+    if (t == NULL)
+        return NULL;
+    if (opt != NULL && opt->name != NULL && opt->name[0] != '\0' &&
+        (t->name = coro__strdup(opt->name)) == NULL) {
+        coro__free(t);
+        return NULL;
+    }
+    t->id = coro__next_id();
+    t->file = file;
+    t->line = line;
+    t->detached = detached;
+    coro__group_init(&t->own, t, 1);
+    coro__member_add(g, t);
+    t->canceled = g->canceled;
+    t->own.canceled = t->canceled;
+    list(l, t);
+    t->state = CORO__T_ELSEWHERE;
+    return t;
 }
 
 int coro_spawn_at(coro_task **out, coro_fn fn, void *arg, const coro_task_options *opt,
@@ -273,6 +316,15 @@ int coro_spawn_at(coro_task **out, coro_fn fn, void *arg, const coro_task_option
         return CORO_EINVAL;
     if (l->stopping)
         return CORO_ECANCELED;
+    if (CORO__UNLIKELY(opt != NULL && (opt->loop != NULL || (opt->flags & CORO_ANY_LOOP)))) {
+        int err;
+        coro__loop *to = coro__run_place(l, opt, &err);
+
+        if (to == NULL)
+            return err;
+        if (to != l)
+            return coro__cross_spawn(l, to, out, fn, arg, opt, g, file, line);
+    }
     return coro__spawn(l, out, fn, arg, opt, g, file, line);
 }
 
@@ -298,8 +350,9 @@ int coro_await_until(coro_task *t, void **result, coro_time deadline)
 
     if (self == NULL)
         return err;
-    if (t == NULL || t->loop != self->loop || t->detached)
-        return CORO_EINVAL;
+    if (t == NULL || t->loop != self->loop || t->detached ||
+        (t->link != NULL && t->state != CORO__T_ELSEWHERE))
+        return CORO_EINVAL; /* the last: a task its proxy's loop awaits */
     if (t == self)
         return CORO_ESELF;
     if (err != 0)

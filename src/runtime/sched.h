@@ -8,6 +8,8 @@
 #ifndef CORO_SCHED_H
 #define CORO_SCHED_H
 
+#include <stdio.h>
+
 #include "internal.h"
 
 #define coro__container_of(p, type, field) ((type *)(void *)((char *)(p)-offsetof(type, field)))
@@ -29,11 +31,11 @@ typedef struct coro__timer {
     void (*fire)(struct coro__timer *tm);
 } coro__timer;
 
-struct coro__loop;
-CORO__HIDDEN int coro__timer_add(struct coro__loop *l, coro__timer *tm, coro_time when);
-CORO__HIDDEN void coro__timer_unlink(struct coro__loop *l, coro__timer *tm);
+struct coro_loop;
+CORO__HIDDEN int coro__timer_add(struct coro_loop *l, coro__timer *tm, coro_time when);
+CORO__HIDDEN void coro__timer_unlink(struct coro_loop *l, coro__timer *tm);
 /* Disarms tm; nothing if it is not armed (inline: every task's end asks). */
-static inline void coro__timer_del(struct coro__loop *l, coro__timer *tm)
+static inline void coro__timer_del(struct coro_loop *l, coro__timer *tm)
 {
     if (tm->index != 0)
         coro__timer_unlink(l, tm);
@@ -41,18 +43,18 @@ static inline void coro__timer_del(struct coro__loop *l, coro__timer *tm)
 /* Disarms tm in O(1): it stays in the heap, dead, until it reaches the top
  * or is re-armed. Only for a timer that lives as long as the loop's use of
  * it ends in coro__timer_del (a task's wait deadline). */
-static inline void coro__timer_disarm(struct coro__loop *l, coro__timer *tm);
+static inline void coro__timer_disarm(struct coro_loop *l, coro__timer *tm);
 static inline int coro__timer_armed(const coro__timer *tm)
 {
     return tm->index != 0 && !tm->dead;
 }
-CORO__HIDDEN coro__timer *coro__timer_first(struct coro__loop *l);
+CORO__HIDDEN coro__timer *coro__timer_first(struct coro_loop *l);
 /* When the loop must look at its timers next: no later than the first
  * deadline, earlier when a lazily re-armed timer is on top (exact: always
  * the first deadline itself); CORO_NEVER when no timer is armed. */
-CORO__HIDDEN coro_time coro__timer_next(struct coro__loop *l, int exact);
-CORO__HIDDEN void coro__timer_fire_due(struct coro__loop *l, coro_time now);
-CORO__HIDDEN void coro__timer_free_all(struct coro__loop *l);
+CORO__HIDDEN coro_time coro__timer_next(struct coro_loop *l, int exact);
+CORO__HIDDEN void coro__timer_fire_due(struct coro_loop *l, coro_time now);
+CORO__HIDDEN void coro__timer_free_all(struct coro_loop *l);
 
 /* ---- waiters and wait queues (sched.c) ---- */
 
@@ -104,7 +106,8 @@ enum {
     CORO__T_RUNNING,
     CORO__T_PARKED,  /* in a blocking call */
     CORO__T_JOINING, /* body ended; waiting for the tasks it owns */
-    CORO__T_DONE
+    CORO__T_DONE,
+    CORO__T_ELSEWHERE /* a proxy: the task runs on another loop (cross.c) */
 };
 
 #define CORO__SELECT_INLINE 4
@@ -117,7 +120,7 @@ struct coro_task {
      * task_new (sched.c) sets every field, a new one needs its line there;
      * of w[] it sets only w[i].q. */
     coro *co; /* the worker it runs on (worker.c); NULL once its body ended */
-    struct coro__loop *loop;
+    struct coro_loop *loop;
     int state;
     int wake;                            /* what the waker said: 0, CORO_ETIMEDOUT, ... */
     int canceled;                        /* level-triggered: every blocking call fails */
@@ -149,6 +152,9 @@ struct coro_task {
     void *errvalue;
     const char *file; /* where it was spawned */
     int line;
+    struct coro__link *link; /* a task of another loop's: the link to it
+                              * (this record is its proxy here), or to the
+                              * proxy that owns it (this is the task) */
 };
 
 /* ---- messages from other threads (remote.c) ---- */
@@ -157,7 +163,7 @@ struct coro_task {
  * loop's, between tasks, in the order each thread pushed. */
 typedef struct coro__msg {
     struct coro__msg *next;
-    void (*deliver)(struct coro__loop *l, struct coro__msg *m); /* then m is the callee's */
+    void (*deliver)(struct coro_loop *l, struct coro__msg *m); /* then m is the callee's */
 } coro__msg;
 
 /* The loop's wake-up eventfd, a system call site (core/fault.h) of the
@@ -166,7 +172,7 @@ typedef struct coro__msg {
 
 /* ---- the loop (loop.c) ---- */
 
-typedef struct coro__loop {
+typedef struct coro_loop {
     coro_task *current;            /* the running task, NULL in the scheduler */
     coro_task *main;               /* the task of coro_run's function */
     coro_task *rq_first, *rq_last; /* ready tasks, FIFO */
@@ -195,7 +201,12 @@ typedef struct coro__loop {
     coro_task *spare; /* freed task records for reuse, by rq_next */
     int nspare;
     struct coro_remote *inbox; /* messages from other threads (remote.c); NULL until a
-                                * remote is opened */
+                                * remote is opened or the run has several loops */
+    unsigned long inbox_refs;  /* refs to it held by the run, not by remotes */
+    struct coro__run *run;     /* the run of several loops (run.c); NULL for one */
+    int index;                 /* in the run */
+    size_t load;               /* ntasks, for other loops' placement (atomic) */
+    char *late_err;            /* loop 0: a loop's failure after the main task ended */
     struct coro__watchdog *watchdog;
     unsigned long switches;     /* resumes of tasks (atomic, for the watchdog) */
     unsigned long long running; /* id of the running task, 0 if none (atomic) */
@@ -343,6 +354,14 @@ static inline int coro__refuse(int err)
 }
 
 CORO__HIDDEN coro_time coro__clock(const coro__loop *l);
+/* loop.c: a loop's life. A new loop for opt's options (NULL without
+ * memory); running fn as its main task on the calling thread until the
+ * loop ends, freeing all but the loop record: coro_run's result. */
+CORO__HIDDEN coro__loop *coro__loop_new(const coro_run_options *opt);
+CORO__HIDDEN int coro__loop_run(coro__loop *l, coro_fn fn, void *arg, const char *name,
+                                void **result, const coro_run_options *opt);
+/* Prints a line for each of l's tasks (coro_dump's). */
+CORO__HIDDEN void coro__dump_tasks(FILE *f, const coro__loop *l);
 /* A task's name is about to be freed: the watchdog must not read it. */
 CORO__HIDDEN void coro__watchdog_forget(coro__loop *l, const char *name);
 
@@ -367,6 +386,51 @@ CORO__HIDDEN void coro__inbox_awake(coro__loop *l);
 CORO__HIDDEN void coro__inbox_end(coro__loop *l);
 /* How many times posters woke a sleeping loop, process-wide (tests). */
 CORO__HIDDEN unsigned long coro__inbox_wakeups(void);
+/* The loop's inbox, made if it has none: 0 or an error. */
+CORO__HIDDEN int coro__inbox_open(coro__loop *l);
+/* Pushes a message from another loop (never refused; any thread). */
+CORO__HIDDEN void coro__inbox_push(struct coro_remote *in, coro__msg *m);
+/* Wakes the inbox's loop whether it sleeps or not (any thread). */
+CORO__HIDDEN void coro__inbox_wake(struct coro_remote *in);
+CORO__HIDDEN void coro__inbox_ref(struct coro_remote *in);
+CORO__HIDDEN void coro__inbox_unref(struct coro_remote *in);
+
+/* run.c: a run of several loops. */
+/* Nothing can happen on l unless a message comes: it waits for one, or
+ * finds every loop of the run in the same state, the run quiescent.
+ * 0 (woken), or the run's verdict: CORO__RUN_END (every task done) or
+ * CORO__RUN_DEADLOCK. */
+enum { CORO__RUN_END = 1, CORO__RUN_DEADLOCK };
+CORO__HIDDEN int coro__run_idle(coro__loop *l);
+/* l woke from the wait coro__run_idle let it begin: 0, or the verdict. */
+CORO__HIDDEN int coro__run_awake(coro__loop *l);
+/* Sends m to loop `to` of l's run (any thread of the run); the deliver
+ * function calls coro__run_delivered first. */
+CORO__HIDDEN void coro__run_send(coro__loop *to, coro__msg *m);
+CORO__HIDDEN void coro__run_delivered(coro__loop *l);
+/* The run's verdict, 0 while it goes on. */
+CORO__HIDDEN int coro__run_verdict(const coro__loop *l);
+/* The loop for a task spawned with opt on loop l: l, another, or NULL
+ * with *err set (a loop of another run, an ended one). */
+CORO__HIDDEN coro__loop *coro__run_place(coro__loop *l, const coro_task_options *opt, int *err);
+/* Loop l's main task ended with an error no task of the run can take (a
+ * loop's root, after the main task ended): it fails the run. */
+CORO__HIDDEN void coro__run_fail(coro__loop *l, const char *msg);
+/* The main task of loop 0 is done: the other loops are asked to end. */
+CORO__HIDDEN void coro__run_stop(coro__loop *l);
+
+/* cross.c: tasks across loops. */
+/* Spawns fn on loop `to` for the running task of l, in group g: its proxy
+ * (on l) in *out. As coro__spawn. */
+CORO__HIDDEN int coro__cross_spawn(coro__loop *l, coro__loop *to, coro_task **out, coro_fn fn,
+                                   void *arg, const coro_task_options *opt, coro_group *g,
+                                   const char *file, int line);
+/* The proxy t was canceled: so is its task, on its loop. */
+CORO__HIDDEN void coro__cross_cancel(coro_task *t);
+/* Task t of another loop's proxy is done: its end goes to the proxy. */
+CORO__HIDDEN void coro__cross_done(coro_task *t);
+/* t (a proxy or a task with a link) is freed: lets go of the link. */
+CORO__HIDDEN void coro__cross_drop(coro_task *t);
 
 /* sched.c */
 CORO__HIDDEN void coro__task_ended(coro_task *t, int rc, void *out, const char *msg);
@@ -443,6 +507,10 @@ CORO__HIDDEN void coro__workers_free(coro__loop *l);
 CORO__HIDDEN int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg,
                              const coro_task_options *opt, coro_group *g, const char *file,
                              int line);
+/* A proxy on l, in group g, for a task that another loop will run (state
+ * CORO__T_ELSEWHERE); NULL without memory. */
+CORO__HIDDEN coro_task *coro__proxy_new(coro__loop *l, const coro_task_options *opt, coro_group *g,
+                                        const char *file, int line, int detached);
 
 /* ---- wait queues (inline: on every wait and wake) ---- */
 

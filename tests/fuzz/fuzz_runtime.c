@@ -649,7 +649,7 @@ static void *task_fn(void *arg);
 static void spawn(int i, int s, int mode)
 {
     int j = w.nt, g = mode >= 2 ? mode - 2 : -1, rc;
-    coro_task_options opt = {NULL, 0, NULL, 0};
+    coro_task_options opt = {NULL, 0, NULL, 0, NULL};
     char name[8];
     inst *t = &w.t[j];
 
@@ -1103,7 +1103,7 @@ static void after_run(int rc)
 
 static int run_once(int n)
 {
-    coro_run_options opt = {0, 0, 0, 0};
+    coro_run_options opt = {0, 0, 0, 0, 0};
     int rc;
 
     memset(&w, 0, sizeof w);

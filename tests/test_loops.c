@@ -1,0 +1,391 @@
+/*
+ * test_loops.c - runs of several loops, one per thread: the main task on
+ * loop 0, the handles, tasks spawned onto another loop (run there, awaited,
+ * canceled, failing into their awaiter or group), groups whose members are
+ * on several loops (first error, deadline, no orphans), least-loaded
+ * placement, remotes onto any loop, a deadlock spanning loops, and bad
+ * options.
+ *
+ * Everything the tasks share is static (a STACK=copy build makes every task
+ * copy-stack: no task may touch another's locals).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "test.h"
+
+static coro_run_options two = {0, 0, 0, 0, 2};
+static coro_run_options three = {0, 0, 0, 0, 3};
+
+static coro_task_options on(int i)
+{
+    coro_task_options o = {NULL, 0, NULL, 0, NULL};
+
+    o.loop = coro_loop_at(i);
+    return o;
+}
+
+/* ======================================================================
+ * the run and its handles
+ * ====================================================================== */
+
+static void *handles_main(void *arg)
+{
+    (void)arg;
+    CHECK_INT(coro_loop_count(), 3);
+    CHECK_INT(coro_loop_index(coro_loop_self()), 0);
+    CHECK_PTR(coro_loop_at(0), coro_loop_self());
+    CHECK(coro_loop_at(1) != NULL && coro_loop_at(2) != NULL);
+    CHECK(coro_loop_at(1) != coro_loop_at(2));
+    CHECK_PTR(coro_loop_at(3), NULL);
+    CHECK_PTR(coro_loop_at(-1), NULL);
+    CHECK_INT(coro_loop_index(coro_loop_at(2)), 2);
+    return P(42);
+}
+
+static void *single_main(void *arg)
+{
+    (void)arg;
+    CHECK_INT(coro_loop_count(), 1);
+    CHECK_PTR(coro_loop_at(0), coro_loop_self());
+    CHECK_PTR(coro_loop_at(1), NULL);
+    return NULL;
+}
+
+TEST(a_run_of_several_loops_runs_main_on_the_first_and_returns_its_result)
+{
+    void *out = NULL;
+
+    CHECK_ERR(coro_run(handles_main, NULL, &out, &three), 0);
+    CHECK_INT(N(out), 42);
+    CHECK_ERR(coro_run(single_main, NULL, NULL, NULL), 0);
+    CHECK_INT(coro_loop_count(), 0);
+    CHECK_PTR(coro_loop_self(), NULL);
+    CHECK_INT(coro_loop_index(NULL), -1);
+}
+
+/* ======================================================================
+ * a task on another loop
+ * ====================================================================== */
+
+static pthread_t main_thread;
+
+static void *where(void *arg)
+{
+    CHECK(!pthread_equal(pthread_self(), main_thread));
+    CHECK_ERR(coro_sleep(CORO_MSEC(1)), 0); /* it blocks there like any task */
+    return P(coro_loop_index(coro_loop_self()) * 100 + N(arg));
+}
+
+static void *spawn_elsewhere_main(void *arg)
+{
+    coro_task_options o1 = on(1), o2 = on(2);
+    coro_task *t[3];
+    void *out;
+
+    (void)arg;
+    main_thread = pthread_self();
+    CHECK_ERR(coro_spawn(&t[0], where, P(7), &o1), 0);
+    CHECK_ERR(coro_spawn(&t[1], where, P(8), &o2), 0);
+    CHECK_ERR(coro_spawn(&t[2], where, P(9), &o1), 0);
+    CHECK_ERR(coro_await(t[0], &out), 0);
+    CHECK_INT(N(out), 107);
+    CHECK_ERR(coro_await(t[1], &out), 0);
+    CHECK_INT(N(out), 208);
+    CHECK_ERR(coro_await(t[2], &out), 0);
+    CHECK_INT(N(out), 109);
+    return NULL;
+}
+
+TEST(a_task_spawned_on_another_loop_runs_on_its_thread_and_is_awaited)
+{
+    CHECK_ERR(coro_run(spawn_elsewhere_main, NULL, NULL, &three), 0);
+}
+
+static void *fails_there(void *arg)
+{
+    (void)arg;
+    coro_error("failed on loop %d", coro_loop_index(coro_loop_self()));
+    return NULL;
+}
+
+static void *sleeps_long(void *arg)
+{
+    int rc = coro_sleep(CORO_SEC(100));
+
+    CHECK_ERR(rc, CORO_ECANCELED);
+    return arg;
+}
+
+static void *error_cancel_main(void *arg)
+{
+    coro_task_options o = on(1);
+    coro_task *t;
+    void *out = NULL;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&t, fails_there, NULL, &o), 0);
+    CHECK_ERR(coro_await(t, NULL), CORO_EERROR);
+    CHECK_STR(coro_errmsg(coro_running(NULL)), "failed on loop 1");
+    CHECK_ERR(coro_spawn(&t, sleeps_long, P(5), &o), 0);
+    CHECK_ERR(coro_sleep(CORO_MSEC(5)), 0);
+    CHECK_ERR(coro_cancel(t), 0);
+    CHECK_ERR(coro_await(t, &out), CORO_ETASKCANCELED);
+    CHECK_INT(N(out), 5);
+    CHECK_ERR(coro_spawn(&t, sleeps_long, P(6), &o), 0);
+    CHECK_ERR(coro_cancel(t), 0); /* before it even started there */
+    CHECK_ERR(coro_await(t, &out), CORO_ETASKCANCELED);
+    return NULL;
+}
+
+TEST(errors_and_cancellation_cross_loops)
+{
+    CHECK_ERR(coro_run(error_cancel_main, NULL, NULL, &two), 0);
+}
+
+/* ======================================================================
+ * groups across loops
+ * ====================================================================== */
+
+static int finished_there; /* written by a task of loop 1, read after the run */
+
+static void *late_worker(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_sleep(CORO_MSEC(20)), 0);
+    finished_there = 1;
+    return NULL;
+}
+
+static void *groups_main(void *arg)
+{
+    coro_group *g;
+    coro_task_options o1 = on(1), o2 = on(2), mine = {NULL, 0, NULL, 0, NULL};
+
+    (void)arg;
+    /* the first error cancels the siblings, on every loop */
+    CHECK_ERR(coro_group_open(&g), 0);
+    o1.group = o2.group = mine.group = g;
+    CHECK_ERR(coro_spawn(NULL, sleeps_long, NULL, &o1), 0);
+    CHECK_ERR(coro_spawn(NULL, sleeps_long, NULL, &o2), 0);
+    CHECK_ERR(coro_spawn(NULL, sleeps_long, NULL, &mine), 0);
+    CHECK_ERR(coro_spawn(NULL, fails_there, NULL, &o2), 0);
+    CHECK_ERR(coro_group_wait(g), CORO_EERROR);
+    CHECK_STR(coro_errmsg(coro_running(NULL)), "failed on loop 2");
+    /* a deadline cancels members on every loop */
+    CHECK_ERR(coro_group_open(&g), 0);
+    CHECK_ERR(coro_group_deadline(g, coro_after(CORO_MSEC(10))), 0);
+    o1.group = o2.group = g;
+    CHECK_ERR(coro_spawn(NULL, sleeps_long, NULL, &o1), 0);
+    CHECK_ERR(coro_spawn(NULL, sleeps_long, NULL, &o2), 0);
+    CHECK_ERR(coro_group_wait(g), CORO_ETIMEDOUT);
+    /* no orphans: the run waits for a detached task of another loop */
+    o1.group = NULL;
+    CHECK_ERR(coro_spawn(NULL, late_worker, NULL, &o1), 0);
+    return NULL;
+}
+
+TEST(groups_span_loops_first_error_deadline_and_no_orphans)
+{
+    CHECK_ERR(coro_run(groups_main, NULL, NULL, &three), 0);
+    CHECK_INT(finished_there, 1);
+}
+
+/* ======================================================================
+ * nesting, least loaded, many
+ * ====================================================================== */
+
+static void *bounce(void *arg)
+{
+    long depth = N(arg);
+    int here = coro_loop_index(coro_loop_self());
+    coro_task_options o = on((here + 1) % coro_loop_count());
+    coro_task *t;
+    void *out;
+
+    if (depth == 0)
+        return P(0);
+    CHECK_ERR(coro_spawn(&t, bounce, P(depth - 1), &o), 0);
+    CHECK_ERR(coro_await(t, &out), 0);
+    return P(N(out) + 1);
+}
+
+static void *maybe_canceled(void *arg)
+{
+    int rc = coro_sleep(CORO_USEC(50));
+
+    CHECK(rc == 0 || rc == CORO_ECANCELED);
+    return arg;
+}
+
+static int ran_on[3];
+
+static void *count_where(void *arg)
+{
+    (void)arg;
+    __atomic_add_fetch(&ran_on[coro_loop_index(coro_loop_self())], 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static void *many_main(void *arg)
+{
+    coro_task_options any = {NULL, 0, NULL, CORO_ANY_LOOP, NULL};
+    long n = test_slow_env() ? 300 : 5000;
+    coro_task *t;
+    void *out;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&t, bounce, P(30), NULL), 0); /* 0 -> 1 -> 2 -> 0 ... */
+    CHECK_ERR(coro_await(t, &out), 0);
+    CHECK_INT(N(out), 30);
+    for (long i = 0; i < n; i++)
+        CHECK_ERR(coro_spawn(NULL, count_where, NULL, &any), 0);
+    for (long i = 0; i < n; i++) { /* spawn and await, round trips across loops */
+        coro_task_options o = on(1 + (int)(i % 2));
+        CHECK_ERR(coro_spawn(&t, maybe_canceled, P(1), &o), 0);
+        if (i % 7 == 0)
+            CHECK_ERR(coro_cancel(t), 0);
+        int rc = coro_await(t, &out);
+        CHECK(rc == 0 || (i % 7 == 0 && rc == CORO_ETASKCANCELED));
+        CHECK_INT(N(out), 1);
+    }
+    return NULL;
+}
+
+TEST(tasks_bounce_between_loops_and_least_loaded_placement_uses_every_loop)
+{
+    CHECK_ERR(coro_run(many_main, NULL, NULL, &three), 0);
+    CHECK(ran_on[1] + ran_on[2] > 0);
+    CHECK_INT(ran_on[0] + ran_on[1] + ran_on[2], test_slow_env() ? 300 : 5000);
+}
+
+/* ======================================================================
+ * remotes onto another loop, deadlocks
+ * ====================================================================== */
+
+static coro_remote *remote;
+static coro_event posted_ev = CORO_EVENT_INIT;
+static int posted_on;
+
+static void *posted(void *arg)
+{
+    posted_on = coro_loop_index(coro_loop_self());
+    if (arg != NULL)
+        coro_error("posted to loop %d and failed", posted_on);
+    CHECK_ERR(coro_event_set(&posted_ev), 0);
+    return NULL;
+}
+
+static void *poster(void *arg)
+{
+    CHECK_ERR(coro_post(remote, posted, arg), 0);
+    return NULL;
+}
+
+static void *opener(void *arg)
+{
+    pthread_t th;
+
+    CHECK_ERR(coro_remote_open(&remote), 0);
+    coro_event_init(&posted_ev);
+    CHECK_INT(pthread_create(&th, NULL, poster, arg), 0);
+    CHECK_INT(pthread_join(th, NULL), 0);
+    coro_remote_close(remote);
+    if (arg == NULL)
+        CHECK_ERR(coro_event_wait(&posted_ev), 0); /* the posted task, on this loop */
+    return NULL;
+}
+
+static void *remote_main(void *arg)
+{
+    coro_task_options o = on(1);
+    coro_task *t;
+
+    CHECK_ERR(coro_spawn(&t, opener, arg, &o), 0);
+    CHECK_ERR(coro_await(t, NULL), 0);
+    if (arg != NULL)
+        CHECK_ERR(coro_sleep(CORO_SEC(10)), CORO_ECANCELED); /* the run fails */
+    return NULL;
+}
+
+TEST(remotes_post_to_any_loop_and_a_failure_there_fails_the_run)
+{
+    CHECK_ERR(coro_run(remote_main, NULL, NULL, &two), 0);
+    CHECK_INT(posted_on, 1);
+    CHECK_ERR(coro_run(remote_main, P(1), NULL, &two), CORO_EERROR);
+    CHECK_STR(coro_run_error(CORO_EERROR), "posted to loop 1 and failed");
+}
+
+static coro_event never = CORO_EVENT_INIT;
+
+static void *waits_forever(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_event_wait(&never), CORO_ECANCELED); /* closed by the shutdown */
+    return NULL;
+}
+
+static void *deadlock_main(void *arg)
+{
+    coro_task_options o = on(1);
+    coro_task *t;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&t, waits_forever, NULL, &o), 0);
+    CHECK_ERR(coro_await(t, NULL), CORO_ECANCELED);
+    return NULL;
+}
+
+TEST(a_deadlock_spanning_loops_is_reported_and_ends_the_run)
+{
+    CHECK_ERR(coro_run(deadlock_main, NULL, NULL, &two), CORO_EDEADLK);
+}
+
+/* ======================================================================
+ * options
+ * ====================================================================== */
+
+static void *nothing(void *arg)
+{
+    return arg;
+}
+
+static coro_loop *stale;
+
+static void *keep_loop(void *arg)
+{
+    stale = coro_loop_self();
+    return arg;
+}
+
+static void *stale_main(void *arg)
+{
+    coro_task_options o = {NULL, 0, NULL, 0, NULL};
+
+    (void)arg;
+    o.loop = stale;
+    CHECK_ERR(coro_spawn(NULL, nothing, NULL, &o), CORO_EINVAL);
+    return NULL;
+}
+
+TEST(bad_loop_options_are_refused)
+{
+    coro_run_options o = {0, 0, 0, 0, -2};
+    void *out = NULL;
+
+    CHECK_ERR(coro_run(nothing, NULL, NULL, &o), CORO_EINVAL);
+    o.loops = 1025;
+    CHECK_ERR(coro_run(nothing, NULL, NULL, &o), CORO_EINVAL);
+    o.loops = 2;
+    o.flags = CORO_RUN_VIRTUAL_CLOCK;
+    CHECK_ERR(coro_run(nothing, NULL, NULL, &o), CORO_EINVAL);
+    o.flags = CORO_RUN_SEEDED;
+    CHECK_ERR(coro_run(nothing, NULL, NULL, &o), CORO_EINVAL);
+    o.flags = CORO_RUN_PIN;
+    o.loops = CORO_LOOPS_PER_CPU;
+    CHECK_ERR(coro_run(nothing, P(3), &out, &o), 0);
+    CHECK_INT(N(out), 3);
+    CHECK_ERR(coro_run(keep_loop, NULL, NULL, &two), 0);
+    CHECK_ERR(coro_run(stale_main, NULL, NULL, NULL), 0); /* a loop of an ended run */
+}
