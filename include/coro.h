@@ -1008,9 +1008,20 @@ CORO_API int coro_unix_connect_until(const char *path, coro_time deadline);
 typedef void (*coro_serve_fn)(int fd, void *ctx);
 
 typedef struct coro_serve_options {
-    int max_conns; /* > 0: at most this many connections at once; the
-                    * rest wait in the listen backlog */
+    int max_conns;  /* > 0: at most this many connections at once (per
+                     * loop with CORO_SERVE_EVERY_LOOP); the rest wait in
+                     * the listen backlog */
+    unsigned flags; /* CORO_SERVE_EVERY_LOOP */
 } coro_serve_options;
+
+/* Accept on every loop of the run (thread per core): lfd, a TCP listener,
+ * gets SO_REUSEPORT, and every other loop a listening socket of its own on
+ * lfd's address, so that the kernel spreads new connections across the
+ * loops; each loop accepts, and runs the handlers of the connections it
+ * accepted, on its own thread. So handler and ctx are used from several
+ * threads at once. Where the kernel refuses a second socket on the address,
+ * that loop accepts on lfd itself. With one loop it changes nothing. */
+#define CORO_SERVE_EVERY_LOOP 0x1u
 
 /*
  * Accepts connections on lfd forever, each handled by handler(fd, ctx) in
@@ -1020,7 +1031,10 @@ typedef struct coro_serve_options {
  * it waits for a connection to close. An error raised in a handler ends
  * that connection only. Returns when accepting fails otherwise, or when the
  * calling task is canceled (CORO_ECANCELED), after canceling and waiting
- * for its connections. lfd stays open. May suspend.
+ * for its connections (on every loop). lfd stays open. Returns CORO_EINVAL
+ * for handler NULL, lfd < 0 or max_conns < 0, and, with
+ * CORO_SERVE_EVERY_LOOP on several loops, for an lfd that is not a TCP
+ * listener. May suspend.
  */
 CORO_API int coro_serve(int lfd, coro_serve_fn handler, void *ctx, const coro_serve_options *opt);
 

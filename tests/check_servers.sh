@@ -19,7 +19,8 @@ python=$(command -v python3 || true)
 
 # start server [args]: starts it on a free port; sets pid and port. With
 # $timeouts set, the server gets it as SERVER_TIMEOUTS_MS (short deadlines);
-# with $fds, that fd limit.
+# with $loops, as SERVER_LOOPS (loops, one per thread); with $fds, that fd
+# limit.
 start() {
     rm -f "$dir/$1.out" # not the last run's "listening" line
     (
@@ -27,6 +28,10 @@ start() {
         if [ -n "${timeouts:-}" ]; then
             SERVER_TIMEOUTS_MS=$timeouts
             export SERVER_TIMEOUTS_MS
+        fi
+        if [ -n "${loops:-}" ]; then
+            SERVER_LOOPS=$loops
+            export SERVER_LOOPS
         fi
         exec "$BUILD/examples/servers/$1" 0 ${2:-}
     ) > "$dir/$1.out" 2>&1 &
@@ -170,3 +175,51 @@ if command -v redis-benchmark >/dev/null 2>&1; then
     ! grep -qi "error" "$dir/bench"
 fi
 stop
+
+# Every server on two loops (SERVER_LOOPS=2, one thread each, connections
+# spread by SO_REUSEPORT): the same answers to the same clients, hostile
+# ones included. A bad SERVER_LOOPS is refused at start.
+loops=2
+start echo_server
+bash -c '
+    for i in 1 2 3 4 5 6; do
+        exec 3<>/dev/tcp/127.0.0.1/'"$port"'
+        printf "line $i\n" >&3
+        read -r a <&3
+        [ "$a" = "line $i" ] || exit 1
+        exec 3<&-
+    done
+'
+stop
+start http_server README.md
+if command -v wrk >/dev/null 2>&1; then
+    wrk -t2 -c40 -d1s "http://127.0.0.1:$port/" > "$dir/wrk" 2>&1
+    grep -q "requests in" "$dir/wrk"
+    ! grep -Eq "Socket errors|Non-2xx" "$dir/wrk"
+fi
+probe http_bodies
+stop
+timeouts="1000 3000 1000"
+start http_server README.md
+probe http_deadlines
+stop
+timeouts=
+start redis_server
+if command -v redis-benchmark >/dev/null 2>&1; then
+    [ "$(redis-cli -p "$port" set k v)" = OK ]
+    [ "$(redis-cli -p "$port" get k)" = v ]
+    redis-benchmark -p "$port" -t set,get,incr -n 5000 -c 20 -q > "$dir/bench" 2>&1
+    [ "$(tr '\r' '\n' < "$dir/bench" | grep -c ': [0-9.]* requests per second')" -eq 3 ]
+    ! grep -qi "error" "$dir/bench"
+fi
+probe redis_protocol
+probe redis_integers
+stop
+for bad in 0 -1 1025 2x cpu ""; do
+    if SERVER_LOOPS=$bad "$BUILD/examples/servers/echo_server" 0 > "$dir/bad" 2>&1; then
+        echo "echo_server: SERVER_LOOPS=\"$bad\" was accepted"
+        exit 1
+    fi
+    grep -q "SERVER_LOOPS" "$dir/bad" || { cat "$dir/bad"; exit 1; }
+done
+loops=

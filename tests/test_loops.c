@@ -389,3 +389,74 @@ TEST(bad_loop_options_are_refused)
     CHECK_ERR(coro_run(keep_loop, NULL, NULL, &two), 0);
     CHECK_ERR(coro_run(stale_main, NULL, NULL, NULL), 0); /* a loop of an ended run */
 }
+
+/* ======================================================================
+ * serving on every loop
+ * ====================================================================== */
+
+static int served_on[3], served_lfd;
+
+static void echo_where(int fd, void *ctx)
+{
+    char buf[8];
+    long n = coro_read_until(fd, buf, sizeof buf, coro_after(CORO_SEC(10)));
+
+    (void)ctx;
+    __atomic_add_fetch(&served_on[coro_loop_index(coro_loop_self())], 1, __ATOMIC_RELAXED);
+    if (n > 0)
+        coro_write_all(fd, buf, (size_t)n);
+}
+
+static void *serve_every_loop(void *arg)
+{
+    coro_serve_options o = {0, CORO_SERVE_EVERY_LOOP};
+
+    (void)arg;
+    return P(coro_serve(served_lfd, echo_where, NULL, &o));
+}
+
+static void *one_client(void *arg)
+{
+    int fd = coro_tcp_connect("127.0.0.1", coro_socket_port(served_lfd));
+    char buf[8];
+
+    (void)arg;
+    CHECK(fd >= 0);
+    CHECK_ERR(coro_write_all(fd, "hi", 2), 0);
+    CHECK_INT(coro_read_until(fd, buf, sizeof buf, coro_after(CORO_SEC(10))), 2);
+    CHECK_ERR(coro_fd_close(fd), 0);
+    return NULL;
+}
+
+static void *serve_main(void *arg)
+{
+    coro_serve_options every = {0, CORO_SERVE_EVERY_LOOP};
+    int udp = coro_udp_bind("127.0.0.1", 0);
+    coro_task *server, *c[40];
+    void *out;
+
+    (void)arg;
+    CHECK(udp >= 0);
+    CHECK_ERR(coro_serve(udp, echo_where, NULL, &every), CORO_EINVAL); /* not a TCP listener */
+    CHECK_ERR(coro_fd_close(udp), 0);
+    served_lfd = coro_tcp_listen("127.0.0.1", 0, 0);
+    CHECK(served_lfd >= 0);
+    CHECK_ERR(coro_spawn(&server, serve_every_loop, NULL, NULL), 0);
+    CHECK_ERR(coro_sleep(CORO_MSEC(20)), 0); /* every loop listens */
+    for (int i = 0; i < 40; i++)
+        CHECK_ERR(coro_spawn(&c[i], one_client, NULL, NULL), 0);
+    for (int i = 0; i < 40; i++)
+        CHECK_ERR(coro_await(c[i], NULL), 0);
+    CHECK_ERR(coro_cancel(server), 0);
+    CHECK_ERR(coro_await(server, &out), CORO_ETASKCANCELED);
+    CHECK_ERR((int)N(out), CORO_ECANCELED);
+    CHECK_ERR(coro_fd_close(served_lfd), 0);
+    return NULL;
+}
+
+TEST(a_server_accepts_on_every_loop_and_stops_on_all_when_canceled)
+{
+    CHECK_ERR(coro_run(serve_main, NULL, NULL, &two), 0);
+    CHECK_INT(served_on[0] + served_on[1], 40);
+    CHECK(served_on[0] > 0 && served_on[1] > 0); /* the kernel spread them */
+}

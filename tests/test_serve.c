@@ -117,7 +117,7 @@ TEST(serve_runs_a_task_per_connection_and_stops_when_canceled)
 TEST(serve_keeps_at_most_max_conns_open)
 {
     struct served s = {0, 0, 0, 0, CORO_MSEC(5)};
-    struct setup u = {&s, -1, 12, {3}};
+    struct setup u = {&s, -1, 12, {3, 0}};
 
     CHECK_ERR(coro_run(serve_main, &u, NULL, NULL), 0);
     CHECK_INT(s.count, 12);
@@ -231,7 +231,7 @@ TEST(out_of_fds_the_server_backs_off_without_spinning)
 
 static void *serve_misuse(void *arg)
 {
-    coro_serve_options bad = {-1};
+    coro_serve_options bad = {-1, 0};
 
     (void)arg;
     CHECK_ERR(coro_serve(-1, echo_once, NULL, NULL), CORO_EINVAL);

@@ -4,6 +4,8 @@
  *
  *   build/gcc/examples/servers/echo_server [port]     (default 7000)
  *
+ * SERVER_LOOPS=n (or "cpus") serves on n loops, one per thread (loops.h).
+ *
  * Idle or trickling clients are shed: each round trip, reading a message
  * and writing it back, has 10 s. At most 10,000 connections are open at
  * once, and running out of fds backs off instead of spinning (coro_serve
@@ -12,6 +14,8 @@
 #include <coro.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "loops.h"
 
 static void echo(int fd, void *ctx)
 {
@@ -31,7 +35,7 @@ static void *server(void *arg)
 {
     int port = *(int *)arg;
     int lfd = coro_tcp_listen("127.0.0.1", port, 0);
-    coro_serve_options opt = {10000};
+    coro_serve_options opt = {10000, CORO_SERVE_EVERY_LOOP}; /* per loop */
 
     if (lfd < 0) {
         fprintf(stderr, "echo_server: port %d: %s\n", port, coro_strerror(lfd));
@@ -46,10 +50,20 @@ static void *server(void *arg)
 
 int main(int argc, char **argv)
 {
-    int port = argc > 1 ? atoi(argv[1]) : 7000;
     coro_run_options opt = {.flags = CORO_RUN_READ_AHEAD}; /* messages come without a read() */
-    int err = coro_run(server, &port, NULL, &opt);
+    long port = 7000;
+    char *end = NULL;
+    int p, err;
 
+    if (argc > 1 && ((errno = 0, port = strtol(argv[1], &end, 10)),
+                     end == argv[1] || *end != '\0' || errno != 0 || port < 0 || port > 65535)) {
+        fprintf(stderr, "echo_server: port %s: not 0 to 65535\n", argv[1]);
+        return 2;
+    }
+    if (server_loops("echo_server", &opt) != 0)
+        return 2;
+    p = (int)port;
+    err = coro_run(server, &p, NULL, &opt);
     if (err != 0) {
         fprintf(stderr, "echo_server: %s\n", coro_strerror(err));
         return 1;

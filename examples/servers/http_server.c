@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "http_parse.h"
+#include "loops.h"
 
 #define OUT_MAX 4096
 #define WRITE_CHUNK (64 << 10)
@@ -256,7 +257,7 @@ static int timeouts(const char *s)
 static void *server(void *arg)
 {
     int port = *(int *)arg, lfd = coro_tcp_listen("127.0.0.1", port, 0);
-    coro_serve_options opt = {10000};
+    coro_serve_options opt = {10000, CORO_SERVE_EVERY_LOOP}; /* per loop */
 
     if (lfd < 0) {
         fprintf(stderr, "http_server: port %d: %s\n", port, coro_strerror(lfd));
@@ -284,6 +285,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "http_server: SERVER_TIMEOUTS_MS=\"%s\": not three times in ms\n", env);
         return 2;
     }
+    if (server_loops("http_server", &opt) != 0)
+        return 2;
     if (argc > 2)
         load(argv[2]);
     p = (int)port;

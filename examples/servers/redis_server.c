@@ -48,11 +48,13 @@
 #include <coro.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "loops.h"
 #include "resp_parse.h"
 
 #define IN_MAX RESP_MAX
@@ -332,7 +334,24 @@ static void cmd_ttl(out *o, const resp_word *key)
     integer(o, left > 0 ? (left + 500) / 1000 : 0);
 }
 
+static void command_locked(out *o, const resp_word *a, int argc);
+
+/* The store is shared by the loops (SERVER_LOOPS): a command holds the
+ * lock for its whole run, which never suspends (a task that suspended
+ * holding it would block its whole loop's thread on the next command). */
+static pthread_mutex_t store_mu = PTHREAD_MUTEX_INITIALIZER;
+static int shared;
+
 static void command(out *o, const resp_word *a, int argc)
+{
+    if (shared)
+        pthread_mutex_lock(&store_mu);
+    command_locked(o, a, argc);
+    if (shared)
+        pthread_mutex_unlock(&store_mu);
+}
+
+static void command_locked(out *o, const resp_word *a, int argc)
 {
     entry **link, *e;
 
@@ -513,7 +532,7 @@ static int timeouts(const char *s)
 static void *server(void *arg)
 {
     int port = *(int *)arg, lfd = coro_tcp_listen("127.0.0.1", port, 0);
-    coro_serve_options opt = {10000};
+    coro_serve_options opt = {10000, CORO_SERVE_EVERY_LOOP}; /* per loop */
 
     if (lfd < 0) {
         fprintf(stderr, "redis_server: port %d: %s\n", port, coro_strerror(lfd));
@@ -545,6 +564,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "redis_server: SERVER_TIMEOUTS_MS=\"%s\": not three times in ms\n", env);
         return 2;
     }
+    if (server_loops("redis_server", &opt) != 0)
+        return 2;
+    shared = opt.loops != 0 && opt.loops != 1;
     opt.busy_poll = CORO_USEC(busy_us);
     if ((table = calloc(buckets, sizeof *table)) == NULL)
         return 1;

@@ -12,6 +12,9 @@
  * clients queue in the backlog instead of costing memory.
  */
 #include <errno.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "sched.h"
 
@@ -61,16 +64,15 @@ static int wait_room(server *s, coro_time backoff)
     return rc == CORO_ETIMEDOUT ? 0 : rc;
 }
 
-int coro_serve(int lfd, coro_serve_fn handler, void *ctx, const coro_serve_options *opt)
+/* One loop's accept loop on lfd. */
+static int serve_here(int lfd, coro_serve_fn handler, void *ctx, int max_conns)
 {
-    server s = {handler, ctx, opt != NULL ? opt->max_conns : 0, 0, CORO_EVENT_INIT};
+    server s = {handler, ctx, max_conns, 0, CORO_EVENT_INIT};
     coro_task_options in_group = {"connection", 0, NULL, 0, NULL};
     coro_time backoff = CORO_MSEC(1);
     coro_group *g;
     int rc, fd;
 
-    if (handler == NULL || lfd < 0 || s.max_conns < 0)
-        return CORO_EINVAL;
     if ((rc = coro_group_open(&g)) != 0)
         return rc;
     in_group.group = g;
@@ -103,6 +105,90 @@ int coro_serve(int lfd, coro_serve_fn handler, void *ctx, const coro_serve_optio
         }
     }
     coro_group_cancel(g); /* the connections end with the server */
+    coro_group_wait(g);
+    return rc;
+}
+
+/* ---- every loop ---- */
+
+/* What another loop serves: its own listener (closed when it ends), or
+ * lfd itself (own 0). On the heap: it crosses to that loop's thread. */
+typedef struct shard {
+    int lfd, own;
+    coro_serve_fn handler;
+    void *ctx;
+    int max_conns;
+} shard;
+
+static void *serve_shard(void *arg)
+{
+    shard sh = *(shard *)arg;
+    int rc;
+
+    coro__free(arg);
+    rc = serve_here(sh.lfd, sh.handler, sh.ctx, sh.max_conns);
+    if (sh.own)
+        coro_fd_close(sh.lfd);
+    return (void *)(intptr_t)rc;
+}
+
+/* A listener of its own on lfd's address, in lfd's SO_REUSEPORT group;
+ * -1 when the kernel refuses one. */
+static int sibling(const struct sockaddr_storage *ss, socklen_t len)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int coro_serve(int lfd, coro_serve_fn handler, void *ctx, const coro_serve_options *opt)
+{
+    int max_conns = opt != NULL ? opt->max_conns : 0, n = coro_loop_count(), here, rc, one = 1;
+    int type = 0, listening = 0;
+    socklen_t tlen = sizeof type, llen = sizeof listening, len = sizeof(struct sockaddr_storage);
+    struct sockaddr_storage ss;
+    coro_group *g;
+
+    if (handler == NULL || lfd < 0 || max_conns < 0)
+        return CORO_EINVAL;
+    if (opt == NULL || !(opt->flags & CORO_SERVE_EVERY_LOOP) || n <= 1)
+        return serve_here(lfd, handler, ctx, max_conns);
+    if (getsockopt(lfd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_STREAM ||
+        getsockopt(lfd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &llen) != 0 || !listening ||
+        getsockname(lfd, (struct sockaddr *)&ss, &len) != 0 ||
+        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+        return CORO_EINVAL;
+    (void)setsockopt(lfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if ((rc = coro_group_open(&g)) != 0)
+        return rc;
+    here = coro_loop_index(coro_loop_self());
+    for (int i = 0; i < n; i++) {
+        coro_task_options o = {"server", 0, g, 0, coro_loop_at(i)};
+        shard *sh;
+        int fd;
+
+        if (i == here)
+            continue;
+        if ((sh = coro__malloc(sizeof *sh)) == NULL)
+            break; /* fewer loops serve: the others still do */
+        fd = sibling(&ss, len);
+        *sh = (shard){fd >= 0 ? fd : lfd, fd >= 0, handler, ctx, max_conns};
+        if (coro_spawn(NULL, serve_shard, sh, &o) != 0) {
+            if (fd >= 0)
+                close(fd);
+            coro__free(sh);
+        }
+    }
+    rc = serve_here(lfd, handler, ctx, max_conns);
+    coro_group_cancel(g); /* every loop's server ends with this one */
     coro_group_wait(g);
     return rc;
 }
