@@ -270,6 +270,18 @@ bench-net-run: $(NET_BIN) $(SERVER_BIN)
 	@mkdir -p $(BENCH_RESULTS)
 	BUILD=$(BUILD) RESULTS=$(BENCH_RESULTS) bash bench/net.sh $(NET_FLAGS)
 
+# Figures across cores (bench/cores.c): the spin floor of a cross-core round
+# trip, a task spawned on another loop and awaited, a post from a thread;
+# each with its ratio to the floor of the same run. Needs two CPUs.
+CORES_BIN := $(BUILD)/bench/coro-bench-cores
+CORES_FLAGS ?=
+$(CORES_BIN): bench/cores.c $(BUILD)/libcoro.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(CFLAGS) $< $(BUILD)/libcoro.a $(CORO_LIBS) -pthread -o $@
+.PHONY: bench-cores
+bench-cores: $(CORES_BIN)
+	$(CORES_BIN) $(CORES_FLAGS)
+
 .PHONY: bench-json bench-setup bench-run bench-json-run
 bench-setup:
 	@sh bench/setup.sh

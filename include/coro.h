@@ -565,7 +565,8 @@ CORO_API coro_loop *coro_loop_self(void);
 CORO_API coro_loop *coro_loop_at(int i);
 /* How many loops the calling task's run has; 0 outside a task. */
 CORO_API int coro_loop_count(void);
-/* l's index in its run; -1 if l is NULL. */
+/* l's index in its run; -1 if l is NULL. A handle is valid until its run
+ * ends: one kept from an ended run must not be used. */
 CORO_API int coro_loop_index(const coro_loop *l);
 
 /* Options for coro_spawn(); NULL or zeroed gives the defaults. */
@@ -1058,7 +1059,8 @@ typedef struct coro_remote coro_remote;
 CORO_API int coro_remote_open(coro_remote **r);
 
 /* Frees r (NULL: nothing). From any thread, but not while another thread
- * posts through r. */
+ * posts through r. Closing a loop's last remote wakes the loop if it
+ * sleeps, so that it can report a deadlock or end. */
 CORO_API void coro_remote_close(coro_remote *r);
 
 /*
@@ -1073,8 +1075,10 @@ CORO_API void coro_remote_close(coro_remote *r);
  * never stops posting keeps the run going). CORO_EAGAIN: CORO_POST_MAX
  * posts already wait for the loop to take them (it is that far behind:
  * post again later, this is back-pressure, not a failure); CORO_EENDED: the
- * loop's main task and everything the run waits for have finished (fn will
- * never run); CORO_EINVAL (r or fn NULL), CORO_ENOMEM. Never suspends.
+ * loop takes no more posts (fn will never run): its main task and what it
+ * waits for have finished (on a loop other than 0 of a run: its root task,
+ * at the run's end, or ended by an error of a task posted there);
+ * CORO_EINVAL (r or fn NULL), CORO_ENOMEM. Never suspends.
  * coro_post records the caller's file and line for dumps.
  */
 #define CORO_POST_MAX 65536

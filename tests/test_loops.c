@@ -460,3 +460,72 @@ TEST(a_server_accepts_on_every_loop_and_stops_on_all_when_canceled)
     CHECK_INT(served_on[0] + served_on[1], 40);
     CHECK(served_on[0] > 0 && served_on[1] > 0); /* the kernel spread them */
 }
+
+/* ======================================================================
+ * ends that used to go wrong
+ * ====================================================================== */
+
+static coro_remote *held;
+static pthread_t holder;
+
+/* Holds a remote until posts through it are refused: the run ended. */
+static void *hold_remote(void *arg)
+{
+    (void)arg;
+    while (coro_post(held, nothing, NULL) != CORO_EENDED)
+        usleep(1000);
+    coro_remote_close(held);
+    return NULL;
+}
+
+static void *short_nap(void *arg)
+{
+    CHECK_ERR(coro_sleep(CORO_MSEC(20)), 0);
+    return arg;
+}
+
+static void *held_main(void *arg)
+{
+    coro_task_options o = on(1);
+
+    (void)arg;
+    CHECK_ERR(coro_remote_open(&held), 0);
+    CHECK_INT(pthread_create(&holder, NULL, hold_remote, NULL), 0);
+    CHECK_ERR(coro_spawn(NULL, short_nap, NULL, &o), 0);
+    return NULL; /* the run ends when the nap does, a remote open or not */
+}
+
+TEST(a_run_ends_though_a_remote_is_open_when_its_main_task_is_done)
+{
+    coro_run_options busy = {0, 0, 0, CORO_MSEC(50), 2};
+
+    CHECK_ERR(coro_run(held_main, NULL, NULL, &busy), 0);
+    CHECK_INT(pthread_join(holder, NULL), 0);
+    CHECK_ERR(coro_run(held_main, NULL, NULL, &two), 0);
+    CHECK_INT(pthread_join(holder, NULL), 0);
+}
+
+static void *post_blocker(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_remote_open(&held), 0);
+    CHECK_ERR(coro_post(held, waits_forever, NULL), 0);
+    coro_remote_close(held);
+    return NULL;
+}
+
+static void *done_first_main(void *arg)
+{
+    coro_task_options o = on(1);
+    coro_task *t;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&t, post_blocker, NULL, &o), 0);
+    CHECK_ERR(coro_await(t, NULL), 0);
+    return NULL; /* done; a task posted to loop 1 never ends */
+}
+
+TEST(a_deadlock_after_the_main_task_is_done_frees_everything)
+{
+    CHECK_ERR(coro_run(done_first_main, NULL, NULL, &two), CORO_EDEADLK);
+}

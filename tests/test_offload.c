@@ -15,19 +15,23 @@
 
 static pthread_t loop_thread;
 
+static int ticks; /* the loop's ticker, read by the pool's threads (atomic) */
+
+/* A job that ends only once the loop's ticker has ticked three times (10 s
+ * at most): it can end only if the loop ran meanwhile. */
 static void *on_pool(void *arg)
 {
-    usleep(5000);
+    for (int i = 0; i < 10000 && __atomic_load_n(&ticks, __ATOMIC_ACQUIRE) < 3; i++)
+        usleep(1000);
     return P(!pthread_equal(pthread_self(), loop_thread) ? N(arg) * 2 : -1);
 }
 
 static void *tick(void *arg)
 {
-    int *ticks = arg;
-
+    (void)arg;
     for (int i = 0; i < 3; i++) {
         CHECK_ERR(coro_sleep(CORO_MSEC(1)), 0);
-        (*ticks)++;
+        __atomic_add_fetch(&ticks, 1, __ATOMIC_RELEASE);
     }
     return NULL;
 }
@@ -43,19 +47,18 @@ static void *offload_one(void *arg)
 static void *offload_main(void *arg)
 {
     coro_task *t[12];
-    int ticks = 0;
     void *out;
 
     (void)arg;
     loop_thread = pthread_self();
-    CHECK_ERR(coro_spawn(NULL, tick, &ticks, NULL), 0);
+    CHECK_ERR(coro_spawn(NULL, tick, NULL, NULL), 0);
     for (long i = 0; i < 12; i++)
         CHECK_ERR(coro_spawn(&t[i], offload_one, P(i + 1), NULL), 0);
     for (long i = 0; i < 12; i++) {
         CHECK_ERR(coro_await(t[i], &out), 0);
         CHECK_INT(N(out), (i + 1) * 2); /* ran off the loop's thread */
     }
-    CHECK_INT(ticks, 3); /* the loop kept running other tasks meanwhile */
+    CHECK_INT(__atomic_load_n(&ticks, __ATOMIC_ACQUIRE), 3); /* the loop ran the ticker meanwhile */
     return NULL;
 }
 

@@ -394,3 +394,35 @@ TEST(a_loop_that_far_behind_refuses_posts_with_eagain_and_runs_every_accepted_on
     CHECK_ERR(coro_run(backpressure_main, NULL, NULL, NULL), 0);
     CHECK_INT(ran, CORO_POST_MAX + 1);
 }
+
+/* A remote closed by another thread, the last one: the loop, asleep,
+ * must look again and report the deadlock, not sleep for ever. */
+static void *close_later(void *arg)
+{
+    (void)arg;
+    usleep(20000);
+    coro_remote_close(remote);
+    return NULL;
+}
+
+static pthread_t closer;
+
+static void *closed_elsewhere_main(void *arg)
+{
+    (void)arg;
+    coro_event_init(&done_ev);
+    CHECK_ERR(coro_remote_open(&remote), 0);
+    CHECK_INT(pthread_create(&closer, NULL, close_later, NULL), 0);
+    CHECK_ERR(coro_event_wait(&done_ev), CORO_ECANCELED); /* closed by the report */
+    return NULL;
+}
+
+TEST(a_remote_closed_by_another_thread_lets_the_loop_report_its_deadlock)
+{
+    coro_run_options two = {0, 0, 0, 0, 2};
+
+    CHECK_ERR(coro_run(closed_elsewhere_main, NULL, NULL, NULL), CORO_EDEADLK);
+    CHECK_INT(pthread_join(closer, NULL), 0);
+    CHECK_ERR(coro_run(closed_elsewhere_main, NULL, NULL, &two), CORO_EDEADLK);
+    CHECK_INT(pthread_join(closer, NULL), 0);
+}

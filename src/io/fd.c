@@ -152,7 +152,9 @@ int coro__io_hook(coro__loop *l, int fd, void (*hook)(coro__loop *l))
     if (err != 0)
         return err;
     l->io->fds[fd].hook = hook;
-    return 0;
+    /* Readable only: an eventfd is always writable, and each read of it
+     * would raise an edge for that too, and wake the loop for nothing. */
+    return coro__poller_watch(l->io->poller, fd, CORO__POLL_IN, 0);
 }
 
 /* Adopts a stream socket just made non-blocking by accept4 or socket (tcp:

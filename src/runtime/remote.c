@@ -56,7 +56,8 @@ struct coro_remote {
     uintptr_t head; /* posted and not yet taken, newest first | CLOSED (atomic) */
     int sleeping;   /* the loop sleeps or is about to (atomic) */
     int efd;
-    unsigned long refs;      /* the loop's, while it runs, and each open remote's (atomic) */
+    unsigned long refs;      /* the loop's, the run's, each open remote's (atomic) */
+    unsigned long remotes;   /* open remotes (atomic) */
     unsigned long waiting;   /* posts not yet delivered (atomic) */
     coro__msg *first, *last; /* taken from the stack, not yet delivered (the loop's) */
 };
@@ -215,7 +216,7 @@ size_t coro__inbox_remotes(coro__loop *l)
 
     if (in == NULL || (peek(in, __ATOMIC_RELAXED) & CLOSED))
         return 0;
-    return __atomic_load_n(&in->refs, __ATOMIC_ACQUIRE) - 1 - l->inbox_refs;
+    return __atomic_load_n(&in->remotes, __ATOMIC_ACQUIRE);
 }
 
 int coro__inbox_pending(coro__loop *l)
@@ -334,20 +335,28 @@ int coro_remote_open(coro_remote **out)
     *out = NULL;
     if (l == NULL || l->current == NULL)
         return CORO_ENOLOOP;
-    if (l->stopping || (l->inbox != NULL && (peek(l->inbox, __ATOMIC_RELAXED) & CLOSED)))
+    if (l->stopping || l->main == NULL || l->main->state == CORO__T_DONE ||
+        (l->inbox != NULL && (peek(l->inbox, __ATOMIC_RELAXED) & CLOSED)))
         return CORO_EENDED;
     if ((err = coro__inbox_open(l)) != 0)
         return err;
     in = l->inbox;
     coro__inbox_ref(in);
+    __atomic_add_fetch(&in->remotes, 1, __ATOMIC_SEQ_CST);
     *out = in;
     return 0;
 }
 
 void coro_remote_close(coro_remote *r)
 {
-    if (r != NULL)
-        coro__inbox_unref(r);
+    if (r == NULL)
+        return;
+    /* The last one may leave the loop nothing to wait for: it must look
+     * again (a deadlock to report, or its end), so a sleeping loop is woken. */
+    if (__atomic_sub_fetch(&r->remotes, 1, __ATOMIC_SEQ_CST) == 0 &&
+        __atomic_exchange_n(&r->sleeping, 0, __ATOMIC_SEQ_CST))
+        wake(r);
+    coro__inbox_unref(r);
 }
 
 int coro_post_at(coro_remote *r, coro_fn fn, void *arg, const char *file, int line)

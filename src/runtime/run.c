@@ -53,7 +53,12 @@ typedef struct coro__run {
     unsigned long long quiet;
     int verdict; /* 0, CORO__RUN_END, CORO__RUN_DEADLOCK (atomic) */
     coro_run_options opt;
+    pthread_mutex_t mu; /* the start: each loop's thread reports whether it is up */
+    pthread_cond_t cv;
+    int reported;
+    char *up; /* loop i's thread started and has its state (1), or not */
     int pin;
+    int spin;       /* as many CPUs as loops: an idle loop may spin (loop.c) */
     cpu_set_t cpus; /* the calling thread's affinity, to pin to and restore */
 } coro__run;
 
@@ -134,7 +139,8 @@ void coro__run_stop(coro__loop *l)
         return;
     r->stop_sent = 1;
     for (int i = 1; i < r->n; i++)
-        coro__run_send(r->loops[i], &r->stop_msg[i]);
+        if (r->up[i])
+            coro__run_send(r->loops[i], &r->stop_msg[i]);
 }
 
 typedef struct fail_msg {
@@ -223,11 +229,19 @@ int coro__run_idle(coro__loop *l)
             v = CORO__RUN_DEADLOCK;
     if (v == CORO__RUN_DEADLOCK)
         report(r);
-    __atomic_store_n(&r->verdict, v, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->verdict, v, __ATOMIC_RELEASE); /* idle loops stay so until it */
     for (int i = 0; i < r->n; i++)
-        if (r->loops[i] != l)
+        if (r->loops[i] != l && r->up[i])
             coro__inbox_wake(r->inboxes[i]);
     return v;
+}
+
+int coro__run_spin(const coro__loop *l)
+{
+    const coro__run *r = l->run;
+    unsigned long long q = __atomic_load_n(&r->quiet, __ATOMIC_RELAXED);
+
+    return r->spin && ((q >> 32) > 0 || (q & (IN_FLIGHT - 1)) < (unsigned long long)r->n);
 }
 
 int coro__run_awake(coro__loop *l)
@@ -268,12 +282,22 @@ static void pin(coro__run *r, int index)
 static void *loop_thread(void *arg)
 {
     coro__loop *l = arg;
+    coro__run *r = l->run;
     char name[32];
+    int up;
 
-    if (l->run->pin)
-        pin(l->run, l->index);
+    if (r->pin)
+        pin(r, l->index);
+    up = coro__thread_get() != NULL; /* a loop that cannot run says so first */
+    pthread_mutex_lock(&r->mu);
+    r->up[l->index] = (char)up;
+    r->reported++;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    if (!up)
+        return NULL;
     snprintf(name, sizeof name, "loop %d", l->index);
-    (void)coro__loop_run(l, root, l, name, NULL, &l->run->opt);
+    (void)coro__loop_run(l, root, l, name, NULL, &r->opt);
     return NULL;
 }
 
@@ -298,13 +322,14 @@ static void run_free(coro__run *r)
     coro__free(r->threads);
     coro__free(r->stops);
     coro__free(r->stop_msg);
+    coro__free(r->up);
     coro__free(r);
 }
 
 static int run_many(int n, coro_fn fn, void *arg, void **result, const coro_run_options *opt)
 {
     coro__run *r = coro__malloc(sizeof *r);
-    int rc = 0, started = 1;
+    int rc = 0, started = 1, down = 0;
 
     if (r == NULL)
         return CORO_ENOMEM;
@@ -316,8 +341,9 @@ static int run_many(int n, coro_fn fn, void *arg, void **result, const coro_run_
     r->threads = coro__malloc((size_t)n * sizeof *r->threads);
     r->stops = coro__malloc((size_t)n * sizeof *r->stops);
     r->stop_msg = coro__malloc((size_t)n * sizeof *r->stop_msg);
+    r->up = coro__malloc((size_t)n);
     if (r->loops == NULL || r->inboxes == NULL || r->threads == NULL || r->stops == NULL ||
-        r->stop_msg == NULL) {
+        r->stop_msg == NULL || r->up == NULL) {
         r->n = 0;
         run_free(r);
         return CORO_ENOMEM;
@@ -325,6 +351,7 @@ static int run_many(int n, coro_fn fn, void *arg, void **result, const coro_run_
     for (int i = 0; i < n; i++) {
         r->loops[i] = NULL;
         r->inboxes[i] = NULL;
+        r->up[i] = i == 0;
         coro_event_init(&r->stops[i]);
         r->stop_msg[i].deliver = deliver_stop;
     }
@@ -340,7 +367,6 @@ static int run_many(int n, coro_fn fn, void *arg, void **result, const coro_run_
         if ((rc = coro__inbox_open(l)) == 0) {
             r->inboxes[i] = l->inbox;
             coro__inbox_ref(l->inbox);
-            l->inbox_refs = 1;
         }
     }
     if (rc != 0) {
@@ -352,26 +378,42 @@ static int run_many(int n, coro_fn fn, void *arg, void **result, const coro_run_
         run_free(r);
         return rc;
     }
-    r->pin = (opt->flags & CORO_RUN_PIN) && sched_getaffinity(0, sizeof r->cpus, &r->cpus) == 0;
+    if (sched_getaffinity(0, sizeof r->cpus, &r->cpus) == 0) {
+        r->pin = (opt->flags & CORO_RUN_PIN) != 0;
+        r->spin = n <= CPU_COUNT(&r->cpus);
+    }
     if (r->pin)
         pin(r, 0);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
     for (; started < n; started++)
         if (pthread_create(&r->threads[started], NULL, loop_thread, r->loops[started]) != 0)
             break;
-    if (started < n) { /* the loops that did start end as soon as they can */
-        for (int i = started; i < n; i++) {
-            coro__inbox_end(r->loops[i]);
-            coro__io_free(r->loops[i]);
-        }
-        r->n = started;
-        rc = coro__loop_run(r->loops[0], nothing, NULL, "main", NULL, opt);
+    pthread_mutex_lock(&r->mu);
+    while (r->reported < started - 1)
+        pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+    for (int i = 0; i < n; i++)
+        down += !r->up[i];
+    if (down > 0) {
+        /* The loops that are up end as soon as they can: the run's main
+         * task is one that returns at once. Those that are not count as
+         * idle for ever, and nothing is ever sent to them. */
+        for (int i = 1; i < n; i++)
+            if (!r->up[i]) {
+                coro__inbox_end(r->loops[i]);
+                coro__io_free(r->loops[i]);
+            }
+        __atomic_add_fetch(&r->quiet, (unsigned long long)down, __ATOMIC_RELAXED);
+        (void)coro__loop_run(r->loops[0], nothing, NULL, "main", NULL, opt);
         rc = CORO_ENOMEM;
-        r->n = n;
     } else {
         rc = coro__loop_run(r->loops[0], fn, arg, "main", result, opt);
     }
     for (int i = 1; i < started; i++)
         pthread_join(r->threads[i], NULL);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
     if (rc == 0 && r->loops[0]->late_err != NULL) {
         coro__error_set(coro_running(NULL), NULL, r->loops[0]->late_err);
         rc = CORO_EERROR;

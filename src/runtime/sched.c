@@ -56,8 +56,7 @@ static CORO__ALWAYS_INLINE void unlink_all(coro_task *t)
         t->all_next->all_prev = t->all_prev;
     t->all_prev = t->all_next = NULL;
     l->ntasks--;
-    if (l->run != NULL)
-        __atomic_store_n(&l->load, l->ntasks, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->load, l->ntasks, __ATOMIC_RELAXED); /* one store: cheaper than a test */
 }
 
 /* t's body has ended and nothing it owns is live: it is done. Returns
@@ -167,7 +166,7 @@ typedef char
 /* A cleared task record for loop l, from its spares when it has one.
  * Every field is set here (see coro__group_init for why not memset); the
  * inline select waiters only need to be in no queue. */
-static coro_task *task_new(coro__loop *l)
+static CORO__ALWAYS_INLINE coro_task *task_new(coro__loop *l)
 {
     coro_task *t = l->spare;
 
@@ -230,8 +229,7 @@ static void list(coro__loop *l, coro_task *t)
         l->all->all_prev = t;
     l->all = t;
     l->ntasks++;
-    if (l->run != NULL)
-        __atomic_store_n(&l->load, l->ntasks, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->load, l->ntasks, __ATOMIC_RELAXED);
 }
 
 int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg, const coro_task_options *opt,
@@ -298,6 +296,22 @@ coro_task *coro__proxy_new(coro__loop *l, const coro_task_options *opt, coro_gro
     return t;
 }
 
+/* coro_spawn with a placement: on this loop, or another (cross.c). Out of
+ * line, so that the common spawn stays a tail call. */
+static CORO__NOINLINE int spawn_placed(coro__loop *l, coro_task **out, coro_fn fn, void *arg,
+                                       const coro_task_options *opt, coro_group *g,
+                                       const char *file, int line)
+{
+    int err;
+    coro__loop *to = coro__run_place(l, opt, &err);
+
+    if (to == NULL)
+        return err;
+    if (to != l)
+        return coro__cross_spawn(l, to, out, fn, arg, opt, g, file, line);
+    return coro__spawn(l, out, fn, arg, opt, g, file, line);
+}
+
 int coro_spawn_at(coro_task **out, coro_fn fn, void *arg, const coro_task_options *opt,
                   const char *file, int line)
 {
@@ -316,15 +330,8 @@ int coro_spawn_at(coro_task **out, coro_fn fn, void *arg, const coro_task_option
         return CORO_EINVAL;
     if (l->stopping)
         return CORO_ECANCELED;
-    if (CORO__UNLIKELY(opt != NULL && (opt->loop != NULL || (opt->flags & CORO_ANY_LOOP)))) {
-        int err;
-        coro__loop *to = coro__run_place(l, opt, &err);
-
-        if (to == NULL)
-            return err;
-        if (to != l)
-            return coro__cross_spawn(l, to, out, fn, arg, opt, g, file, line);
-    }
+    if (CORO__UNLIKELY(opt != NULL && (opt->loop != NULL || (opt->flags & CORO_ANY_LOOP))))
+        return spawn_placed(l, out, fn, arg, opt, g, file, line);
     return coro__spawn(l, out, fn, arg, opt, g, file, line);
 }
 
@@ -469,5 +476,7 @@ void coro__shutdown(coro__loop *l)
         t->group = NULL;
         coro__task_free(t);
     }
+    if (l->main != NULL && l->main->state == CORO__T_DONE)
+        coro__task_free(l->main); /* done before the others: no longer in l->all */
     l->main = NULL;
 }

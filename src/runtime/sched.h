@@ -202,7 +202,6 @@ typedef struct coro_loop {
     int nspare;
     struct coro_remote *inbox; /* messages from other threads (remote.c); NULL until a
                                 * remote is opened or the run has several loops */
-    unsigned long inbox_refs;  /* refs to it held by the run, not by remotes */
     struct coro__run *run;     /* the run of several loops (run.c); NULL for one */
     int index;                 /* in the run */
     size_t load;               /* ntasks, for other loops' placement (atomic) */
@@ -402,6 +401,11 @@ CORO__HIDDEN void coro__inbox_unref(struct coro_remote *in);
  * CORO__RUN_DEADLOCK. */
 enum { CORO__RUN_END = 1, CORO__RUN_DEADLOCK };
 CORO__HIDDEN int coro__run_idle(coro__loop *l);
+/* Whether an idle loop l should spin before it sleeps: a message is on its
+ * way, or another loop works (and may send one soon); and the run has a
+ * CPU for each loop (else a spinner takes the time of the loop it waits
+ * for). */
+CORO__HIDDEN int coro__run_spin(const coro__loop *l);
 /* l woke from the wait coro__run_idle let it begin: 0, or the verdict. */
 CORO__HIDDEN int coro__run_awake(coro__loop *l);
 /* Sends m to loop `to` of l's run (any thread of the run); the deliver

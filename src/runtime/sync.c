@@ -17,6 +17,8 @@
 static int wait_in(coro_task *self, coro_waitq *q, const char *what, const void *obj,
                    coro_time deadline)
 {
+    if (coro__waitq_foreign(q))
+        return CORO_ETHREAD; /* a task of another loop waits here already */
     return coro__wait(self, q, NULL, 1, what, obj, deadline, CORO__WAIT_CANCEL);
 }
 
@@ -45,6 +47,8 @@ static int lock(coro_mutex *m, coro_time deadline, int try_)
         m->holder = self;
         return 0;
     }
+    if (m->holder->loop != self->loop)
+        return CORO_ETHREAD; /* held by a task of another loop */
     if (m->holder == self || try_)
         return CORO_EBUSY;
     return wait_in(self, &m->q, "mutex", m, deadline);

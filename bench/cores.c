@@ -1,0 +1,254 @@
+/*
+ * cores.c - figures across cores, side by side in one run: the spin floor
+ * (two threads on two CPUs handing a token back and forth through one
+ * atomic, no kernel: the physical cost of a cross-core round trip), a task
+ * spawned on another loop and awaited, and a function posted to a loop
+ * from a thread of the program's own and acknowledged. Each figure is the
+ * median of ROUNDS rounds, the rows taking turns; every row's ratio to the
+ * floor of the same run is printed beside it, with the CPU time its threads
+ * used per operation (a loop that spins before it sleeps shows here).
+ *
+ *   build/gcc/bench/coro-bench-cores [rounds] [ops per sample]
+ *
+ * Needs two CPUs; loop 0 and the floor's first thread run on the first
+ * allowed CPU, the other side on the second.
+ */
+#define _GNU_SOURCE 1
+#include <coro.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define ROUNDS_MAX 101
+
+static long ops = 20000;
+static int cpu_a, cpu_b;
+static cpu_set_t allowed; /* the process's CPUs: each row starts from them */
+
+static double now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static double cpu_ns(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec) * 1e9 +
+           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) * 1e3;
+}
+
+static void pin(int cpu)
+{
+    cpu_set_t one;
+
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    (void)pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+}
+
+static void unpin(void)
+{
+    (void)pthread_setaffinity_np(pthread_self(), sizeof allowed, &allowed);
+}
+
+/* ---- the floor: one atomic, two spinning threads ---- */
+
+static long token;
+
+static void *floor_peer(void *arg)
+{
+    (void)arg;
+    pin(cpu_b);
+    for (long i = 0; i < ops; i++) {
+        while (__atomic_load_n(&token, __ATOMIC_ACQUIRE) != 2 * i + 1)
+            ;
+        __atomic_store_n(&token, 2 * i + 2, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static double run_floor(void)
+{
+    pthread_t th;
+    double t0;
+
+    token = 0;
+    pin(cpu_a);
+    pthread_create(&th, NULL, floor_peer, NULL);
+    t0 = now_ns();
+    for (long i = 0; i < ops; i++) {
+        __atomic_store_n(&token, 2 * i + 1, __ATOMIC_RELEASE);
+        while (__atomic_load_n(&token, __ATOMIC_ACQUIRE) != 2 * i + 2)
+            ;
+    }
+    t0 = now_ns() - t0;
+    pthread_join(th, NULL);
+    unpin();
+    return t0 / (double)ops;
+}
+
+/* ---- spawn on another loop + await ---- */
+
+static void *nothing(void *arg)
+{
+    return arg;
+}
+
+static double elapsed;
+
+static void *spawn_main(void *arg)
+{
+    coro_task_options o = {NULL, 0, NULL, 0, coro_loop_at(1)};
+    double t0 = now_ns();
+
+    (void)arg;
+    for (long i = 0; i < ops; i++) {
+        coro_task *t;
+        if (coro_spawn(&t, nothing, NULL, &o) != 0 || coro_await(t, NULL) != 0)
+            abort();
+    }
+    elapsed = now_ns() - t0;
+    return NULL;
+}
+
+static double run_spawn(void)
+{
+    coro_run_options two = {CORO_RUN_PIN, 0, 0, 0, 2};
+
+    if (coro_run(spawn_main, NULL, NULL, &two) != 0)
+        abort();
+    return elapsed / (double)ops;
+}
+
+/* ---- a post from a thread of our own, acknowledged ---- */
+
+static coro_remote *remote;
+static long acked;
+
+static void *ack(void *arg)
+{
+    __atomic_store_n(&acked, (long)(intptr_t)arg, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void *poster(void *arg)
+{
+    double t0;
+
+    (void)arg;
+    pin(cpu_b);
+    t0 = now_ns();
+    for (long i = 1; i <= ops; i++) {
+        if (coro_post(remote, ack, (void *)(intptr_t)i) != 0)
+            abort();
+        while (__atomic_load_n(&acked, __ATOMIC_ACQUIRE) != i)
+            ;
+    }
+    elapsed = now_ns() - t0;
+    return NULL;
+}
+
+static void *post_main(void *arg)
+{
+    pthread_t th;
+
+    (void)arg;
+    pin(cpu_a);
+    acked = 0;
+    if (coro_remote_open(&remote) != 0)
+        abort();
+    pthread_create(&th, NULL, poster, NULL);
+    while (__atomic_load_n(&acked, __ATOMIC_ACQUIRE) != ops)
+        coro_sleep(CORO_MSEC(1)); /* the loop sleeps between posts but for this */
+    pthread_join(th, NULL);
+    coro_remote_close(remote);
+    return NULL;
+}
+
+static double run_post(void)
+{
+    if (coro_run(post_main, NULL, NULL, NULL) != 0)
+        abort();
+    unpin();
+    return elapsed / (double)ops;
+}
+
+/* ---- the table ---- */
+
+typedef struct row {
+    const char *name;
+    double (*run)(void);
+    double ns[ROUNDS_MAX], cpu[ROUNDS_MAX];
+} row;
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    double s[ROUNDS_MAX];
+
+    memcpy(s, v, (size_t)n * sizeof *v);
+    qsort(s, (size_t)n, sizeof *s, cmp);
+    return s[n / 2];
+}
+
+int main(int argc, char **argv)
+{
+    row rows[] = {
+        {"spin floor: two threads, one atomic", run_floor, {0}, {0}},
+        {"coro: spawn on another loop + await", run_spawn, {0}, {0}},
+        {"coro: coro_post from a thread + ack", run_post, {0}, {0}},
+    };
+    int nrows = (int)(sizeof rows / sizeof rows[0]), rounds = 11, seen = 0;
+    double floor_ns;
+    char *end;
+
+    if (argc > 1 && (rounds = (int)strtol(argv[1], &end, 10), *end != '\0'))
+        rounds = 0;
+    if (argc > 2 && (ops = strtol(argv[2], &end, 10), *end != '\0'))
+        ops = 0;
+    if (rounds < 1 || rounds > ROUNDS_MAX || ops < 1 || ops > 100000000) {
+        fprintf(stderr, "usage: coro-bench-cores [rounds 1-%d] [ops >= 1]\n", ROUNDS_MAX);
+        return 2;
+    }
+    sched_getaffinity(0, sizeof allowed, &allowed);
+    for (int c = 0; c < CPU_SETSIZE && seen < 2; c++)
+        if (CPU_ISSET(c, &allowed))
+            *(seen++ == 0 ? &cpu_a : &cpu_b) = c;
+    if (seen < 2) {
+        fprintf(stderr, "coro-bench-cores: needs two CPUs\n");
+        return 2;
+    }
+    for (int r = 0; r < rounds; r++)
+        for (int i = 0; i < nrows; i++) {
+            int k = (r % 2 == 0) ? i : nrows - 1 - i; /* order alternates */
+            double c0 = cpu_ns();
+            rows[k].ns[r] = rows[k].run();
+            rows[k].cpu[r] = (cpu_ns() - c0) / (double)ops;
+        }
+    floor_ns = median(rows[0].ns, rounds);
+    printf("%-40s %12s %10s %14s\n", "across two cores (median of rounds)", "ns per op", "x floor",
+           "CPU ns per op");
+    for (int i = 0; i < nrows; i++) {
+        double m = median(rows[i].ns, rounds);
+        printf("%-40s %12.1f %10.2f %14.1f\n", rows[i].name, m, m / floor_ns,
+               median(rows[i].cpu, rounds));
+    }
+    printf("(%d rounds of %ld operations, CPUs %d and %d)\n", rounds, ops, cpu_a, cpu_b);
+    return 0;
+}
