@@ -280,7 +280,8 @@ $(CORES_BIN): bench/cores.c $(BUILD)/libcoro.a
 	$(CC) $(XCFLAGS) $(CFLAGS) $< $(BUILD)/libcoro.a $(CORO_LIBS) -pthread -o $@
 .PHONY: bench-cores
 bench-cores: $(CORES_BIN)
-	$(CORES_BIN) $(CORES_FLAGS)
+	@$(MAKE) --no-print-directory $(BUILD)/bench/peer_go || true
+	$(CORES_BIN) $(or $(CORES_FLAGS),11 20000) $(BUILD)/bench/peer_go
 
 .PHONY: bench-json bench-setup bench-run bench-json-run
 bench-setup:

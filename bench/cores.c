@@ -8,8 +8,11 @@
  * floor of the same run is printed beside it, with the CPU time its threads
  * used per operation (a loop that spins before it sleeps shows here).
  *
- *   build/gcc/bench/coro-bench-cores [rounds] [ops per sample]
+ *   build/gcc/bench/coro-bench-cores [rounds] [ops per sample] [peer_go]
  *
+ * With the path of bench/peer_go.go's binary, Go's `go f(); <-done` and an
+ * unbuffered channel ping-pong with GOMAXPROCS=2 are rows too (a process
+ * per sample, on the same two CPUs).
  * Needs two CPUs; loop 0 and the floor's first thread run on the first
  * allowed CPU, the other side on the second.
  */
@@ -23,6 +26,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ROUNDS_MAX 101
 
@@ -38,13 +42,19 @@ static double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+/* The CPU time of this process and of its children that ended. */
 static double cpu_ns(void)
 {
-    struct rusage ru;
+    struct rusage ru, rc;
 
     getrusage(RUSAGE_SELF, &ru);
-    return ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec) * 1e9 +
-           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) * 1e3;
+    getrusage(RUSAGE_CHILDREN, &rc);
+    return ((double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + rc.ru_utime.tv_sec +
+                     rc.ru_stime.tv_sec)) *
+               1e9 +
+           ((double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec + rc.ru_utime.tv_usec +
+                     rc.ru_stime.tv_usec)) *
+               1e3;
 }
 
 static void pin(int cpu)
@@ -183,6 +193,36 @@ static double run_post(void)
     return elapsed / (double)ops;
 }
 
+/* ---- Go with GOMAXPROCS=2, when its peer is built ---- */
+
+static const char *peer_go;
+
+/* peer_go's ns per op for op, in a process of its own on both CPUs. */
+static double run_go(const char *op)
+{
+    char cmd[4096];
+    double ns = 0;
+    FILE *p;
+
+    snprintf(cmd, sizeof cmd, "GOMAXPROCS=2 taskset -c %d,%d '%s' %s %ld", cpu_a, cpu_b, peer_go,
+             op, ops);
+    if ((p = popen(cmd, "r")) == NULL || fscanf(p, "%lf", &ns) != 1)
+        ns = 0;
+    if (p != NULL)
+        pclose(p);
+    return ns;
+}
+
+static double run_go_spawn(void)
+{
+    return run_go("spawn");
+}
+
+static double run_go_chan(void)
+{
+    return run_go("chan");
+}
+
 /* ---- the table ---- */
 
 typedef struct row {
@@ -213,6 +253,8 @@ int main(int argc, char **argv)
         {"spin floor: two threads, one atomic", run_floor, {0}, {0}},
         {"coro: spawn on another loop + await", run_spawn, {0}, {0}},
         {"coro: coro_post from a thread + ack", run_post, {0}, {0}},
+        {"Go, GOMAXPROCS=2: go f(); <-done", run_go_spawn, {0}, {0}},
+        {"Go, GOMAXPROCS=2: unbuffered ping-pong", run_go_chan, {0}, {0}},
     };
     int nrows = (int)(sizeof rows / sizeof rows[0]), rounds = 11, seen = 0;
     double floor_ns;
@@ -223,9 +265,13 @@ int main(int argc, char **argv)
     if (argc > 2 && (ops = strtol(argv[2], &end, 10), *end != '\0'))
         ops = 0;
     if (rounds < 1 || rounds > ROUNDS_MAX || ops < 1 || ops > 100000000) {
-        fprintf(stderr, "usage: coro-bench-cores [rounds 1-%d] [ops >= 1]\n", ROUNDS_MAX);
+        fprintf(stderr, "usage: coro-bench-cores [rounds 1-%d] [ops >= 1] [peer_go]\n", ROUNDS_MAX);
         return 2;
     }
+    if (argc > 3 && access(argv[3], X_OK) == 0)
+        peer_go = argv[3];
+    else
+        nrows -= 2; /* the Go rows are last */
     sched_getaffinity(0, sizeof allowed, &allowed);
     for (int c = 0; c < CPU_SETSIZE && seen < 2; c++)
         if (CPU_ISSET(c, &allowed))

@@ -529,3 +529,69 @@ TEST(a_deadlock_after_the_main_task_is_done_frees_everything)
 {
     CHECK_ERR(coro_run(done_first_main, NULL, NULL, &two), CORO_EDEADLK);
 }
+
+/* ======================================================================
+ * a storm: groups spanning loops, failing, canceled and timed out at random
+ * ====================================================================== */
+
+static unsigned long long storm_rng = 0x9E3779B97F4A7C15ULL;
+static int storm_ended; /* members that ran to their end (atomic) */
+
+static unsigned storm_next(void) /* loop 0's only */
+{
+    storm_rng ^= storm_rng >> 12;
+    storm_rng ^= storm_rng << 25;
+    storm_rng ^= storm_rng >> 27;
+    return (unsigned)((storm_rng * 0x2545F4914F6CDD1DULL) >> 33);
+}
+
+/* A member: sleeps a little, maybe spawns a child on another loop, maybe
+ * fails; every blocking call may be canceled. */
+static void *storm_member(void *arg)
+{
+    long v = N(arg);
+    coro_task_options o = on((coro_loop_index(coro_loop_self()) + 1 + (int)(v % 2)) % 3);
+    coro_task *child = NULL;
+    int rc;
+
+    if (v % 5 == 0 && coro_spawn(&child, storm_member, P(v / 5 * 5 + 1), &o) != 0)
+        child = NULL;
+    rc = coro_sleep(CORO_USEC(v % 7 * 100));
+    if (child != NULL)
+        (void)coro_await(child, NULL);
+    if (rc == 0 && v % 11 == 3)
+        coro_error("member %ld failed", v);
+    __atomic_add_fetch(&storm_ended, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static void *storm_main(void *arg)
+{
+    int rounds = test_slow_env() ? 20 : 200;
+
+    (void)arg;
+    for (int r = 0; r < rounds; r++) {
+        coro_group *g;
+        int members = 1 + (int)(storm_next() % 8), rc;
+
+        CHECK_ERR(coro_group_open(&g), 0);
+        if (storm_next() % 4 == 0)
+            CHECK_ERR(coro_group_deadline(g, coro_after(CORO_USEC(storm_next() % 400))), 0);
+        for (int i = 0; i < members; i++) {
+            coro_task_options o = on((int)(storm_next() % 3));
+            o.group = g;
+            CHECK_ERR(coro_spawn(NULL, storm_member, P(storm_next() % 1000), &o), 0);
+        }
+        if (storm_next() % 5 == 0)
+            CHECK_ERR(coro_group_cancel(g), 0);
+        rc = coro_group_wait(g);
+        CHECK(rc == 0 || rc == CORO_EERROR || rc == CORO_ETIMEDOUT || rc == CORO_ECANCELED);
+    }
+    return NULL;
+}
+
+TEST(groups_spanning_loops_fail_cancel_and_time_out_at_random_and_nothing_leaks)
+{
+    CHECK_ERR(coro_run(storm_main, NULL, NULL, &three), 0);
+    CHECK(storm_ended > 0);
+}

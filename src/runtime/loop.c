@@ -273,7 +273,8 @@ static inline void cpu_relax(void)
 }
 
 /* 1 if a message came within SPIN_NS, 0 if none did or spinning stopped
- * being worth it. */
+ * being worth it. A loop that spins has not counted itself idle yet (so
+ * that a message it finds costs no update of the run's shared count). */
 static int spin(coro__loop *l)
 {
     coro_time end = mono() + SPIN_NS;
@@ -356,13 +357,14 @@ static int schedule(coro__loop *l)
             wait_until(l, next);
         } else if (l->run == NULL) {
             return CORO_EDEADLK; /* nothing can ever wake a task */
+        } else if (spin(l)) {
+            /* a message came while it looked: it never was idle */
         } else if ((v = coro__run_idle(l)) == 0) {
             /* Idle until a message comes, or the verdict: an fd's edge
              * nobody waits for does not end it (an idle loop counted
              * awake again could decide the verdict a second time). */
-            if (!spin(l))
-                while (!coro__inbox_pending(l) && coro__run_verdict(l) == 0)
-                    sleep_io(l, -1);
+            while (!coro__inbox_pending(l) && coro__run_verdict(l) == 0)
+                sleep_io(l, -1);
             if ((v = coro__run_awake(l)) != 0)
                 return v == CORO__RUN_END ? 0 : CORO_EDEADLK;
         } else {

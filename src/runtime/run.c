@@ -241,7 +241,8 @@ int coro__run_spin(const coro__loop *l)
     const coro__run *r = l->run;
     unsigned long long q = __atomic_load_n(&r->quiet, __ATOMIC_RELAXED);
 
-    return r->spin && ((q >> 32) > 0 || (q & (IN_FLIGHT - 1)) < (unsigned long long)r->n);
+    /* l itself is not counted idle while it spins */
+    return r->spin && ((q >> 32) > 0 || (q & (IN_FLIGHT - 1)) + 1 < (unsigned long long)r->n);
 }
 
 int coro__run_awake(coro__loop *l)

@@ -221,6 +221,23 @@ void coro__task_spares_free(coro__loop *l)
 
 /* ---- spawn ---- */
 
+/* A new task record with its id and opt's name (copied); NULL without
+ * memory. */
+static CORO__ALWAYS_INLINE coro_task *task_named(coro__loop *l, const coro_task_options *opt)
+{
+    coro_task *t = task_new(l);
+
+    if (t == NULL)
+        return NULL;
+    if (opt != NULL && opt->name != NULL && opt->name[0] != '\0' &&
+        (t->name = coro__strdup(opt->name)) == NULL) {
+        coro__free(t);
+        return NULL;
+    }
+    t->id = coro__next_id();
+    return t;
+}
+
 /* t joins l's list of live tasks. */
 static void list(coro__loop *l, coro_task *t)
 {
@@ -235,17 +252,11 @@ static void list(coro__loop *l, coro_task *t)
 int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg, const coro_task_options *opt,
                 coro_group *g, const char *file, int line)
 {
-    coro_task *t = task_new(l);
+    coro_task *t = task_named(l, opt);
     int rc;
 
     if (t == NULL)
         return CORO_ENOMEM;
-    if (opt != NULL && opt->name != NULL && opt->name[0] != '\0' &&
-        (t->name = coro__strdup(opt->name)) == NULL) {
-        coro__free(t);
-        return CORO_ENOMEM;
-    }
-    t->id = coro__next_id();
     rc = coro__worker_get(l, t, opt);
     if (rc != 0) {
         coro__free(t->name);
@@ -274,16 +285,10 @@ int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg, const cor
 coro_task *coro__proxy_new(coro__loop *l, const coro_task_options *opt, coro_group *g,
                            const char *file, int line, int detached)
 {
-    coro_task *t = task_new(l);
+    coro_task *t = task_named(l, opt);
 
     if (t == NULL)
         return NULL;
-    if (opt != NULL && opt->name != NULL && opt->name[0] != '\0' &&
-        (t->name = coro__strdup(opt->name)) == NULL) {
-        coro__free(t);
-        return NULL;
-    }
-    t->id = coro__next_id();
     t->file = file;
     t->line = line;
     t->detached = detached;
