@@ -585,7 +585,8 @@ typedef struct coro_task_options {
     coro_loop *loop;   /* where the task runs: NULL, the spawning task's
                         * loop; another loop of the run, that one; with
                         * CORO_ANY_LOOP in flags, the loop with the fewest
-                        * tasks (this field is ignored). A task on another
+                        * tasks running or about to start there (this
+                        * field is ignored). A task on another
                         * loop is owned, awaited and canceled as any other
                         * (a group's rules hold across loops); it runs on
                         * that loop's thread from start to end. Its

@@ -88,6 +88,7 @@ static void deliver_spawn(coro__loop *l, coro__msg *m)
     int rc;
 
     coro__run_delivered(l);
+    __atomic_sub_fetch(&l->incoming, 1, __ATOMIC_RELAXED); /* counted in load from here */
     if (l->stopping) { /* shut down after a deadlock: nothing starts */
         unref(k, 1);
         return;
@@ -150,6 +151,7 @@ static void deliver_done(coro__loop *l, coro__msg *m)
     }
     k->proxy = NULL;
     p->link = NULL;
+    l->nproxies--; /* an ordinary task's record from here to its end */
     if (k->status == CORO_ETASKCANCELED)
         p->canceled = 1;
     if (k->status == CORO_EERROR)
@@ -193,6 +195,7 @@ int coro__cross_spawn(coro__loop *l, coro__loop *to, coro_task **out, coro_fn fn
     k->id = p->id;
     k->canceled = p->canceled;
     p->link = k;
+    __atomic_add_fetch(&to->incoming, 1, __ATOMIC_RELAXED); /* for the next placement */
     coro__run_send(to, &k->spawn);
     if (out != NULL)
         *out = p;
@@ -215,9 +218,10 @@ void coro__cross_drop(coro_task *t)
     coro__link *k = t->link;
 
     t->link = NULL;
-    if (t->state == CORO__T_ELSEWHERE) /* a proxy (A's side) */
+    if (t->state == CORO__T_ELSEWHERE) { /* a proxy (A's side) */
         k->proxy = NULL;
-    else
+        t->loop->nproxies--;
+    } else
         k->task = NULL;
     unref(k, 1);
 }

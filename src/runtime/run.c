@@ -100,15 +100,17 @@ coro__loop *coro__run_place(coro__loop *l, const coro_task_options *opt, int *er
 {
     coro__run *r = l->run;
 
-    if (opt->flags & CORO_ANY_LOOP) {
+    if (opt->flags & CORO_ANY_LOOP) { /* the fewest tasks running or about to start */
         coro__loop *best = l;
-        size_t least = l->ntasks;
+        size_t least = l->ntasks - l->nproxies + __atomic_load_n(&l->incoming, __ATOMIC_RELAXED);
 
         for (int i = 0; r != NULL && i < r->n; i++) {
-            size_t load = __atomic_load_n(&r->loops[i]->load, __ATOMIC_RELAXED);
-            if (r->loops[i] != l && load < least) {
+            coro__loop *o = r->loops[i];
+            size_t load = __atomic_load_n(&o->load, __ATOMIC_RELAXED) +
+                          __atomic_load_n(&o->incoming, __ATOMIC_RELAXED);
+            if (o != l && r->up[i] && load < least) {
                 least = load;
-                best = r->loops[i];
+                best = o;
             }
         }
         return best;

@@ -56,7 +56,7 @@ static CORO__ALWAYS_INLINE void unlink_all(coro_task *t)
         t->all_next->all_prev = t->all_prev;
     t->all_prev = t->all_next = NULL;
     l->ntasks--;
-    __atomic_store_n(&l->load, l->ntasks, __ATOMIC_RELAXED); /* one store: cheaper than a test */
+    __atomic_store_n(&l->load, l->ntasks - l->nproxies, __ATOMIC_RELAXED); /* cheaper than a test */
 }
 
 /* t's body has ended and nothing it owns is live: it is done. Returns
@@ -246,7 +246,7 @@ static void list(coro__loop *l, coro_task *t)
         l->all->all_prev = t;
     l->all = t;
     l->ntasks++;
-    __atomic_store_n(&l->load, l->ntasks, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->load, l->ntasks - l->nproxies, __ATOMIC_RELAXED);
 }
 
 int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg, const coro_task_options *opt,
@@ -296,6 +296,7 @@ coro_task *coro__proxy_new(coro__loop *l, const coro_task_options *opt, coro_gro
     coro__member_add(g, t);
     t->canceled = g->canceled;
     t->own.canceled = t->canceled;
+    l->nproxies++; /* before list: a proxy is no load here */
     list(l, t);
     t->state = CORO__T_ELSEWHERE;
     return t;

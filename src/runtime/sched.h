@@ -204,7 +204,9 @@ typedef struct coro_loop {
                                 * remote is opened or the run has several loops */
     struct coro__run *run;     /* the run of several loops (run.c); NULL for one */
     int index;                 /* in the run */
-    size_t load;               /* ntasks, for other loops' placement (atomic) */
+    size_t nproxies;           /* of ntasks, proxies of tasks of other loops */
+    size_t load;               /* ntasks - nproxies, for placement (atomic) */
+    size_t incoming;           /* tasks placed here, not yet started (atomic) */
     char *late_err;            /* loop 0: a loop's failure after the main task ended */
     struct coro__watchdog *watchdog;
     unsigned long switches;     /* resumes of tasks (atomic, for the watchdog) */
