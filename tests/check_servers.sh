@@ -66,6 +66,30 @@ probe() { # name: a group of tests/server_probes.py against the running server
     "$python" tests/server_probes.py "$1" "$port" "$pid" || fail "$1 failed"
 }
 
+# wrk_check threads conns: wrk against the running HTTP server for a second
+# (when installed: .ci/run installs it), without errors.
+wrk_check() {
+    if command -v wrk >/dev/null 2>&1; then
+        wrk -t"$1" -c"$2" -d1s "http://127.0.0.1:$port/" > "$dir/wrk" 2>&1
+        cat "$dir/wrk"
+        grep -q "requests in" "$dir/wrk"
+        ! grep -Eq "Socket errors|Non-2xx" "$dir/wrk"
+    else
+        echo "wrk not installed: its run skipped"
+    fi
+}
+
+# http_server with short deadlines (request 1 s, idle 3 s, write 1 s):
+# trickling heads and bodies, idle connections and a client that never
+# reads are cut.
+http_deadlines() {
+    timeouts="1000 3000 1000"
+    start http_server README.md
+    probe http_deadlines
+    stop
+    timeouts=
+}
+
 start echo_server
 bash -c '
     exec 3<>/dev/tcp/127.0.0.1/'"$port"' 4<>/dev/tcp/127.0.0.1/'"$port"'
@@ -106,32 +130,19 @@ bash -c '
     out=$(timeout 5 cat <&3)
     case "$out" in "HTTP/1.1 400 Bad Request"*) ;; *) exit 1 ;; esac
 '
-if command -v wrk >/dev/null 2>&1; then
-    wrk -t1 -c20 -d1s "http://127.0.0.1:$port/" > "$dir/wrk" 2>&1
-    cat "$dir/wrk"
-    grep -q "requests in" "$dir/wrk"
-    ! grep -Eq "Socket errors|Non-2xx" "$dir/wrk"
-else
-    echo "wrk not installed: its run skipped"
-fi
+wrk_check 1 20
 # Bodies by Content-Length, Transfer-Encoding refused, malformed framing.
 probe http_bodies
 stop
 
-# http_server with short deadlines (request 1 s, idle 3 s, write 1 s):
-# trickling heads and bodies, idle connections and a client that never
-# reads are cut. Then with 64 fds: 80 trickling clients are cut at their
+# Short deadlines; then with 64 fds: 80 trickling clients are cut at their
 # deadline and a client behind them is served.
-timeouts="1000 3000 1000"
-start http_server README.md
-probe http_deadlines
-stop
+http_deadlines
 fds=64
 start http_server
 probe http_fd_limit
 stop
 fds=
-timeouts=
 
 # redis_server: redis-cli's answers, and redis-benchmark (a few thousand
 # requests, pipelined and not) without errors, when redis-tools is there.
@@ -192,18 +203,10 @@ bash -c '
 '
 stop
 start http_server README.md
-if command -v wrk >/dev/null 2>&1; then
-    wrk -t2 -c40 -d1s "http://127.0.0.1:$port/" > "$dir/wrk" 2>&1
-    grep -q "requests in" "$dir/wrk"
-    ! grep -Eq "Socket errors|Non-2xx" "$dir/wrk"
-fi
+wrk_check 2 40
 probe http_bodies
 stop
-timeouts="1000 3000 1000"
-start http_server README.md
-probe http_deadlines
-stop
-timeouts=
+http_deadlines
 start redis_server
 if command -v redis-benchmark >/dev/null 2>&1; then
     [ "$(redis-cli -p "$port" set k v)" = OK ]
