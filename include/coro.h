@@ -792,13 +792,11 @@ typedef struct coro_waitq {
 typedef struct coro_mutex {
     coro_task *holder;
     coro_waitq q;
+    int lock; /* internal: taken in a run of several loops */
 } coro_mutex;
 #define CORO_MUTEX_INIT                                                                            \
     {                                                                                              \
-        NULL,                                                                                      \
-        {                                                                                          \
-            NULL, NULL                                                                             \
-        }                                                                                          \
+        NULL, {NULL, NULL}, 0                                                                      \
     }
 
 /* Initialises m (the same as CORO_MUTEX_INIT). */
@@ -819,13 +817,11 @@ CORO_API int coro_mutex_unlock(coro_mutex *m);
 typedef struct coro_sem {
     long count;
     coro_waitq q;
+    int lock; /* internal: taken in a run of several loops */
 } coro_sem;
 #define CORO_SEM_INIT(n)                                                                           \
     {                                                                                              \
-        (n),                                                                                       \
-        {                                                                                          \
-            NULL, NULL                                                                             \
-        }                                                                                          \
+        (n), {NULL, NULL}, 0                                                                       \
     }
 
 /* Initialises s with count permits (>= 0). 0 or CORO_EINVAL. */
@@ -844,13 +840,11 @@ CORO_API int coro_sem_release(coro_sem *s);
 typedef struct coro_wg {
     long count;
     coro_waitq q;
+    int lock; /* internal: taken in a run of several loops */
 } coro_wg;
 #define CORO_WG_INIT                                                                               \
     {                                                                                              \
-        0,                                                                                         \
-        {                                                                                          \
-            NULL, NULL                                                                             \
-        }                                                                                          \
+        0, {NULL, NULL}, 0                                                                         \
     }
 
 CORO_API void coro_wg_init(coro_wg *wg);
@@ -871,13 +865,11 @@ CORO_API int coro_wg_wait_until(coro_wg *wg, coro_time deadline);
 typedef struct coro_event {
     int set;
     coro_waitq q;
+    int lock; /* internal: taken in a run of several loops */
 } coro_event;
 #define CORO_EVENT_INIT                                                                            \
     {                                                                                              \
-        0,                                                                                         \
-        {                                                                                          \
-            NULL, NULL                                                                             \
-        }                                                                                          \
+        0, {NULL, NULL}, 0                                                                         \
     }
 
 CORO_API void coro_event_init(coro_event *e);

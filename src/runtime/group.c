@@ -47,7 +47,7 @@ static void cancel_all(coro_task *work)
         mark_group(&t->own, &work);
         for (coro_group *g = t->groups; g != NULL; g = g->next)
             mark_group(g, &work);
-        if (t->state == CORO__T_PARKED && t->cancelable)
+        if (coro__parked(t) && t->cancelable)
             coro__ready(t, CORO_ECANCELED);
         else if (t->state == CORO__T_ELSEWHERE)
             coro__cross_cancel(t); /* its task, on its loop */

@@ -263,15 +263,6 @@ static int busy_poll(coro__loop *l, coro_time *now, coro_time when)
  * this much CPU time each time a loop runs out of work while others work. */
 #define SPIN_NS 50000
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __asm__ volatile("pause");
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
-
 /* 1 if a message came within SPIN_NS, 0 if none did or spinning stopped
  * being worth it. A loop that spins has not counted itself idle yet (so
  * that a message it finds costs no update of the run's shared count). */
@@ -283,7 +274,7 @@ static int spin(coro__loop *l)
         for (int i = 0; i < 64; i++) {
             if (coro__inbox_pending(l))
                 return 1;
-            cpu_relax();
+            coro__cpu_relax();
         }
         if (mono() >= end)
             break;
@@ -385,6 +376,7 @@ static const char *state_name(const coro_task *t)
     case CORO__T_RUNNING:
         return "running";
     case CORO__T_PARKED:
+    case CORO__T_XPARKED:
         return "blocked";
     case CORO__T_JOINING:
         return "waiting for the tasks it started";
@@ -403,9 +395,9 @@ static void dump_task(FILE *f, const coro__loop *l, const coro_task *t)
     else
         fprintf(f, "coro:   task %llu \"%s\": %s", coro_task_id(t), coro_task_name(t),
                 state_name(t));
-    if (t->state == CORO__T_PARKED && t->what != NULL)
+    if (coro__parked(t) && t->what != NULL)
         fprintf(f, " on %s %p", t->what, t->obj);
-    if (t->state == CORO__T_PARKED && coro__timer_armed(&t->timer))
+    if (coro__parked(t) && coro__timer_armed(&t->timer))
         fprintf(f, " (deadline in %.3f s)", (double)(t->timer.when - coro__clock(l)) / 1e9);
     if (t->canceled)
         fprintf(f, ", canceled");
@@ -576,6 +568,8 @@ const char *coro_run_error(int rc)
     return msg != NULL ? msg : coro_strerror(rc);
 }
 
+static unsigned long long uids; /* the last loop's uid (atomic) */
+
 coro__loop *coro__loop_new(const coro_run_options *opt)
 {
     coro__loop *l = coro__malloc(sizeof *l);
@@ -583,6 +577,7 @@ coro__loop *coro__loop_new(const coro_run_options *opt)
     if (l == NULL)
         return NULL;
     memset(l, 0, sizeof *l);
+    l->uid = __atomic_add_fetch(&uids, 1, __ATOMIC_RELAXED);
     l->flags = opt != NULL ? opt->flags : 0;
     l->rng = (opt != NULL && opt->seed != 0) ? opt->seed : 0x9E3779B97F4A7C15ULL;
     l->busy_poll = opt != NULL ? opt->busy_poll : 0;

@@ -182,6 +182,17 @@ void coro__run_fail(coro__loop *l, const char *msg)
     coro__run_send(l->run->loops[0], &f->m);
 }
 
+coro__loop *coro__run_loop(coro__loop *l, int index, unsigned long long uid)
+{
+    coro__loop *o;
+
+    if (l->run == NULL)
+        o = index == 0 ? l : NULL;
+    else
+        o = index >= 0 && index < l->run->n ? l->run->loops[index] : NULL;
+    return o != NULL && o->uid == uid ? o : NULL;
+}
+
 /* ---- the verdict ---- */
 
 int coro__run_verdict(const coro__loop *l)

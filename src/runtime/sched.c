@@ -204,6 +204,7 @@ static CORO__ALWAYS_INLINE coro_task *task_new(coro__loop *l)
     t->file = NULL;
     t->line = 0;
     t->link = NULL;
+    t->xqueued = 0;
     for (int i = 0; i < CORO__SELECT_INLINE; i++)
         t->w[i].q = NULL;
     return t;
@@ -439,6 +440,8 @@ unsigned long long coro_task_id(const coro_task *t)
 
 static void forget_waits(coro_task *t)
 {
+    if (t->xqueued)
+        coro__xwait_forget(t); /* those in shared queues, under their locks */
     for (int i = 0; i < CORO__SELECT_INLINE; i++)
         coro__waitq_remove(&t->w[i]);
     for (int i = 0; i < t->nwx; i++)

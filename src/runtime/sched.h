@@ -71,6 +71,7 @@ typedef struct coro__waiter {
     int index;  /* select: its case; -1 for a single wait */
     int fired;  /* a waker served it (the select's chosen case) */
     int result; /* set by the waker for the task: 0 or CORO_ECHCLOSED */
+    int *lock;  /* a shared queue's lock (shared.c); set while in one */
 } coro__waiter;
 
 CORO__HIDDEN void coro__waitq_fire_each(coro_waitq *q, int result);
@@ -81,6 +82,15 @@ static inline void coro__waitq_fire_all(coro_waitq *q, int result)
     if (q->first != NULL)
         coro__waitq_fire_each(q, result);
 }
+
+/* ---- messages from other threads (remote.c) ---- */
+
+/* A message in a loop's inbox: pushed by any thread, delivered by the
+ * loop's, between tasks, in the order each thread pushed. */
+typedef struct coro__msg {
+    struct coro__msg *next;
+    void (*deliver)(struct coro_loop *l, struct coro__msg *m); /* then m is the callee's */
+} coro__msg;
 
 /* ---- groups and tasks (sched.c, group.c) ---- */
 
@@ -107,8 +117,12 @@ enum {
     CORO__T_PARKED,  /* in a blocking call */
     CORO__T_JOINING, /* body ended; waiting for the tasks it owns */
     CORO__T_DONE,
-    CORO__T_ELSEWHERE /* a proxy: the task runs on another loop (cross.c) */
+    CORO__T_ELSEWHERE, /* a proxy: the task runs on another loop (cross.c) */
+    CORO__T_XPARKED    /* in a blocking call on queues other loops fire (shared.c) */
 };
+
+/* Whether t is in a blocking call. */
+#define coro__parked(t) ((t)->state == CORO__T_PARKED || (t)->state == CORO__T_XPARKED)
 
 #define CORO__SELECT_INLINE 4
 
@@ -155,16 +169,11 @@ struct coro_task {
     struct coro__link *link; /* a task of another loop's: the link to it
                               * (this record is its proxy here), or to the
                               * proxy that owns it (this is the task) */
+    /* A wait on queues other loops' tasks may fire (shared.c). */
+    int xqueued;    /* it has waiters in such queues */
+    unsigned claim; /* while XPARKED: 0 until a waker claims it (atomic) */
+    coro__msg xmsg; /* the wake-up a waker of another loop sends */
 };
-
-/* ---- messages from other threads (remote.c) ---- */
-
-/* A message in a loop's inbox: pushed by any thread, delivered by the
- * loop's, between tasks, in the order each thread pushed. */
-typedef struct coro__msg {
-    struct coro__msg *next;
-    void (*deliver)(struct coro_loop *l, struct coro__msg *m); /* then m is the callee's */
-} coro__msg;
 
 /* The loop's wake-up eventfd, a system call site (core/fault.h) of the
  * runtime's: the I/O layer's count up from 0 (io/hooks.h). */
@@ -204,6 +213,7 @@ typedef struct coro_loop {
                                 * remote is opened or the run has several loops */
     struct coro__run *run;     /* the run of several loops (run.c); NULL for one */
     int index;                 /* in the run */
+    unsigned long long uid;    /* never the same for two loops of the process */
     size_t nproxies;           /* of ntasks, proxies of tasks of other loops */
     size_t load;               /* ntasks - nproxies, for placement (atomic) */
     size_t incoming;           /* tasks placed here, not yet started (atomic) */
@@ -278,11 +288,16 @@ static inline coro_task *coro__rq_pop(coro__loop *l)
 
 /* The waker's half of park / ready: t, if parked, becomes ready and its
  * park will return `wake`. Inline: every wake of every channel and lock. */
+static inline int coro__claim(coro_task *t);
 static inline void coro__ready(coro_task *t, int wake)
 {
     coro__loop *l = t->loop;
 
-    if (t->state != CORO__T_PARKED || l->stopping)
+    /* XPARKED: the deadline, cancellation or a waker of this loop must win
+     * the claim; else a waker of another loop has it, and its wake-up is
+     * on the way. */
+    if (CORO__UNLIKELY(t->state != CORO__T_PARKED || l->stopping) &&
+        (t->state != CORO__T_XPARKED || l->stopping || !coro__claim(t)))
         return;
     t->wake = wake;
     t->state = CORO__T_READY;
@@ -664,10 +679,92 @@ static inline void *coro__task_mem(const coro_task *t, void *p)
     return (t->co->flags & CORO__F_COPY) ? coro__copy_addr(t->co, p) : p;
 }
 
+/* ---- queues shared by the loops of a run (shared.c) ---- */
+
+/* What a waiter fired with when the object it waits on became shared: its
+ * operation starts again, as a shared one. Never returned to a caller. */
+#define CORO__ERETRY (-2000)
+
+static inline void coro__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ volatile("pause");
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/* A shared object's lock: held for a few dozen instructions, never across
+ * a park, so a spin; after a while it yields the CPU (a holder preempted
+ * with more loops than CPUs). */
+CORO__HIDDEN void coro__lock_wait(int *lk);
+static inline void coro__lock(int *lk)
+{
+    if (CORO__UNLIKELY(__atomic_exchange_n(lk, 1, __ATOMIC_ACQUIRE) != 0))
+        coro__lock_wait(lk);
+}
+static inline void coro__unlock(int *lk)
+{
+    __atomic_store_n(lk, 0, __ATOMIC_RELEASE);
+}
+
+/* Takes the parked task t for one waker: 1 for the only one that gets it
+ * in this park, 0 for every other (its waiter is stale for them). */
+static inline int coro__claim(coro_task *t)
+{
+    unsigned z = 0;
+
+    return __atomic_compare_exchange_n(&t->claim, &z, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+/* Under the lock of q, a shared queue: the first waiter whose task this
+ * call claimed (dropping those claimed by others), or NULL. */
+CORO__HIDDEN coro__waiter *coro__xpeek(coro_waitq *q);
+/* Whether q has a waiter that may still be claimed (claims nothing). */
+CORO__HIDDEN int coro__xwaiting(coro_waitq *q);
+/* A claimed waiter w: fired with result, dequeued, its task readied (by a
+ * message to its loop when that is not the caller's). */
+CORO__HIDDEN void coro__xfire(coro__waiter *w, int result);
+/* Fires every waiter of q that can be claimed. */
+CORO__HIDDEN void coro__xfire_all(coro_waitq *q, int result);
+/* The running task t is about to queue waiters on shared queues, whose
+ * locks the caller holds: 0 once its park may be claimed (deadline armed),
+ * or what the wait returns without waiting (CORO_ETIMEDOUT, CORO_ENOMEM,
+ * CORO_ECBOUNDARY). Then coro__xwait_queue for each waiter, the locks
+ * released, and coro__xwait. */
+CORO__HIDDEN int coro__xwait_begin(coro_task *t, coro_time deadline);
+static inline void coro__xwait_queue(coro__waiter *w, coro_task *t, coro_waitq *q, int *lock,
+                                     void *data, int index)
+{
+    coro__waiter_wait(w, t, q, data, index);
+    w->lock = lock;
+}
+/* Parks t until a claim wakes it, and dequeues its n waiters (each under
+ * its lock): as coro__wait. */
+CORO__HIDDEN int coro__xwait(coro_task *t, int n, const char *what, const void *obj,
+                             unsigned flags);
+/* Removes t's waiters from shared queues (a deadlock's shutdown). */
+CORO__HIDDEN void coro__xwait_forget(coro_task *t);
+/* The loop of l's run at index whose uid is uid: l's own, another one, or
+ * NULL (the object's loop has ended, or is another run's). */
+CORO__HIDDEN coro__loop *coro__run_loop(coro__loop *l, int index, unsigned long long uid);
+
 /* chan.c, for select.c */
 CORO__HIDDEN int coro__chan_now(coro_chan *ch, int op, void *data);
 CORO__HIDDEN int coro__chan_ready(coro_chan *ch, int op);
 CORO__HIDDEN coro_waitq *coro__chan_queue(coro_chan *ch, int op);
-CORO__HIDDEN int coro__chan_valid(const coro_chan *ch);
+/* Select's cases c[0..n) on loop l: 0 when each is on a channel of l's own
+ * that is not shared (the single-loop path), 1 when some is not, or
+ * CORO_EINVAL. */
+CORO__HIDDEN int coro__chan_cases(const coro_case *c, int n, const coro__loop *l);
+/* Makes ch shared by the loops of the run (waiting for its loop to hand it
+ * over when it is another's): 0, or an error (CORO_ETHREAD: not a channel
+ * of the caller's run). */
+CORO__HIDDEN int coro__chan_share(coro_task *self, coro_chan *ch);
+/* The shared forms, under the channel's lock. */
+CORO__HIDDEN int *coro__chan_lock(coro_chan *ch);
+CORO__HIDDEN int coro__chan_xnow(coro_chan *ch, int op, void *data);
+CORO__HIDDEN int coro__chan_xready(coro_chan *ch, int op);
+CORO__HIDDEN size_t coro__chan_elem_size(const coro_chan *ch);
 
 #endif /* CORO_SCHED_H */

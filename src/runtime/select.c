@@ -11,20 +11,22 @@
  * them all. A channel may appear in several cases: each case has its own
  * waiter, and they are queued from a random case on, so that which one a
  * waker serves is random too.
+ *
+ * A select over a channel shared with other loops (chan.c) shares every
+ * channel it names and goes as Go's does: the channels' locks taken in
+ * address order, the same look and take under them (a take can find that
+ * a waiter it counted was claimed meanwhile, and looks again), the waiters
+ * queued, the locks released, one park whose first claim wins (shared.c).
  */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sched.h"
 
-static int check(const coro_case *c, int n)
+static int check(const coro__loop *l, const coro_case *c, int n)
 {
-    if (c == NULL || n <= 0)
-        return CORO_EINVAL;
-    for (int i = 0; i < n; i++)
-        if (!coro__chan_valid(c[i].chan) || c[i].data == NULL ||
-            (c[i].op != CORO_SEND && c[i].op != CORO_RECV))
-            return CORO_EINVAL;
-    return 0;
+    return c == NULL || n <= 0 ? CORO_EINVAL : coro__chan_cases(c, n, l);
 }
 
 /* Takes a random ready case: its index, or CORO_EAGAIN if none is ready. */
@@ -63,6 +65,146 @@ static coro__waiter *waiters(coro_task *t, int n)
     return t->wx;
 }
 
+/* ---- across loops ---- */
+
+static int by_address(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (int *const *)a, y = (uintptr_t) * (int *const *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The distinct locks of c's channels in address order, in lk (n of room):
+ * how many. */
+static int locks_of(const coro_case *c, int n, int **lk)
+{
+    int m = 0;
+
+    for (int i = 0; i < n; i++)
+        lk[i] = coro__chan_lock(c[i].chan);
+    qsort(lk, (size_t)n, sizeof *lk, by_address);
+    for (int i = 0; i < n; i++)
+        if (m == 0 || lk[m - 1] != lk[i])
+            lk[m++] = lk[i];
+    return m;
+}
+
+static void unlock_all(int **lk, int m)
+{
+    for (int i = m - 1; i >= 0; i--)
+        coro__unlock(lk[i]);
+}
+
+/* take_ready under the locks: a take may fail where a waiter counted as
+ * ready was claimed meanwhile (by its deadline, another case of its own
+ * select); the take dropped it, and the count is made again. */
+static int xtake_ready(coro__loop *l, coro_case *c, int n)
+{
+    for (;;) {
+        int k = 0, pick, i;
+
+        for (i = 0; i < n; i++)
+            k += coro__chan_xready(c[i].chan, c[i].op);
+        if (k == 0)
+            return CORO_EAGAIN;
+        pick = (int)(coro__random(l) % (unsigned)k);
+        for (i = 0; i < n; i++)
+            if (coro__chan_xready(c[i].chan, c[i].op) && pick-- == 0)
+                break;
+        c[i].result = coro__chan_xnow(c[i].chan, c[i].op, c[i].data);
+        if (c[i].result != CORO_EAGAIN)
+            return i;
+    }
+}
+
+/* Heap copies of the values of a copy-stack task's cases whose data is on
+ * the shared stack (its bytes move while it waits): their addresses in
+ * where[], the block to free in *bounce. 0 or CORO_ENOMEM. */
+static int bounce_cases(coro_task *self, const coro_case *c, int n, void **where, char **bounce)
+{
+    size_t total = 0;
+
+    *bounce = NULL;
+    for (int i = 0; i < n; i++) {
+        size_t e = coro__chan_elem_size(c[i].chan);
+        where[i] = c[i].data;
+        if (coro__task_on_shared_stack(self, c[i].data, e))
+            total += (e + 15) & ~(size_t)15;
+    }
+    if (total == 0)
+        return 0;
+    if ((*bounce = coro__malloc(total)) == NULL)
+        return CORO_ENOMEM;
+    total = 0;
+    for (int i = 0; i < n; i++) {
+        size_t e = coro__chan_elem_size(c[i].chan);
+        if (!coro__task_on_shared_stack(self, c[i].data, e))
+            continue;
+        where[i] = *bounce + total;
+        if (c[i].op == CORO_SEND)
+            memcpy(where[i], c[i].data, e);
+        total += (e + 15) & ~(size_t)15;
+    }
+    return 0;
+}
+
+/* The select of a task self (NULL: a try from outside a task) some of
+ * whose channels are not its loop's own. */
+static int xselect(coro__loop *l, coro_task *self, coro_case *c, int n, coro_time deadline,
+                   int try_)
+{
+    int *small[8], **lk = small;
+    void *where_small[8], **where = where_small;
+    char *bounce = NULL;
+    coro__waiter *w = NULL;
+    int m, rc, start;
+
+    for (int i = 0; i < n; i++)
+        if ((rc = coro__chan_share(self, c[i].chan)) != 0)
+            return rc;
+    if (n > 8) {
+        lk = coro__malloc((size_t)n * (sizeof *lk + sizeof *where));
+        if (lk == NULL)
+            return CORO_ENOMEM;
+        where = (void **)(lk + n);
+    }
+    rc = 0;
+    if (!try_ &&
+        ((w = waiters(self, n)) == NULL || (rc = bounce_cases(self, c, n, where, &bounce)) != 0))
+        rc = rc != 0 ? rc : CORO_ENOMEM;
+    if (rc == 0) {
+        m = locks_of(c, n, lk);
+        for (int i = 0; i < m; i++)
+            coro__lock(lk[i]);
+        rc = xtake_ready(l, c, n);
+        if (rc == CORO_EAGAIN && !try_ && (rc = coro__xwait_begin(self, deadline)) == 0) {
+            start = (int)(coro__random(l) % (unsigned)n);
+            for (int j = 0; j < n; j++) {
+                int i = (start + j) % n;
+                coro__xwait_queue(&w[i], self, coro__chan_queue(c[i].chan, c[i].op),
+                                  coro__chan_lock(c[i].chan), where[i], i);
+            }
+            unlock_all(lk, m);
+            rc = coro__xwait(self, n, "select", c, CORO__WAIT_CANCEL);
+            for (int i = 0; i < n; i++) {
+                if (!w[i].fired)
+                    continue;
+                c[i].result = w[i].result;
+                if (w[i].result == 0 && c[i].op == CORO_RECV && where[i] != c[i].data)
+                    memcpy(c[i].data, where[i], coro__chan_elem_size(c[i].chan));
+                rc = i;
+                break;
+            }
+        } else {
+            unlock_all(lk, m);
+        }
+    }
+    coro__free(bounce);
+    if (lk != small)
+        coro__free(lk);
+    return rc;
+}
+
 int coro_select_until(coro_case *c, int n, coro_time deadline)
 {
     int err, rc, start;
@@ -71,8 +213,11 @@ int coro_select_until(coro_case *c, int n, coro_time deadline)
 
     if (self == NULL)
         return err;
-    if ((rc = check(c, n)) != 0 || (rc = err) != 0)
+again:
+    if ((rc = check(self->loop, c, n)) < 0 || (err != 0 && (rc = err) != 0))
         return rc;
+    if (CORO__UNLIKELY(rc == 1))
+        return xselect(self->loop, self, c, n, deadline, 0);
     rc = take_ready(self->loop, c, n);
     if (rc != CORO_EAGAIN)
         return rc;
@@ -89,6 +234,8 @@ int coro_select_until(coro_case *c, int n, coro_time deadline)
     rc = coro__wait(self, NULL, NULL, n, "select", c, deadline, CORO__WAIT_CANCEL);
     for (int i = 0; i < n; i++)
         if (w[i].fired) {
+            if (CORO__UNLIKELY(w[i].result == CORO__ERETRY))
+                goto again; /* its channel was shared meanwhile */
             c[i].result = w[i].result;
             return i;
         }
@@ -107,7 +254,9 @@ int coro_try_select(coro_case *c, int n)
 
     if (l == NULL)
         return CORO_ENOLOOP;
-    if ((rc = check(c, n)) != 0)
+    if ((rc = check(l, c, n)) < 0)
         return rc;
+    if (rc == 1)
+        return xselect(l, l->current, c, n, CORO_NEVER, 1);
     return take_ready(l, c, n);
 }

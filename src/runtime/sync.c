@@ -6,12 +6,42 @@
  * Design. Ownership passes directly to the first waiter (a mutex unlock
  * makes the waiter the holder, a semaphore release gives the permit to the
  * waiter, not to the count), so a task that arrives later cannot barge in
- * ahead of one that waited: FIFO fairness, no starvation. All of it runs on
- * the loop's thread, so there is no atomic anywhere.
+ * ahead of one that waited: FIFO fairness, no starvation. With one loop all
+ * of it runs on the loop's thread, so there is no atomic anywhere.
+ *
+ * In a run of several loops any of the run's tasks may use an object, so
+ * every call there takes the object's lock and waits through shared.c's
+ * claims. The objects have no loop of their own (zero is ready to use), so
+ * unlike a channel, which is its loop's until another loop uses it, they
+ * cannot tell which run will touch them first: the run's loop count
+ * decides.
  */
 #include <limits.h>
 
 #include "sched.h"
+
+/* Whether the calling thread's loop is one of several: the objects lock. */
+static int shared(void)
+{
+    coro__loop *l = coro__loop_tls;
+
+    return l != NULL && l->run != NULL;
+}
+
+/* As wait_in, in a run of several loops, with lk held (released here). */
+static int xwait_in(coro_task *self, coro_waitq *q, int *lk, const char *what, const void *obj,
+                    coro_time deadline)
+{
+    int rc = coro__xwait_begin(self, deadline);
+
+    if (rc != 0) {
+        coro__unlock(lk);
+        return rc;
+    }
+    coro__xwait_queue(&self->w[0], self, q, lk, NULL, -1);
+    coro__unlock(lk);
+    return coro__xwait(self, 1, what, obj, CORO__WAIT_CANCEL);
+}
 
 /* Parks the running task self in q until a waker fires its waiter. */
 static int wait_in(coro_task *self, coro_waitq *q, const char *what, const void *obj,
@@ -43,6 +73,19 @@ static int lock(coro_mutex *m, coro_time deadline, int try_)
         return CORO_EINVAL;
     if (err != 0 && !try_)
         return err;
+    if (self->loop->run != NULL) {
+        coro__lock(&m->lock);
+        if (m->holder == NULL) {
+            m->holder = self;
+            coro__unlock(&m->lock);
+            return 0;
+        }
+        if (m->holder == self || try_) {
+            coro__unlock(&m->lock);
+            return CORO_EBUSY;
+        }
+        return xwait_in(self, &m->q, &m->lock, "mutex", m, deadline);
+    }
     if (m->holder == NULL) {
         m->holder = self;
         return 0;
@@ -69,12 +112,32 @@ int coro_mutex_trylock(coro_mutex *m)
     return lock(m, CORO_NEVER, 1);
 }
 
+static int xunlock(coro_mutex *m)
+{
+    coro__waiter *w;
+    int rc = 0;
+
+    coro__lock(&m->lock);
+    if (m->holder == NULL || m->holder != coro_task_self()) {
+        rc = CORO_EPERM;
+    } else {
+        w = coro__xpeek(&m->q);
+        m->holder = w != NULL ? w->task : NULL;
+        if (w != NULL)
+            coro__xfire(w, 0);
+    }
+    coro__unlock(&m->lock);
+    return rc;
+}
+
 int coro_mutex_unlock(coro_mutex *m)
 {
     coro__waiter *w;
 
     if (m == NULL)
         return CORO_EINVAL;
+    if (shared())
+        return xunlock(m);
     if (coro__waitq_foreign(&m->q))
         return CORO_ETHREAD;
     if (m->holder == NULL || m->holder != coro_task_self())
@@ -110,6 +173,19 @@ static int acquire(coro_sem *s, coro_time deadline, int try_)
         return CORO_EINVAL;
     if (err != 0 && !try_)
         return err;
+    if (self->loop->run != NULL) {
+        coro__lock(&s->lock);
+        if (s->count > 0) {
+            s->count--;
+            coro__unlock(&s->lock);
+            return 0;
+        }
+        if (try_) {
+            coro__unlock(&s->lock);
+            return CORO_EAGAIN;
+        }
+        return xwait_in(self, &s->q, &s->lock, "semaphore", s, deadline);
+    }
     if (s->count > 0) {
         s->count--;
         return 0;
@@ -140,6 +216,15 @@ int coro_sem_release(coro_sem *s)
 
     if (s == NULL)
         return CORO_EINVAL;
+    if (shared()) {
+        coro__lock(&s->lock);
+        if ((w = coro__xpeek(&s->q)) != NULL)
+            coro__xfire(w, 0);
+        else
+            s->count++;
+        coro__unlock(&s->lock);
+        return 0;
+    }
     if (coro__waitq_foreign(&s->q))
         return CORO_ETHREAD;
     w = coro__waitq_peek(&s->q);
@@ -160,9 +245,32 @@ void coro_wg_init(coro_wg *wg)
         *wg = z;
 }
 
+static int bad_add(const coro_wg *wg, long n)
+{
+    return (n < 0 && wg->count + n < 0) || (n > 0 && wg->count > LONG_MAX - n);
+}
+
+static int xadd(coro_wg *wg, long n)
+{
+    int rc = 0;
+
+    coro__lock(&wg->lock);
+    if (bad_add(wg, n)) {
+        rc = CORO_EINVAL;
+    } else {
+        wg->count += n;
+        if (wg->count == 0)
+            coro__xfire_all(&wg->q, 0);
+    }
+    coro__unlock(&wg->lock);
+    return rc;
+}
+
 int coro_wg_add(coro_wg *wg, long n)
 {
-    if (wg == NULL || (n < 0 && wg->count + n < 0) || (n > 0 && wg->count > LONG_MAX - n))
+    if (wg != NULL && shared())
+        return xadd(wg, n);
+    if (wg == NULL || bad_add(wg, n))
         return CORO_EINVAL; /* below 0, or past LONG_MAX */
     if (coro__waitq_foreign(&wg->q))
         return CORO_ETHREAD;
@@ -188,6 +296,14 @@ int coro_wg_wait_until(coro_wg *wg, coro_time deadline)
         return CORO_EINVAL;
     if (err != 0)
         return err;
+    if (self->loop->run != NULL) {
+        coro__lock(&wg->lock);
+        if (wg->count == 0) {
+            coro__unlock(&wg->lock);
+            return 0;
+        }
+        return xwait_in(self, &wg->q, &wg->lock, "wait group", wg, deadline);
+    }
     if (wg->count == 0)
         return 0;
     return wait_in(self, &wg->q, "wait group", wg, deadline);
@@ -212,6 +328,13 @@ int coro_event_set(coro_event *e)
 {
     if (e == NULL)
         return CORO_EINVAL;
+    if (shared()) {
+        coro__lock(&e->lock);
+        __atomic_store_n(&e->set, 1, __ATOMIC_RELAXED);
+        coro__xfire_all(&e->q, 0);
+        coro__unlock(&e->lock);
+        return 0;
+    }
     if (coro__waitq_foreign(&e->q))
         return CORO_ETHREAD;
     e->set = 1;
@@ -223,13 +346,13 @@ int coro_event_clear(coro_event *e)
 {
     if (e == NULL)
         return CORO_EINVAL;
-    e->set = 0;
+    __atomic_store_n(&e->set, 0, __ATOMIC_RELAXED);
     return 0;
 }
 
 int coro_event_is_set(const coro_event *e)
 {
-    return e != NULL && e->set;
+    return e != NULL && __atomic_load_n(&e->set, __ATOMIC_RELAXED);
 }
 
 int coro_event_wait_until(coro_event *e, coro_time deadline)
@@ -243,6 +366,14 @@ int coro_event_wait_until(coro_event *e, coro_time deadline)
         return CORO_EINVAL;
     if (err != 0)
         return err;
+    if (self->loop->run != NULL) {
+        coro__lock(&e->lock);
+        if (e->set) {
+            coro__unlock(&e->lock);
+            return 0;
+        }
+        return xwait_in(self, &e->q, &e->lock, "event", e, deadline);
+    }
     if (e->set)
         return 0;
     return wait_in(self, &e->q, "event", e, deadline);
