@@ -165,8 +165,8 @@ static void *pingpong_main(void *arg)
     long v;
 
     (void)arg;
-    if (coro_chan_open(&ping, sizeof(long), 0) != 0 || coro_chan_open(&pong, sizeof(long), 0) != 0 ||
-        coro_spawn(&t, ponger, NULL, &o) != 0)
+    if (coro_chan_open(&ping, sizeof(long), 0) != 0 ||
+        coro_chan_open(&pong, sizeof(long), 0) != 0 || coro_spawn(&t, ponger, NULL, &o) != 0)
         abort();
     v = -1; /* the first round trip shares the channels: not timed */
     if (coro_chan_send(ping, &v) != 0 || coro_chan_recv(pong, &v) != 0)

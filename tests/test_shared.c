@@ -282,6 +282,63 @@ TEST(deadlines_cancellation_and_try_forms_hold_across_loops)
     CHECK_ERR(coro_run(edges_main, NULL, NULL, &two), 0);
 }
 
+/* A task canceled while it waits for the channel's loop to hand the channel
+ * over (a wait nothing but the answer ends) hears of it once the answer
+ * came: cancellation is level-triggered. */
+static coro_chan *slow;
+static int asking;
+
+static void *asks_for_handover(void *arg)
+{
+    long v;
+
+    (void)arg;
+    __atomic_store_n(&asking, 1, __ATOMIC_RELEASE);
+    return P(coro_chan_recv(slow, &v));
+}
+
+/* On loop 1: starts the asker there and cancels it while it waits. */
+static void *cancels_asker(void *arg)
+{
+    coro_task *t;
+    void *out = NULL;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&t, asks_for_handover, NULL, NULL), 0);
+    while (!__atomic_load_n(&asking, __ATOMIC_ACQUIRE))
+        CHECK_ERR(coro_sleep(CORO_USEC(100)), 0);
+    CHECK_ERR(coro_sleep(CORO_USEC(100)), 0); /* it has asked by now */
+    CHECK_ERR(coro_cancel(t), 0);
+    CHECK_ERR(coro_await(t, &out), CORO_ETASKCANCELED);
+    CHECK_ERR(N(out), CORO_ECANCELED);
+    return NULL;
+}
+
+static void *busy_owner_main(void *arg)
+{
+    coro_task *p;
+    coro_time end;
+
+    (void)arg;
+    CHECK_ERR(coro_chan_open(&slow, sizeof(long), 0), 0);
+    p = spawn_on(1, cancels_asker, NULL);
+    while (!__atomic_load_n(&asking, __ATOMIC_ACQUIRE))
+        CHECK_ERR(coro_sleep(CORO_USEC(100)), 0);
+    /* loop 0 works without a pause: the request waits in its inbox while
+     * the asker is canceled */
+    end = coro_now() + CORO_MSEC(test_slow_env() ? 300 : 20);
+    while (coro_now() < end)
+        ;
+    CHECK_ERR(coro_await(p, NULL), 0);
+    CHECK_ERR(coro_chan_free(slow), 0);
+    return NULL;
+}
+
+TEST(a_task_canceled_while_a_channel_is_handed_over_hears_of_it)
+{
+    CHECK_ERR(coro_run(busy_owner_main, NULL, NULL, &two), 0);
+}
+
 /* ======================================================================
  * select
  * ====================================================================== */
@@ -482,10 +539,13 @@ TEST(mutex_semaphore_wait_group_and_event_work_between_loops)
 }
 
 /* A mutex held on one loop times out and is canceled on another. */
+static int held;
+
 static void *held_elsewhere(void *arg)
 {
     (void)arg;
     CHECK_ERR(coro_mutex_lock(&mu), 0);
+    __atomic_store_n(&held, 1, __ATOMIC_RELEASE);
     CHECK_ERR(coro_sleep(CORO_MSEC(20)), 0);
     CHECK_ERR(coro_mutex_unlock(&mu), 0);
     return NULL;
@@ -504,7 +564,8 @@ static void *mutex_edges_main(void *arg)
 
     (void)arg;
     h = spawn_on(1, held_elsewhere, NULL);
-    CHECK_ERR(coro_sleep(CORO_MSEC(2)), 0);
+    while (!__atomic_load_n(&held, __ATOMIC_ACQUIRE))
+        CHECK_ERR(coro_sleep(CORO_MSEC(1)), 0);
     CHECK_ERR(coro_mutex_lock_until(&mu, coro_after(CORO_MSEC(1))), CORO_ETIMEDOUT);
     w = spawn_on(0, lock_waiter, NULL);
     CHECK_ERR(coro_sleep(CORO_MSEC(1)), 0);

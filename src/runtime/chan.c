@@ -271,7 +271,7 @@ static void deliver_answer(coro__loop *l, coro__msg *m)
     share_req *r = coro__container_of(m, share_req, m);
     coro_task *t = r->task;
 
-    coro__run_delivered(l);
+    (void)l;
     coro__free(r);
     coro__ready(t, 0);
 }
@@ -280,7 +280,7 @@ static void deliver_request(coro__loop *l, coro__msg *m)
 {
     share_req *r = coro__container_of(m, share_req, m);
 
-    coro__run_delivered(l);
+    (void)l;
     share_here(r->ch);
     r->m.deliver = deliver_answer;
     coro__run_send(r->task->loop, &r->m);
@@ -326,6 +326,8 @@ static int xop(coro_task *self, coro_chan *ch, int op, void *data, coro_time dea
 
     if ((rc = coro__chan_share(self, ch)) != 0)
         return rc;
+    if (!try_ && self->canceled)
+        return CORO_ECANCELED; /* while it waited for the handover */
     if (!try_ && coro__task_on_shared_stack(self, data, ch->elem_size)) {
         /* a copy-stack task's bytes move while it waits: the waker
          * copies to or from the heap instead */

@@ -87,7 +87,6 @@ static void deliver_spawn(coro__loop *l, coro__msg *m)
     coro_task *t;
     int rc;
 
-    coro__run_delivered(l);
     __atomic_sub_fetch(&l->incoming, 1, __ATOMIC_RELAXED); /* counted in load from here */
     if (l->stopping) { /* shut down after a deadlock: nothing starts */
         unref(k, 1);
@@ -116,7 +115,6 @@ static void deliver_cancel(coro__loop *l, coro__msg *m)
 {
     coro__link *k = coro__container_of(m, coro__link, cancel);
 
-    coro__run_delivered(l);
     if (!l->stopping && k->task != NULL)
         coro__cancel_task(k->task);
     unref(k, 1);
@@ -144,7 +142,6 @@ static void deliver_done(coro__loop *l, coro__msg *m)
     coro__link *k = coro__container_of(m, coro__link, done);
     coro_task *p = k->proxy;
 
-    coro__run_delivered(l);
     if (l->stopping || p == NULL) { /* the proxy went in a deadlock's shutdown */
         unref(k, 1);
         return;

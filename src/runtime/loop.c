@@ -348,6 +348,8 @@ static int schedule(coro__loop *l)
             wait_until(l, next);
         } else if (l->run == NULL) {
             return CORO_EDEADLK; /* nothing can ever wake a task */
+        } else if (coro__inbox_pending(l)) {
+            /* more messages than a round delivers: never idle with some */
         } else if (spin(l)) {
             /* a message came while it looked: it never was idle */
         } else if ((v = coro__run_idle(l)) == 0) {

@@ -219,6 +219,11 @@ size_t coro__inbox_remotes(coro__loop *l)
     return __atomic_load_n(&in->remotes, __ATOMIC_ACQUIRE);
 }
 
+int coro__inbox_has(coro_remote *in)
+{
+    return has_messages(peek(in, __ATOMIC_ACQUIRE));
+}
+
 int coro__inbox_pending(coro__loop *l)
 {
     coro_remote *in = l->inbox;

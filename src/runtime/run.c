@@ -15,9 +15,12 @@
  * no timer, no wait outside the loop and no open remote can be woken by a
  * message only; it counts itself idle and sleeps on its inbox. The loop
  * whose count makes every loop idle looks at every inbox: when none holds a
- * message, nothing can happen anywhere any more (only a loop sends
+ * message, and no loop woke meanwhile (the count's word also counts the
+ * wake-ups), nothing can happen anywhere any more (only a loop sends
  * messages, and none runs; threads outside need a remote, and a loop with
- * one open is not idle). Then the run is over if no loop has a task left,
+ * one open is not idle). Messages are not counted one by one: that would
+ * put two atomic operations on one shared word into every message, every
+ * wake-up of a task of another loop among them. Then the run is over if no loop has a task left,
  * and deadlocked otherwise; that loop reports every loop's tasks (the
  * others sleep, and their count's release orders what they wrote before
  * it), sets the verdict and wakes them all. So a deadlock spanning loops is
@@ -47,10 +50,10 @@ typedef struct coro__run {
     coro_event *stops;   /* loop i's root waits on stops[i] (loop i's) */
     coro__msg *stop_msg; /* loop 0 sends stop_msg[i] to loop i once */
     int stop_sent;       /* loop 0's */
-    /* Loops that wait for a message (the low half) and messages sent
-     * between loops and not yet delivered (the high half), in one word
-     * (atomic), so that one read tells whether both are at their end. */
-    unsigned long long quiet;
+    /* Loops that wait for a message (the low half), and how many times an
+     * idle loop woke (the high half), in one word (atomic): see
+     * coro__run_idle. */
+    unsigned long long idle;
     int verdict; /* 0, CORO__RUN_END, CORO__RUN_DEADLOCK (atomic) */
     coro_run_options opt;
     pthread_mutex_t mu; /* the start: each loop's thread reports whether it is up */
@@ -130,7 +133,6 @@ static void deliver_stop(coro__loop *l, coro__msg *m)
 {
     (void)m;
     (void)coro_event_set(&l->run->stops[l->index]);
-    coro__run_delivered(l);
 }
 
 void coro__run_stop(coro__loop *l)
@@ -165,7 +167,6 @@ static void deliver_fail(coro__loop *l, coro__msg *m)
         coro__free(f->text);
     }
     coro__free(f);
-    coro__run_delivered(l);
 }
 
 void coro__run_fail(coro__loop *l, const char *msg)
@@ -211,31 +212,41 @@ static void report(coro__run *r)
         coro__dump_tasks(stderr, r->loops[i]);
 }
 
-#define IN_FLIGHT (1ULL << 32)
-
 void coro__run_send(coro__loop *to, coro__msg *m)
 {
-    coro__run *r = to->run;
+    coro__loop *from = coro__loop_tls;
 
-    __atomic_add_fetch(&r->quiet, IN_FLIGHT, __ATOMIC_ACQ_REL);
-    coro__inbox_push(r->inboxes[to->index], m);
+    if (from != NULL)
+        from->sent = 1;
+    coro__inbox_push(to->run->inboxes[to->index], m);
 }
 
-void coro__run_delivered(coro__loop *l)
-{
-    __atomic_sub_fetch(&l->run->quiet, IN_FLIGHT, __ATOMIC_ACQ_REL);
-}
+#define IDLE_MASK 0xffffffffULL
+#define WOKE (1ULL << 32)
 
 int coro__run_idle(coro__loop *l)
 {
     coro__run *r = l->run;
+    unsigned long long w;
     int v = CORO__RUN_END;
 
     /* Every loop idle and no message between them on its way: nothing can
-     * happen any more. A loop counts itself awake before it takes its
-     * messages and a sender counts a message before it pushes it, so the
-     * word is never both at its end while anything is to be done. */
-    if (__atomic_add_fetch(&r->quiet, 1, __ATOMIC_ACQ_REL) != (unsigned long long)r->n)
+     * happen any more. A loop sends only while it is not idle, and counts
+     * itself idle after (the count is one release sequence), so the loop
+     * whose count makes every loop idle finds every message sent before in
+     * an inbox, unless a loop woke meanwhile and took it: the word, read
+     * again after the look, says whether one did (an idle loop that wakes
+     * counts that in the high half, so that waking and idling again shows
+     * too). If a message is seen or a loop woke, no verdict yet: the loop
+     * that takes the message counts itself idle again after it. */
+    l->sent = 0;
+    w = __atomic_add_fetch(&r->idle, 1, __ATOMIC_ACQ_REL);
+    if ((w & IDLE_MASK) != (unsigned long long)r->n)
+        return 0;
+    for (int i = 0; i < r->n; i++)
+        if (r->up[i] && coro__inbox_has(r->inboxes[i]))
+            return 0;
+    if (__atomic_load_n(&r->idle, __ATOMIC_ACQUIRE) != w)
         return 0;
     for (int i = 0; i < r->n; i++)
         if (r->loops[i]->ntasks > 0)
@@ -252,17 +263,19 @@ int coro__run_idle(coro__loop *l)
 int coro__run_spin(const coro__loop *l)
 {
     const coro__run *r = l->run;
-    unsigned long long q = __atomic_load_n(&r->quiet, __ATOMIC_RELAXED);
+    unsigned long long idle = __atomic_load_n(&r->idle, __ATOMIC_RELAXED) & IDLE_MASK;
 
-    /* l itself is not counted idle while it spins */
-    return r->spin && ((q >> 32) > 0 || (q & (IN_FLIGHT - 1)) + 1 < (unsigned long long)r->n);
+    /* l itself is not counted idle while it spins. A loop that sent a
+     * message since it was last idle may get an answer; another loop that
+     * works may send one. */
+    return r->spin && (l->sent || idle + 1 < (unsigned long long)r->n);
 }
 
 int coro__run_awake(coro__loop *l)
 {
     coro__run *r = l->run;
 
-    __atomic_sub_fetch(&r->quiet, 1, __ATOMIC_ACQ_REL);
+    __atomic_add_fetch(&r->idle, WOKE - 1, __ATOMIC_ACQ_REL);
     return __atomic_load_n(&r->verdict, __ATOMIC_ACQUIRE);
 }
 
@@ -418,7 +431,7 @@ static int run_many(int n, coro_fn fn, void *arg, void **result, const coro_run_
                 coro__inbox_end(r->loops[i]);
                 coro__io_free(r->loops[i]);
             }
-        __atomic_add_fetch(&r->quiet, (unsigned long long)down, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&r->idle, (unsigned long long)down, __ATOMIC_RELAXED);
         (void)coro__loop_run(r->loops[0], nothing, NULL, "main", NULL, opt);
         rc = CORO_ENOMEM;
     } else {

@@ -170,9 +170,10 @@ struct coro_task {
                               * (this record is its proxy here), or to the
                               * proxy that owns it (this is the task) */
     /* A wait on queues other loops' tasks may fire (shared.c). */
-    int xqueued;    /* it has waiters in such queues */
-    unsigned claim; /* while XPARKED: 0 until a waker claims it (atomic) */
-    coro__msg xmsg; /* the wake-up a waker of another loop sends */
+    int xqueued;          /* it has waiters in such queues */
+    unsigned claim;       /* while XPARKED: 0 until a waker claims it (atomic) */
+    coro__waiter *xfired; /* the waiter its claimer fired (dequeued by it) */
+    coro__msg xmsg;       /* the wake-up a waker of another loop sends */
 };
 
 /* The loop's wake-up eventfd, a system call site (core/fault.h) of the
@@ -217,6 +218,7 @@ typedef struct coro_loop {
     size_t nproxies;           /* of ntasks, proxies of tasks of other loops */
     size_t load;               /* ntasks - nproxies, for placement (atomic) */
     size_t incoming;           /* tasks placed here, not yet started (atomic) */
+    int sent;                  /* it sent a message since it was last idle (run.c) */
     char *late_err;            /* loop 0: a loop's failure after the main task ended */
     struct coro__watchdog *watchdog;
     unsigned long switches;     /* resumes of tasks (atomic, for the watchdog) */
@@ -406,6 +408,8 @@ CORO__HIDDEN unsigned long coro__inbox_wakeups(void);
 CORO__HIDDEN int coro__inbox_open(coro__loop *l);
 /* Pushes a message from another loop (never refused; any thread). */
 CORO__HIDDEN void coro__inbox_push(struct coro_remote *in, coro__msg *m);
+/* Whether in's stack holds a message not yet taken (any thread). */
+CORO__HIDDEN int coro__inbox_has(struct coro_remote *in);
 /* Wakes the inbox's loop whether it sleeps or not (any thread). */
 CORO__HIDDEN void coro__inbox_wake(struct coro_remote *in);
 CORO__HIDDEN void coro__inbox_ref(struct coro_remote *in);
@@ -418,17 +422,15 @@ CORO__HIDDEN void coro__inbox_unref(struct coro_remote *in);
  * CORO__RUN_DEADLOCK. */
 enum { CORO__RUN_END = 1, CORO__RUN_DEADLOCK };
 CORO__HIDDEN int coro__run_idle(coro__loop *l);
-/* Whether an idle loop l should spin before it sleeps: a message is on its
- * way, or another loop works (and may send one soon); and the run has a
- * CPU for each loop (else a spinner takes the time of the loop it waits
- * for). */
+/* Whether an idle loop l should spin before it sleeps: another loop works
+ * (and may send a message soon), and the run has a CPU for each loop (else
+ * a spinner takes the time of the loop it waits for). */
 CORO__HIDDEN int coro__run_spin(const coro__loop *l);
 /* l woke from the wait coro__run_idle let it begin: 0, or the verdict. */
 CORO__HIDDEN int coro__run_awake(coro__loop *l);
-/* Sends m to loop `to` of l's run (any thread of the run); the deliver
- * function calls coro__run_delivered first. */
+/* Sends m to loop `to` of the caller's run, from a loop of the run that is
+ * not idle (its tasks, its scheduler). */
 CORO__HIDDEN void coro__run_send(coro__loop *to, coro__msg *m);
-CORO__HIDDEN void coro__run_delivered(coro__loop *l);
 /* The run's verdict, 0 while it goes on. */
 CORO__HIDDEN int coro__run_verdict(const coro__loop *l);
 /* The loop for a task spawned with opt on loop l: l, another, or NULL

@@ -95,9 +95,10 @@ static void unlock_all(int **lk, int m)
         coro__unlock(lk[i]);
 }
 
-/* take_ready under the locks: a take may fail where a waiter counted as
- * ready was claimed meanwhile (by its deadline, another case of its own
- * select); the take dropped it, and the count is made again. */
+/* take_ready under the locks. A waiter counted as ready may be claimed
+ * meanwhile (by its deadline, another case of its own select, on another
+ * thread): the pick or the take then finds fewer ready, and the count is
+ * made again (a take drops the stale waiter it found). */
 static int xtake_ready(coro__loop *l, coro_case *c, int n)
 {
     for (;;) {
@@ -111,6 +112,8 @@ static int xtake_ready(coro__loop *l, coro_case *c, int n)
         for (i = 0; i < n; i++)
             if (coro__chan_xready(c[i].chan, c[i].op) && pick-- == 0)
                 break;
+        if (i == n)
+            continue; /* fewer are ready now: a waiter was claimed meanwhile */
         c[i].result = coro__chan_xnow(c[i].chan, c[i].op, c[i].data);
         if (c[i].result != CORO_EAGAIN)
             return i;
@@ -162,6 +165,8 @@ static int xselect(coro__loop *l, coro_task *self, coro_case *c, int n, coro_tim
     for (int i = 0; i < n; i++)
         if ((rc = coro__chan_share(self, c[i].chan)) != 0)
             return rc;
+    if (!try_ && self->canceled)
+        return CORO_ECANCELED; /* while it waited for a handover */
     if (n > 8) {
         lk = coro__malloc((size_t)n * (sizeof *lk + sizeof *where));
         if (lk == NULL)

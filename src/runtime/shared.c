@@ -95,7 +95,7 @@ static void deliver_wake(coro__loop *l, coro__msg *m)
 {
     coro_task *t = coro__container_of(m, coro_task, xmsg);
 
-    coro__run_delivered(l);
+    (void)l;
     t->state = CORO__T_PARKED; /* claimed already: the wake-up is this message */
     coro__ready(t, 0);
 }
@@ -107,6 +107,7 @@ void coro__xfire(coro__waiter *w, int result)
     w->fired = 1;
     w->result = result;
     coro__waitq_remove(w);
+    t->xfired = w;
     if (t->loop == coro__loop_tls) {
         t->state = CORO__T_PARKED; /* claimed: readied as any parked task */
         coro__ready(t, 0);
@@ -130,10 +131,13 @@ int coro__xwait_begin(coro_task *t, coro_time deadline)
 
     if (!coro__can_wait(t))
         return CORO_ECBOUNDARY; /* what coro__wait returns there */
+    if (t->canceled)
+        return CORO_ECANCELED; /* every wait here is cancelable */
     if (deadline != CORO_NEVER && (rc = coro__park_deadline(t, deadline)) != 0)
         return rc;
     __atomic_store_n(&t->claim, 0, __ATOMIC_RELAXED); /* published by the unlocks */
     t->xqueued = 1;
+    t->xfired = NULL;
     return 0;
 }
 
@@ -164,8 +168,12 @@ int coro__xwait(coro_task *t, int n, const char *what, const void *obj, unsigned
     rc = coro__switch_away(t->loop, t->co, t);
     coro__assert(rc == 0); /* coro__xwait_begin asked whether t can suspend */
     rc = t->wake;
-    for (int i = 0; i < n; i++)
-        rc = dequeue_one(&w[i], rc);
+    for (int i = 0; i < n; i++) {
+        if (&w[i] == t->xfired) /* its claimer dequeued it: nobody else touches it */
+            rc = w[i].result;
+        else
+            rc = dequeue_one(&w[i], rc);
+    }
     t->xqueued = 0;
     return rc;
 }
