@@ -411,8 +411,10 @@ CORO_API int coro_set_userdata(coro *co, void *user_data);
  * calling thread and returns when it and every task it started are done.
  * Tasks are coroutines the loop resumes; a task suspends in a blocking call
  * (sleep, channel, lock, await, ...) and the loop runs another. One loop per
- * thread; tasks, channels, groups and locks belong to the loop they were
- * made on and are used from its tasks only.
+ * thread; tasks and groups belong to the loop they were made on and are
+ * used from its tasks only. Channels, select, mutexes, semaphores, wait
+ * groups and events may be used by the tasks of every loop of one run
+ * (coro_run_options.loops), with the same semantics; never by two runs.
  *
  * Blocking calls ("may suspend") have an _until form taking an absolute
  * deadline on the loop's clock (coro_now); a deadline that has passed times
@@ -545,6 +547,10 @@ typedef struct coro_run_options {
  * every loop is done, with the main task's result. A deadlock is then every
  * loop blocked with nothing in flight between them and no remote open: it
  * is reported with each task's loop, and every loop closes its own tasks.
+ * What may cross loops: a task spawned onto another loop (its handle stays
+ * with the spawner's loop), channels, select and the sync objects below,
+ * coro_post through a remote; what may not: a task's coroutine, a group
+ * handle (its members may be on any loop), an fd a loop adopted.
  * An error a task posted to another loop dies with fails the run as on
  * loop 0 (CORO_EERROR, even after the main task ended).
  */
@@ -704,7 +710,21 @@ CORO_API int coro_group_wait_until(coro_group *g, coro_time deadline);
 
 /* ---- channels ---- */
 
-/* A channel of fixed-size elements, copied in and out (Go's chan). */
+/*
+ * A channel of fixed-size elements, copied in and out (Go's chan).
+ *
+ * Across loops: the tasks of every loop of the run a channel was opened in
+ * may use it, with Go's semantics (order, close, select's fairness). It
+ * belongs to the loop that opened it and costs there what it costs on one
+ * loop (no lock, no atomic) until a task of another loop first uses it;
+ * that task then waits for the channel's loop to hand it over (once per
+ * channel: a message there and back, even in the try forms, which are then
+ * not free of suspension), and from then on every operation takes the
+ * channel's lock (a spin of a few dozen instructions). A task of another
+ * loop is woken by a message to its loop. A channel of another run, or of
+ * a run that has ended, is refused with CORO_ETHREAD by every call but
+ * coro_chan_free, coro_chan_len and coro_chan_cap.
+ */
 typedef struct coro_chan coro_chan;
 
 /* Opens a channel of elements of elem_size bytes (1 or more) with a buffer
@@ -717,8 +737,9 @@ CORO_API int coro_chan_open(coro_chan **ch, size_t elem_size, size_t capacity);
  * receiver; waits (backpressure) while the buffer is full. Waiters are
  * served first come, first served. Returns 0, CORO_ECHCLOSED (closed
  * before or while waiting; nothing sent), CORO_ETIMEDOUT, CORO_ECANCELED,
- * CORO_EAGAIN (try form: would wait), CORO_EINVAL, CORO_ENOLOOP.
- * May suspend.
+ * CORO_EAGAIN (try form: would wait), CORO_EINVAL, CORO_ENOLOOP,
+ * CORO_ETHREAD (a channel of another run, or of one that ended), CORO_ENOMEM
+ * (a copy-stack task of another loop: the value's heap copy). May suspend.
  */
 CORO_API int coro_chan_send(coro_chan *ch, const void *elem);
 CORO_API int coro_chan_send_until(coro_chan *ch, const void *elem, coro_time deadline);
@@ -732,12 +753,15 @@ CORO_API int coro_chan_recv_until(coro_chan *ch, void *elem, coro_time deadline)
 CORO_API int coro_chan_try_recv(coro_chan *ch, void *elem);
 
 /* Closes ch: waiting senders and receivers wake with CORO_ECHCLOSED
- * (receivers after the buffer is drained). Returns 0, or CORO_ECHCLOSED
- * when already closed, CORO_EINVAL. Never suspends. */
+ * (receivers after the buffer is drained), on every loop. Returns 0, or
+ * CORO_ECHCLOSED when already closed, CORO_EINVAL, CORO_ETHREAD (a thread
+ * without a loop while tasks wait on it; a channel of another run). Never
+ * suspends, but for the handover above. */
 CORO_API int coro_chan_close(coro_chan *ch);
 
-/* Frees ch. Returns 0, or CORO_EBUSY while tasks wait on it (nothing is
- * freed), CORO_EINVAL. */
+/* Frees ch, from any loop of its run, or from any thread once its run has
+ * ended. Returns 0, or CORO_EBUSY while tasks wait on it (nothing is
+ * freed; CORO_ETHREAD from a thread without a loop), CORO_EINVAL. */
 CORO_API int coro_chan_free(coro_chan *ch);
 
 /* Elements buffered now; the capacity. 0 for NULL. */
@@ -770,9 +794,11 @@ typedef struct coro_case {
  * Waits until one of the n cases can proceed, does it, and returns its
  * index (Go's select). Among cases ready at once the choice is uniformly
  * random; one channel may appear in several cases. A case on a closed
- * channel is ready: it is chosen with result CORO_ECHCLOSED. Returns the
+ * channel is ready: it is chosen with result CORO_ECHCLOSED. The cases
+ * may be on channels of different loops (each is then handed over as for
+ * a send, and the select locks them all while it looks). Returns the
  * index, CORO_ETIMEDOUT, CORO_ECANCELED, CORO_EINVAL, CORO_ENOMEM,
- * CORO_ENOLOOP. May suspend.
+ * CORO_ENOLOOP, CORO_ETHREAD. May suspend.
  */
 CORO_API int coro_select(coro_case *cases, int n);
 CORO_API int coro_select_until(coro_case *cases, int n, coro_time deadline);
@@ -782,6 +808,12 @@ CORO_API int coro_select_until(coro_case *cases, int n, coro_time deadline);
 CORO_API int coro_try_select(coro_case *cases, int n);
 
 /* ---- synchronisation: values in caller storage, statically initialisable ---- */
+
+/* Each of these may be used by the tasks of every loop of a run: in a run
+ * of several loops every call takes the object's lock (a spin of a few
+ * dozen instructions) and a task of another loop is woken by a message to
+ * its loop; with one loop there is no lock and no atomic. Never share one
+ * between two runs. */
 
 /* A FIFO queue of waiting tasks (internal; zero is empty). */
 typedef struct coro_waitq {

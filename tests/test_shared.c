@@ -731,6 +731,19 @@ static void *keep_main(void *arg)
     return NULL;
 }
 
+/* Argument errors before cancellation: a canceled task still hears that
+ * the channel is not of its run. */
+static void *canceled_later(void *arg)
+{
+    long v;
+
+    (void)arg;
+    CHECK_ERR(coro_cancel(coro_task_self()), 0);
+    CHECK_ERR(coro_chan_recv(kept, &v), CORO_ETHREAD);
+    CHECK_ERR(coro_chan_recv(NULL, &v), CORO_EINVAL);
+    return NULL;
+}
+
 static void *later_main(void *arg)
 {
     long v;
@@ -740,6 +753,11 @@ static void *later_main(void *arg)
     CHECK_ERR(coro_chan_try_recv(kept, &v), CORO_ETHREAD);
     CHECK_ERR(coro_chan_close(kept), CORO_ETHREAD);
     CHECK_ERR(coro_select((coro_case[]){{kept, CORO_RECV, &v, 0}}, 1), CORO_ETHREAD);
+    {
+        coro_task *t;
+        CHECK_ERR(coro_spawn(&t, canceled_later, NULL, NULL), 0);
+        (void)coro_await(t, NULL);
+    }
     return NULL;
 }
 
@@ -750,4 +768,156 @@ TEST(a_channel_used_after_its_run_has_ended_is_refused)
     CHECK_ERR(coro_run(later_main, NULL, NULL, NULL), 0);
     CHECK_INT(coro_chan_len(kept), 1);
     CHECK_ERR(coro_chan_free(kept), 0); /* by a thread without a loop */
+}
+
+/* ======================================================================
+ * lifetimes: what a woken task touches, what a shutdown frees
+ * ====================================================================== */
+
+/* Work without a pause: the loop takes no message meanwhile. */
+static void busy(coro_time d)
+{
+    coro_time end = coro_now() + d;
+
+    while (coro_now() < end)
+        ;
+}
+
+/* A receiver woken from another loop never touches the channel again: its
+ * sender may close and free it before the wake-up is even delivered. */
+static coro_chan *freed;
+
+static void *freed_receiver(void *arg)
+{
+    long v = 0;
+
+    (void)arg;
+    CHECK_ERR(coro_chan_recv(freed, &v), 0);
+    CHECK_INT(v, 42);
+    return NULL;
+}
+
+static void *hog(void *arg)
+{
+    (void)arg;
+    busy(CORO_MSEC(test_slow_env() ? 300 : 50));
+    return NULL;
+}
+
+static void *freed_main(void *arg)
+{
+    coro_task *r, *h;
+    long v = 42;
+
+    (void)arg;
+    CHECK_ERR(coro_chan_open(&freed, sizeof(long), 0), 0);
+    r = spawn_on(1, freed_receiver, NULL);
+    CHECK_ERR(coro_sleep(CORO_MSEC(test_slow_env() ? 100 : 5)), 0); /* r waits */
+    h = spawn_on(1, hog, NULL); /* loop 1 takes no message for a while */
+    CHECK_ERR(coro_sleep(CORO_MSEC(test_slow_env() ? 50 : 5)), 0);
+    CHECK_ERR(coro_chan_send(freed, &v), 0); /* r claimed; its wake-up waits */
+    CHECK_ERR(coro_chan_close(freed), 0);
+    CHECK_ERR(coro_chan_free(freed), 0); /* nobody waits on it any more */
+    CHECK_ERR(coro_await(r, NULL), 0);
+    CHECK_ERR(coro_await(h, NULL), 0);
+    return NULL;
+}
+
+TEST(a_task_woken_from_another_loop_does_not_touch_the_channel_after)
+{
+    CHECK_ERR(coro_run(freed_main, NULL, NULL, &two), 0);
+}
+
+/* During a deadlock's shutdown, a cleanup's select on a channel a task of
+ * another loop waits on returns (that loop is freeing its tasks: they are
+ * not served), and a copy-stack task of another loop parked with its
+ * value's heap copy leaves no memory. */
+static coro_chan *stuck;
+static coro_event never = CORO_EVENT_INIT;
+static int cleanup_rc = 1;
+
+static void *stuck_receiver(void *arg)
+{
+    long v;
+
+    (void)arg;
+    return P(coro_chan_recv(stuck, &v));
+}
+
+static void select_in_cleanup(void *arg)
+{
+    long v = 1;
+    coro_case c = {stuck, CORO_SEND, &v, 0};
+
+    (void)arg;
+    cleanup_rc = coro_try_select(&c, 1);
+}
+
+static void *defers_a_select(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_defer(select_in_cleanup, NULL), 0);
+    (void)coro_event_wait(&never);
+    return NULL;
+}
+
+static void *stuck_main(void *arg)
+{
+    coro_task_options o = {NULL, 0, NULL, CORO_COPY_STACK, NULL};
+
+    (void)arg;
+    CHECK_ERR(coro_chan_open(&stuck, sizeof(long), 0), 0);
+    o.loop = coro_loop_at(1);
+    CHECK_ERR(coro_spawn(NULL, stuck_receiver, NULL, &o), 0); /* copy-stack, loop 1 */
+    (void)spawn_on(1, stuck_receiver, NULL);
+    (void)spawn_on(0, defers_a_select, NULL);
+    return NULL;
+}
+
+TEST(a_deadlocks_shutdown_serves_no_other_loops_task_and_frees_every_copy)
+{
+    CHECK_ERR(coro_run(stuck_main, NULL, NULL, &two), CORO_EDEADLK);
+    CHECK(cleanup_rc == CORO_EAGAIN || cleanup_rc == 0);
+    CHECK_ERR(coro_chan_free(stuck), 0);
+}
+
+/* A try form in a coroutine a task resumed cannot wait for a handover: it
+ * says so instead of suspending that coroutine. */
+static coro_chan *nested_ch;
+static int nested_rc = 1;
+
+static void *nested(void *arg)
+{
+    long v = 7;
+
+    (void)arg;
+    nested_rc = coro_chan_try_send(nested_ch, &v);
+    return NULL;
+}
+
+static void *resumes_a_coroutine(void *arg)
+{
+    coro *co;
+
+    (void)arg;
+    CHECK_ERR(coro_create(&co, nested, NULL), 0);
+    CHECK_ERR(coro_resume(co, NULL, NULL), 0);
+    CHECK_INT(coro_status(co), CORO_DEAD);
+    CHECK_ERR(nested_rc, CORO_ENOLOOP);
+    CHECK_ERR(coro_destroy(co), 0);
+    return NULL;
+}
+
+static void *nested_main(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_chan_open(&nested_ch, sizeof(long), 0), 0);
+    CHECK_ERR(coro_await(spawn_on(1, resumes_a_coroutine, NULL), NULL), 0);
+    CHECK_ERR(coro_chan_free(nested_ch), 0);
+    return NULL;
+}
+
+TEST(a_try_form_in_a_coroutine_a_task_resumed_never_suspends_it)
+{
+    CHECK_ERR(coro_run(nested_main, NULL, NULL, &two), 0);
 }

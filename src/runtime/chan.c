@@ -286,6 +286,12 @@ static void deliver_request(coro__loop *l, coro__msg *m)
     coro__run_send(r->task->loop, &r->m);
 }
 
+/* Whether ch is a channel of l's run (one whose loop has not ended). */
+static int of_run(const coro_chan *ch, coro__loop *l)
+{
+    return coro__run_loop(l, ch->index, key(ch) & ~SHARED) != NULL;
+}
+
 int coro__chan_share(coro_task *self, coro_chan *ch)
 {
     coro__loop *l = coro__loop_tls, *home;
@@ -300,8 +306,8 @@ int coro__chan_share(coro_task *self, coro_chan *ch)
         share_here(ch);
         return 0;
     }
-    if (self == NULL)
-        return CORO_ENOLOOP; /* the handover needs a task to wait */
+    if (self == NULL || coro__tls->current != self->co)
+        return CORO_ENOLOOP; /* the handover needs the task itself to wait */
     if (!coro__can_wait(self))
         return CORO_ECBOUNDARY;
     if ((r = coro__malloc(sizeof *r)) == NULL)
@@ -333,6 +339,8 @@ static int xop(coro_task *self, coro_chan *ch, int op, void *data, coro_time dea
          * copies to or from the heap instead */
         if ((bounce = coro__malloc(ch->elem_size)) == NULL)
             return CORO_ENOMEM;
+        self->xmem = bounce; /* freed with the task if a deadlock's shutdown
+                              * unwinds it while it waits */
         if (op == CORO_SEND)
             memcpy(bounce, data, ch->elem_size);
         where = bounce;
@@ -349,7 +357,10 @@ static int xop(coro_task *self, coro_chan *ch, int op, void *data, coro_time dea
     } else {
         coro__unlock(&ch->lock);
     }
-    coro__free(bounce);
+    if (bounce != NULL) {
+        self->xmem = NULL;
+        coro__free(bounce);
+    }
     return rc;
 }
 
@@ -362,8 +373,8 @@ static int op_until(coro_chan *ch, int op, void *data, coro_time deadline)
         return err;
     if (ch == NULL || data == NULL)
         return CORO_EINVAL;
-    if (err != 0)
-        return err;
+    if (err != 0) /* after the arguments: a channel of another run first */
+        return key(ch) != self->loop->uid && !of_run(ch, self->loop) ? CORO_ETHREAD : err;
     for (;;) {
         if (CORO__UNLIKELY(key(ch) != self->loop->uid))
             return xop(self, ch, op, data, deadline, 0);
@@ -458,8 +469,18 @@ int coro_chan_close(coro_chan *ch)
         return CORO_EINVAL;
     if (l != NULL && key(ch) != l->uid)
         return xclose(l, ch);
-    if (l == NULL && has_waiters(ch))
-        return CORO_ETHREAD;
+    if (l == NULL) { /* once nobody waits: the lock, in case it was shared */
+        int rc = 0;
+        coro__lock(&ch->lock);
+        if (has_waiters(ch))
+            rc = CORO_ETHREAD;
+        else if (ch->closed)
+            rc = CORO_ECHCLOSED;
+        else
+            ch->closed = 1;
+        coro__unlock(&ch->lock);
+        return rc;
+    }
     if (ch->closed)
         return CORO_ECHCLOSED;
     ch->closed = 1;

@@ -142,12 +142,14 @@ void coro__task_free(coro_task *t)
     coro__timer_del(t->loop, &t->timer);
     if (t->co != NULL)
         coro__worker_destroy(t->co);
-    if (CORO__UNLIKELY(t->name != NULL || t->errmsg != NULL || t->wx != NULL)) {
+    if (CORO__UNLIKELY(t->name != NULL || t->errmsg != NULL || t->wx != NULL || t->xmem != NULL)) {
         if (t->loop->watchdog != NULL && t->name != NULL)
             coro__watchdog_forget(t->loop, t->name);
         coro__free(t->name);
         coro__free(t->errmsg);
         coro__free(t->wx);
+        coro__free(t->xmem);
+        t->xmem = NULL; /* a spare keeps it NULL (task_new) */
     }
     if (t->loop->nspare < SPARE_MAX) {
         t->rq_next = t->loop->spare;
@@ -173,7 +175,10 @@ static CORO__ALWAYS_INLINE coro_task *task_new(coro__loop *l)
     if (t != NULL) {
         l->spare = t->rq_next;
         l->nspare--;
-    } else if ((t = coro__malloc_aligned(sizeof *t, CORO__CACHE_LINE)) == NULL) {
+    } else if ((t = coro__malloc_aligned(sizeof *t, CORO__CACHE_LINE)) != NULL) {
+        t->xn = 0; /* a spare's are so: every wait and coro__task_free leave them */
+        t->xmem = NULL;
+    } else {
         return NULL;
     }
     t->co = NULL;
@@ -204,7 +209,6 @@ static CORO__ALWAYS_INLINE coro_task *task_new(coro__loop *l)
     t->file = NULL;
     t->line = 0;
     t->link = NULL;
-    t->xqueued = 0;
     for (int i = 0; i < CORO__SELECT_INLINE; i++)
         t->w[i].q = NULL;
     return t;
@@ -440,7 +444,7 @@ unsigned long long coro_task_id(const coro_task *t)
 
 static void forget_waits(coro_task *t)
 {
-    if (t->xqueued)
+    if (t->xn > 0)
         coro__xwait_forget(t); /* those in shared queues, under their locks */
     for (int i = 0; i < CORO__SELECT_INLINE; i++)
         coro__waitq_remove(&t->w[i]);

@@ -170,9 +170,11 @@ struct coro_task {
                               * (this record is its proxy here), or to the
                               * proxy that owns it (this is the task) */
     /* A wait on queues other loops' tasks may fire (shared.c). */
-    int xqueued;          /* it has waiters in such queues */
     unsigned claim;       /* while XPARKED: 0 until a waker claims it (atomic) */
     coro__waiter *xfired; /* the waiter its claimer fired (dequeued by it) */
+    int xn;               /* its waiters in the wait (coro__xwait) */
+    void *xmem;           /* what the wait allocated: freed with the task (a
+                           * deadlock's shutdown unwinds a parked task) */
     coro__msg xmsg;       /* the wake-up a waker of another loop sends */
 };
 

@@ -120,35 +120,36 @@ static int xtake_ready(coro__loop *l, coro_case *c, int n)
     }
 }
 
-/* Heap copies of the values of a copy-stack task's cases whose data is on
- * the shared stack (its bytes move while it waits): their addresses in
- * where[], the block to free in *bounce. 0 or CORO_ENOMEM. */
-static int bounce_cases(coro_task *self, const coro_case *c, int n, void **where, char **bounce)
+/* How many bytes of heap copies a copy-stack task's cases need for the
+ * values whose data is on the shared stack (its bytes move while it
+ * waits). */
+static size_t bounce_size(const coro_task *self, const coro_case *c, int n)
 {
     size_t total = 0;
 
-    *bounce = NULL;
     for (int i = 0; i < n; i++) {
         size_t e = coro__chan_elem_size(c[i].chan);
-        where[i] = c[i].data;
         if (coro__task_on_shared_stack(self, c[i].data, e))
             total += (e + 15) & ~(size_t)15;
     }
-    if (total == 0)
-        return 0;
-    if ((*bounce = coro__malloc(total)) == NULL)
-        return CORO_ENOMEM;
-    total = 0;
+    return total;
+}
+
+/* Where each case's value is while the task waits: its data, or a heap
+ * copy in bounce (a send's value copied there now). */
+static void bounce_cases(const coro_task *self, const coro_case *c, int n, void **where,
+                         char *bounce)
+{
     for (int i = 0; i < n; i++) {
         size_t e = coro__chan_elem_size(c[i].chan);
-        if (!coro__task_on_shared_stack(self, c[i].data, e))
+        where[i] = c[i].data;
+        if (bounce == NULL || !coro__task_on_shared_stack(self, c[i].data, e))
             continue;
-        where[i] = *bounce + total;
+        where[i] = bounce;
         if (c[i].op == CORO_SEND)
-            memcpy(where[i], c[i].data, e);
-        total += (e + 15) & ~(size_t)15;
+            memcpy(bounce, c[i].data, e);
+        bounce += (e + 15) & ~(size_t)15;
     }
-    return 0;
 }
 
 /* The select of a task self (NULL: a try from outside a task) some of
@@ -156,10 +157,11 @@ static int bounce_cases(coro_task *self, const coro_case *c, int n, void **where
 static int xselect(coro__loop *l, coro_task *self, coro_case *c, int n, coro_time deadline,
                    int try_)
 {
-    int *small[8], **lk = small;
-    void *where_small[8], **where = where_small;
-    char *bounce = NULL;
+    int *small_lk[8], **lk = small_lk;
+    void *small_where[8], **where = small_where;
+    char *mem = NULL, *bounce = NULL;
     coro__waiter *w = NULL;
+    size_t copies = 0, ptrs = n > 8 ? (size_t)n * (sizeof *lk + sizeof *where) : 0;
     int m, rc, start;
 
     for (int i = 0; i < n; i++)
@@ -167,46 +169,55 @@ static int xselect(coro__loop *l, coro_task *self, coro_case *c, int n, coro_tim
             return rc;
     if (!try_ && self->canceled)
         return CORO_ECANCELED; /* while it waited for a handover */
-    if (n > 8) {
-        lk = coro__malloc((size_t)n * (sizeof *lk + sizeof *where));
-        if (lk == NULL)
+    if (!try_ && (w = waiters(self, n)) == NULL)
+        return CORO_ENOMEM;
+    if (!try_)
+        copies = bounce_size(self, c, n);
+    if (ptrs + copies > 0) {
+        /* one block, kept in the task record while it waits: a deadlock's
+         * shutdown unwinds a parked task, and frees the record */
+        if ((mem = coro__malloc(ptrs + copies)) == NULL)
             return CORO_ENOMEM;
-        where = (void **)(lk + n);
-    }
-    rc = 0;
-    if (!try_ &&
-        ((w = waiters(self, n)) == NULL || (rc = bounce_cases(self, c, n, where, &bounce)) != 0))
-        rc = rc != 0 ? rc : CORO_ENOMEM;
-    if (rc == 0) {
-        m = locks_of(c, n, lk);
-        for (int i = 0; i < m; i++)
-            coro__lock(lk[i]);
-        rc = xtake_ready(l, c, n);
-        if (rc == CORO_EAGAIN && !try_ && (rc = coro__xwait_begin(self, deadline)) == 0) {
-            start = (int)(coro__random(l) % (unsigned)n);
-            for (int j = 0; j < n; j++) {
-                int i = (start + j) % n;
-                coro__xwait_queue(&w[i], self, coro__chan_queue(c[i].chan, c[i].op),
-                                  coro__chan_lock(c[i].chan), where[i], i);
-            }
-            unlock_all(lk, m);
-            rc = coro__xwait(self, n, "select", c, CORO__WAIT_CANCEL);
-            for (int i = 0; i < n; i++) {
-                if (!w[i].fired)
-                    continue;
-                c[i].result = w[i].result;
-                if (w[i].result == 0 && c[i].op == CORO_RECV && where[i] != c[i].data)
-                    memcpy(c[i].data, where[i], coro__chan_elem_size(c[i].chan));
-                rc = i;
-                break;
-            }
-        } else {
-            unlock_all(lk, m);
+        if (self != NULL)
+            self->xmem = mem;
+        if (ptrs > 0) {
+            lk = (int **)(void *)mem;
+            where = (void **)(lk + n);
         }
+        if (copies > 0)
+            bounce = mem + ptrs;
     }
-    coro__free(bounce);
-    if (lk != small)
-        coro__free(lk);
+    bounce_cases(self, c, n, where, bounce);
+    m = locks_of(c, n, lk);
+    for (int i = 0; i < m; i++)
+        coro__lock(lk[i]);
+    rc = xtake_ready(l, c, n);
+    if (rc == CORO_EAGAIN && !try_ && (rc = coro__xwait_begin(self, deadline)) == 0) {
+        start = (int)(coro__random(l) % (unsigned)n);
+        for (int j = 0; j < n; j++) {
+            int i = (start + j) % n;
+            coro__xwait_queue(&w[i], self, coro__chan_queue(c[i].chan, c[i].op),
+                              coro__chan_lock(c[i].chan), where[i], i);
+        }
+        unlock_all(lk, m);
+        rc = coro__xwait(self, n, "select", c, CORO__WAIT_CANCEL);
+        for (int i = 0; i < n; i++) {
+            if (!w[i].fired)
+                continue;
+            c[i].result = w[i].result;
+            if (w[i].result == 0 && c[i].op == CORO_RECV && where[i] != c[i].data)
+                memcpy(c[i].data, where[i], coro__chan_elem_size(c[i].chan));
+            rc = i;
+            break;
+        }
+    } else {
+        unlock_all(lk, m);
+    }
+    if (mem != NULL) {
+        if (self != NULL)
+            self->xmem = NULL;
+        coro__free(mem);
+    }
     return rc;
 }
 

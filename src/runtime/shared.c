@@ -67,26 +67,27 @@ static int may_claim(const coro__loop *l, const coro_task *t)
     return t->loop == l || !l->stopping;
 }
 
+/* A stale waiter (its task was claimed by another party) stays in its
+ * queue until its task dequeues it, under the lock: so an object with a
+ * waiter of a task that has not dequeued yet is never freed under it
+ * (coro_chan_free: CORO_EBUSY). Only the fired waiter leaves at once, and
+ * its task does not touch its queue again. */
 coro__waiter *coro__xpeek(coro_waitq *q)
 {
     coro__loop *l = coro__loop_tls;
-    coro__waiter *w, *next;
 
-    for (w = q->first; w != NULL; w = next) {
-        next = w->next;
-        if (!may_claim(l, w->task))
-            continue;
-        if (coro__claim(w->task))
+    for (coro__waiter *w = q->first; w != NULL; w = w->next)
+        if (may_claim(l, w->task) && coro__claim(w->task))
             return w;
-        coro__waitq_remove(w); /* its task woke by another case, a deadline, ... */
-    }
     return NULL;
 }
 
 int coro__xwaiting(coro_waitq *q)
 {
+    coro__loop *l = coro__loop_tls;
+
     for (coro__waiter *w = q->first; w != NULL; w = w->next)
-        if (__atomic_load_n(&w->task->claim, __ATOMIC_ACQUIRE) == 0)
+        if (may_claim(l, w->task) && __atomic_load_n(&w->task->claim, __ATOMIC_ACQUIRE) == 0)
             return 1;
     return 0;
 }
@@ -119,10 +120,14 @@ void coro__xfire(coro__waiter *w, int result)
 
 void coro__xfire_all(coro_waitq *q, int result)
 {
-    coro__waiter *w;
+    coro__loop *l = coro__loop_tls;
+    coro__waiter *w, *next;
 
-    while ((w = coro__xpeek(q)) != NULL)
-        coro__xfire(w, result);
+    for (w = q->first; w != NULL; w = next) {
+        next = w->next;
+        if (may_claim(l, w->task) && coro__claim(w->task))
+            coro__xfire(w, result);
+    }
 }
 
 int coro__xwait_begin(coro_task *t, coro_time deadline)
@@ -136,28 +141,32 @@ int coro__xwait_begin(coro_task *t, coro_time deadline)
     if (deadline != CORO_NEVER && (rc = coro__park_deadline(t, deadline)) != 0)
         return rc;
     __atomic_store_n(&t->claim, 0, __ATOMIC_RELAXED); /* published by the unlocks */
-    t->xqueued = 1;
     t->xfired = NULL;
     return 0;
 }
 
-/* Dequeues w under its lock: its result if it fired, else rc. */
-static int dequeue_one(coro__waiter *w, int rc)
+/* Dequeues t's waiters of its wait on shared queues, each under its lock
+ * but the one its claimer fired (out of its queue already, whose object
+ * may be gone by now): the fired one's result, or rc. */
+static int dequeue(coro_task *t, int rc)
 {
-    int *lk = w->lock;
+    coro__waiter *w = t->xn <= CORO__SELECT_INLINE ? t->w : t->wx;
 
-    coro__lock(lk);
-    if (w->fired)
-        rc = w->result;
-    coro__waitq_remove(w);
-    coro__unlock(lk);
-    w->lock = NULL;
+    for (int i = 0; i < t->xn; i++) {
+        if (&w[i] == t->xfired) {
+            rc = w[i].result;
+            continue;
+        }
+        coro__lock(w[i].lock);
+        coro__waitq_remove(&w[i]);
+        coro__unlock(w[i].lock);
+    }
+    t->xn = 0;
     return rc;
 }
 
 int coro__xwait(coro_task *t, int n, const char *what, const void *obj, unsigned flags)
 {
-    coro__waiter *w = n <= CORO__SELECT_INLINE ? t->w : t->wx;
     int rc;
 
     t->state = CORO__T_XPARKED;
@@ -165,26 +174,14 @@ int coro__xwait(coro_task *t, int n, const char *what, const void *obj, unsigned
     t->obj = obj;
     t->cancelable = (flags & CORO__WAIT_CANCEL) != 0;
     t->wake = 0;
+    t->xn = n;
     rc = coro__switch_away(t->loop, t->co, t);
     coro__assert(rc == 0); /* coro__xwait_begin asked whether t can suspend */
-    rc = t->wake;
-    for (int i = 0; i < n; i++) {
-        if (&w[i] == t->xfired) /* its claimer dequeued it: nobody else touches it */
-            rc = w[i].result;
-        else
-            rc = dequeue_one(&w[i], rc);
-    }
-    t->xqueued = 0;
-    return rc;
+    (void)rc;
+    return dequeue(t, t->wake);
 }
 
 void coro__xwait_forget(coro_task *t)
 {
-    for (int i = 0; i < CORO__SELECT_INLINE; i++)
-        if (t->w[i].q != NULL)
-            (void)dequeue_one(&t->w[i], 0);
-    for (int i = 0; i < t->nwx; i++)
-        if (t->wx[i].q != NULL)
-            (void)dequeue_one(&t->wx[i], 0);
-    t->xqueued = 0;
+    (void)dequeue(t, 0);
 }

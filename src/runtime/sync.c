@@ -346,7 +346,13 @@ int coro_event_clear(coro_event *e)
 {
     if (e == NULL)
         return CORO_EINVAL;
-    __atomic_store_n(&e->set, 0, __ATOMIC_RELAXED);
+    if (shared()) {
+        coro__lock(&e->lock);
+        __atomic_store_n(&e->set, 0, __ATOMIC_RELAXED);
+        coro__unlock(&e->lock);
+        return 0;
+    }
+    e->set = 0;
     return 0;
 }
 
