@@ -133,7 +133,7 @@ static void *spawn_main(void *arg)
 
 static double run_spawn(void)
 {
-    coro_run_options two = {CORO_RUN_PIN, 0, 0, 0, 2};
+    coro_run_options two = {CORO_RUN_PIN, 0, 0, 0, 2, 0};
 
     if (coro_run(spawn_main, NULL, NULL, &two) != 0)
         abort();
@@ -185,7 +185,7 @@ static void *pingpong_main(void *arg)
 
 static double run_pingpong(void)
 {
-    coro_run_options two = {CORO_RUN_PIN, 0, 0, 0, 2};
+    coro_run_options two = {CORO_RUN_PIN, 0, 0, 0, 2, 0};
 
     if (coro_run(pingpong_main, NULL, NULL, &two) != 0)
         abort();
@@ -290,7 +290,7 @@ static void *mix_main(void *arg)
 /* The wall time per task. */
 static double run_mix(int loops)
 {
-    coro_run_options o = {CORO_RUN_PIN, 0, 0, 0, loops};
+    coro_run_options o = {CORO_RUN_PIN, 0, 0, 0, loops, 0};
 
     if (coro_run(mix_main, NULL, NULL, &o) != 0)
         abort();

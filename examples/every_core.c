@@ -188,7 +188,7 @@ static void *main_task(void *arg)
 
 int main(void)
 {
-    coro_run_options opt = {0, 0, 0, 0, LOOPS};
+    coro_run_options opt = {0, 0, 0, 0, LOOPS, 0};
     int rc = coro_run(main_task, NULL, NULL, &opt);
 
     if (rc != 0) {

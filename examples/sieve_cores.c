@@ -96,7 +96,7 @@ static void *sieve(void *arg)
 
 int main(void)
 {
-    coro_run_options two = {0, 0, 0, 0, 2};
+    coro_run_options two = {0, 0, 0, 0, 2, 0};
     void *err = NULL;
     int rc = coro_run(sieve, NULL, &err, &two);
 

@@ -493,6 +493,10 @@ typedef struct coro_run_options {
      * the order of events across threads cannot be replayed. Below 0 and
      * not CORO_LOOPS_PER_CPU, or above 1024: CORO_EINVAL. */
     int loops;
+    /* The most threads each loop's offload pool grows to (coro_offload):
+     * 1 to 1024; 0, the environment's CORO_OFFLOAD_THREADS, else 64.
+     * Otherwise CORO_EINVAL. */
+    int offload_threads;
 } coro_run_options;
 
 #define CORO_LOOPS_PER_CPU (-1)
@@ -666,10 +670,13 @@ CORO_API int coro_sleep_until(coro_time deadline);
 
 /*
  * Writes a line per task of this thread's loop to f: id, name, state,
- * what it waits on, and where it was spawned (in a run of several loops,
- * this loop's tasks only, each line naming the loop; a task running on
- * another loop appears here as "running on another loop"). Returns the
- * number of tasks, or CORO_ENOLOOP.
+ * what it waits on, and where it was spawned. In a run of several loops,
+ * each line names its loop, and called by a task, every loop's tasks are
+ * written: each other loop writes its own when a message asks it (the task
+ * waits for each, as long as that loop takes to look at its messages);
+ * outside a task, this loop's only. A task placed on another loop appears
+ * on the spawner's as "running on another loop". Returns the number of
+ * tasks, or CORO_ENOLOOP. May suspend (several loops).
  */
 CORO_API int coro_dump(void *f /* FILE * */);
 
@@ -1115,9 +1122,10 @@ CORO_API int coro_post_at(coro_remote *r, coro_fn fn, void *arg, const char *fil
 /*
  * Runs fn(arg) on a thread of the loop's pool and suspends only the calling
  * task until it returns. The pool starts with one thread on first use and
- * grows by one whenever a job finds every thread busy, up to the
- * environment's CORO_OFFLOAD_THREADS (a number from 1 to 1024; otherwise,
- * or when unset, 64), so that a long job, or one abandoned at its
+ * grows by one whenever a job finds every thread busy, up to
+ * coro_run_options.offload_threads, else the environment's
+ * CORO_OFFLOAD_THREADS (a number from 1 to 1024; otherwise, or when unset,
+ * 64), so that a long job, or one abandoned at its
  * deadline, holds up no other; its threads are joined when coro_run
  * returns. *result (may be NULL) gets fn's return value. For
  * CPU-heavy work and blocking library calls. fn runs on another thread: it

@@ -9,7 +9,7 @@
 
 #include "test.h"
 
-static coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0, 0};
+static coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0, 0, 0};
 
 /* ---- every capacity ---- */
 

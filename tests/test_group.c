@@ -12,7 +12,7 @@
  */
 #include "test.h"
 
-static coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0, 0};
+static coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0, 0, 0};
 
 #define MAXT 8
 
@@ -800,7 +800,7 @@ static void *seeded_main(void *arg)
 TEST(group_rules_hold_in_every_seeded_order)
 {
     for (unsigned long long seed = 1; seed <= 20; seed++) {
-        coro_run_options o = {CORO_RUN_VIRTUAL_CLOCK | CORO_RUN_SEEDED, seed, 0, 0, 0};
+        coro_run_options o = {CORO_RUN_VIRTUAL_CLOCK | CORO_RUN_SEEDED, seed, 0, 0, 0, 0};
         CHECK_ERR(coro_run(seeded_main, NULL, NULL, &o), 0);
     }
 }

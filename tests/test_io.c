@@ -21,7 +21,7 @@
 #include "test.h"
 #include "hooks.h"
 
-static coro_run_options real = {0, 0, 0, 0, 0};
+static coro_run_options real = {0, 0, 0, 0, 0, 0};
 
 /* Runs fn as the main task on the real clock; it must succeed. */
 static void run_real(coro_fn fn)
@@ -520,7 +520,7 @@ static void *count_sleeps_waiting(void *arg)
  * `busy`: the times the loop's thread slept meanwhile. */
 static long sleeps_waiting_for_outside(coro_time busy)
 {
-    coro_run_options o = {0, 0, 0, busy, 0};
+    coro_run_options o = {0, 0, 0, busy, 0, 0};
     pthread_t th;
 
     counting = counted = 0;
@@ -555,7 +555,7 @@ static void *timer_while_busy_polling(void *arg)
 
 TEST(busy_polling_serves_io_without_sleeping_and_stops_at_timers)
 {
-    coro_run_options busy = {0, 0, 0, CORO_SEC(10), 0}, bad = {0, 0, 0, -1, 0};
+    coro_run_options busy = {0, 0, 0, CORO_SEC(10), 0, 0}, bad = {0, 0, 0, -1, 0, 0};
 
     /* The loop's thread sleeps in the poller without busy polling, and
      * not at all with 10 s of it (valgrind and qemu schedule threads

@@ -503,7 +503,7 @@ static void *echo_ahead(void *arg)
 
 TEST(receiving_ahead_without_its_ring_reads_with_read)
 {
-    coro_run_options ahead = {CORO_RUN_READ_AHEAD, 0, 0, 0, 0};
+    coro_run_options ahead = {CORO_RUN_READ_AHEAD, 0, 0, 0, 0, 0};
 
     CHECK_INT(unsetenv("CORO_IO_URING"), 0);
     CHECK_INT(unsetenv("CORO_READ_AHEAD"), 0);

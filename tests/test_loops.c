@@ -11,12 +11,13 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test.h"
 
-static coro_run_options two = {0, 0, 0, 0, 2};
-static coro_run_options three = {0, 0, 0, 0, 3};
+static coro_run_options two = {0, 0, 0, 0, 2, 0};
+static coro_run_options three = {0, 0, 0, 0, 3, 0};
 
 static coro_task_options on(int i)
 {
@@ -371,7 +372,7 @@ static void *stale_main(void *arg)
 
 TEST(bad_loop_options_are_refused)
 {
-    coro_run_options o = {0, 0, 0, 0, -2};
+    coro_run_options o = {0, 0, 0, 0, -2, 0};
     void *out = NULL;
 
     CHECK_ERR(coro_run(nothing, NULL, NULL, &o), CORO_EINVAL);
@@ -497,7 +498,7 @@ static void *held_main(void *arg)
 
 TEST(a_run_ends_though_a_remote_is_open_when_its_main_task_is_done)
 {
-    coro_run_options busy = {0, 0, 0, CORO_MSEC(50), 2};
+    coro_run_options busy = {0, 0, 0, CORO_MSEC(50), 2, 0};
 
     CHECK_ERR(coro_run(held_main, NULL, NULL, &busy), 0);
     CHECK_INT(pthread_join(holder, NULL), 0);
@@ -594,4 +595,107 @@ TEST(groups_spanning_loops_fail_cancel_and_time_out_at_random_and_nothing_leaks)
 {
     CHECK_ERR(coro_run(storm_main, NULL, NULL, &three), 0);
     CHECK(storm_ended > 0);
+}
+
+/* ======================================================================
+ * the tools: a dump of every loop, the watchdog on every loop
+ * ====================================================================== */
+
+static coro_event dump_gate = CORO_EVENT_INIT;
+
+static void *parked_here(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_event_wait(&dump_gate), 0);
+    return NULL;
+}
+
+static void *dump_main(void *arg)
+{
+    FILE *f = tmpfile();
+    char text[8192];
+    size_t n;
+    int count;
+
+    (void)arg;
+    CHECK(f != NULL);
+    for (int i = 0; i < 3; i++) {
+        coro_task_options o = {"parked", 0, NULL, 0, NULL};
+        o.loop = coro_loop_at(i);
+        CHECK_ERR(coro_spawn(NULL, parked_here, NULL, &o), 0);
+    }
+    CHECK_ERR(coro_sleep(CORO_MSEC(test_slow_env() ? 200 : 10)), 0); /* all parked */
+    count = coro_dump(f);
+    rewind(f);
+    n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    /* loop 0: main, its parked one and 2 proxies; loops 1 and 2: a root and
+     * a parked one each */
+    CHECK_INT(count, 8);
+    CHECK(strstr(text, "loop 0: task") != NULL && strstr(text, "\"main\"") != NULL);
+    CHECK(strstr(text, "loop 1: task") != NULL && strstr(text, "loop 2: task") != NULL);
+    CHECK(strstr(text, "\"parked\": blocked on event") != NULL);
+    CHECK(strstr(text, "running on another loop") != NULL);
+    CHECK_ERR(coro_event_set(&dump_gate), 0);
+    return NULL;
+}
+
+TEST(coro_dump_in_a_run_of_several_loops_lists_every_loops_tasks)
+{
+    CHECK_ERR(coro_run(dump_main, NULL, NULL, &three), 0);
+}
+
+static double seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *hogs_loop_1(void *arg)
+{
+    double t0 = seconds();
+
+    (void)arg;
+    while (seconds() - t0 < 0.3)
+        ;
+    return NULL;
+}
+
+static void *watched_main(void *arg)
+{
+    coro_task_options o = {"hog on 1", 0, NULL, 0, NULL};
+    coro_task *t;
+
+    (void)arg;
+    o.loop = coro_loop_at(1);
+    CHECK_ERR(coro_spawn(&t, hogs_loop_1, NULL, &o), 0);
+    CHECK_ERR(coro_await(t, NULL), 0);
+    return NULL;
+}
+
+TEST(the_watchdog_watches_every_loop)
+{
+    coro_run_options o = {0, 0, CORO_MSEC(50), 0, 2, 0};
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+    char text[4096];
+    size_t n;
+
+    if (test_slow_env())
+        return; /* the watchdog's timing (see test_sched) */
+    CHECK(tmp != NULL && saved >= 0);
+    fflush(stderr);
+    dup2(fileno(tmp), 2);
+    CHECK_ERR(coro_run(watched_main, NULL, NULL, &o), 0);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    n = fread(text, 1, sizeof text - 1, tmp);
+    text[n] = '\0';
+    fclose(tmp);
+    CHECK(strstr(text, "coro: watchdog: task \"hog on 1\" (id ") != NULL);
 }

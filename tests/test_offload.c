@@ -290,3 +290,30 @@ TEST(coro_offload_threads_bounds_the_pool_and_bad_values_are_ignored)
     CHECK(both_take("0") < CORO_MSEC(95)); /* out of range: the default */
     CHECK(both_take("many") < CORO_MSEC(95));
 }
+
+/* Two tasks offload 50 ms each with the option's bound: the time both
+ * take. The option wins over the environment. */
+static coro_time both_take_opt(int threads)
+{
+    coro_run_options o = {0, 0, 0, 0, 0, 0};
+    coro_time took = 0;
+
+    o.offload_threads = threads;
+    CHECK_INT(setenv("CORO_OFFLOAD_THREADS", "8", 1), 0);
+    CHECK_ERR(coro_run(two_at_once, &took, NULL, &o), 0);
+    CHECK_INT(unsetenv("CORO_OFFLOAD_THREADS"), 0);
+    return took;
+}
+
+TEST(the_offload_threads_option_bounds_the_pool_before_the_environment)
+{
+    coro_run_options bad = {0, 0, 0, 0, 0, -1};
+    coro_time took = 0;
+
+    CHECK(both_take_opt(1) >= CORO_MSEC(100)); /* one thread: in turn */
+    if (!test_slow_env())
+        CHECK(both_take_opt(0) < CORO_MSEC(95)); /* 0: the environment's 8 */
+    CHECK_ERR(coro_run(two_at_once, &took, NULL, &bad), CORO_EINVAL);
+    bad.offload_threads = 1025;
+    CHECK_ERR(coro_run(two_at_once, &took, NULL, &bad), CORO_EINVAL);
+}

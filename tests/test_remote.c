@@ -216,8 +216,9 @@ static void *closed_remote_main(void *arg)
 
 TEST(an_open_remote_keeps_a_waiting_loop_from_a_deadlock_and_a_closed_one_does_not)
 {
-    static const coro_run_options modes[] = {
-        {0, 0, 0, 0, 0}, {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0, 0}, {0, 0, 0, CORO_USEC(200), 0}};
+    static const coro_run_options modes[] = {{0, 0, 0, 0, 0, 0},
+                                             {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0, 0, 0},
+                                             {0, 0, 0, CORO_USEC(200), 0, 0}};
 
     for (int i = 0; i < 3; i++) {
         got = 0;
@@ -419,7 +420,7 @@ static void *closed_elsewhere_main(void *arg)
 
 TEST(a_remote_closed_by_another_thread_lets_the_loop_report_its_deadlock)
 {
-    coro_run_options two = {0, 0, 0, 0, 2};
+    coro_run_options two = {0, 0, 0, 0, 2, 0};
 
     CHECK_ERR(coro_run(closed_elsewhere_main, NULL, NULL, NULL), CORO_EDEADLK);
     CHECK_INT(pthread_join(closer, NULL), 0);

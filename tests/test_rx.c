@@ -22,7 +22,7 @@
 #include "test.h"
 #include "hooks.h"
 
-static coro_run_options ahead = {CORO_RUN_READ_AHEAD, 0, 0, 0, 0};
+static coro_run_options ahead = {CORO_RUN_READ_AHEAD, 0, 0, 0, 0, 0};
 
 /* Whether this machine and environment receive ahead: then a socket that
  * coro accepted must be received ahead. Found out once per process (the

@@ -15,7 +15,7 @@
 #include "internal.h"
 #include "test.h"
 
-static coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0, 0};
+static coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0, 0, 0};
 
 static double real_seconds(void)
 {
@@ -440,7 +440,7 @@ static void *spawn_tracers(void *arg)
 
 static void run_traced(unsigned long long seed, char *out)
 {
-    coro_run_options o = {CORO_RUN_SEEDED, seed, 0, 0, 0};
+    coro_run_options o = {CORO_RUN_SEEDED, seed, 0, 0, 0, 0};
 
     trace[0] = '\0';
     CHECK_ERR(coro_run(spawn_tracers, NULL, NULL, seed != 0 ? &o : NULL), 0);
@@ -589,7 +589,7 @@ static void *spin_named(void *arg)
 
 TEST(watchdog_reports_a_task_that_does_not_yield)
 {
-    coro_run_options o = {0, 0, CORO_MSEC(50), 0, 0};
+    coro_run_options o = {0, 0, CORO_MSEC(50), 0, 0, 0};
 
     /* valgrind runs one thread at a time and need not let the watchdog's
      * run while the spinning one holds the CPU; qemu is too slow to keep
@@ -644,7 +644,7 @@ static void *drain_later(void *arg)
  * the watchdog waits; the loop frees the reported task and goes on. */
 TEST(a_watchdog_blocked_on_stderr_does_not_hold_up_the_loop)
 {
-    coro_run_options o = {0, 0, CORO_MSEC(20), 0, 0};
+    coro_run_options o = {0, 0, CORO_MSEC(20), 0, 0, 0};
     struct blocked_err b = {{-1, -1}, 0, 0, 0, 0};
     int saved, flags;
     char fill[4096];

@@ -14,8 +14,8 @@
 
 #include "test.h"
 
-static coro_run_options two = {0, 0, 0, 0, 2};
-static coro_run_options three = {0, 0, 0, 0, 3};
+static coro_run_options two = {0, 0, 0, 0, 2, 0};
+static coro_run_options three = {0, 0, 0, 0, 3, 0};
 
 static coro_task_options on(int i)
 {

@@ -237,7 +237,7 @@ static void *wait_then_deadlock(void *arg)
 
 TEST(a_deadlock_after_waits_that_ended_early_is_reported_at_once)
 {
-    coro_run_options real = {0, 0, 0, 0, 0};
+    coro_run_options real = {0, 0, 0, 0, 0, 0};
     coro_time start = coro_now();
 
     CHECK_ERR(coro_run(wait_then_deadlock, NULL, NULL, &real), CORO_EDEADLK);
@@ -267,7 +267,7 @@ static void *rearm_then_time_out(void *arg)
 
 TEST(a_virtual_clock_lands_on_a_rearmed_deadline_not_on_its_old_slot)
 {
-    coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0, 0};
+    coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0, 0, 0};
 
     CHECK_ERR(coro_run(rearm_then_time_out, NULL, NULL, &virt), 0);
 }

@@ -37,8 +37,8 @@
 #include "sched.h"
 #include "hooks.h"
 
-#define OFFLOAD_MAX 64     /* the most threads, unless the environment says */
-#define OFFLOAD_LIMIT 1024 /* the most CORO_OFFLOAD_THREADS may say */
+#define OFFLOAD_MAX 64                    /* the most threads, unless the environment says */
+#define OFFLOAD_LIMIT CORO__OFFLOAD_LIMIT /* the most CORO_OFFLOAD_THREADS may say */
 
 typedef struct job {
     struct job *next;     /* the queue */
@@ -169,7 +169,7 @@ static struct coro__offload *pool(coro__loop *l, int *err)
     if ((p = coro__malloc(sizeof *p)) == NULL)
         return NULL;
     memset(p, 0, sizeof *p);
-    p->max = max_threads();
+    p->max = l->offload_threads > 0 ? l->offload_threads : max_threads();
     if ((p->threads = coro__malloc((size_t)p->max * sizeof *p->threads)) == NULL) {
         coro__free(p);
         return NULL;

@@ -421,6 +421,8 @@ int coro_dump(void *f)
         return CORO_ENOLOOP;
     for (coro_task *t = l->all; t != NULL; t = t->all_next, n++)
         dump_task(f != NULL ? f : stderr, l, t);
+    if (l->run != NULL)
+        n += coro__run_dump(l, f != NULL ? f : stderr);
     return n;
 }
 
@@ -583,6 +585,7 @@ coro__loop *coro__loop_new(const coro_run_options *opt)
     l->flags = opt != NULL ? opt->flags : 0;
     l->rng = (opt != NULL && opt->seed != 0) ? opt->seed : 0x9E3779B97F4A7C15ULL;
     l->busy_poll = opt != NULL ? opt->busy_poll : 0;
+    l->offload_threads = opt != NULL ? opt->offload_threads : 0;
     return l;
 }
 

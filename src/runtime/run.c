@@ -194,6 +194,60 @@ coro__loop *coro__run_loop(coro__loop *l, int index, unsigned long long uid)
     return o != NULL && o->uid == uid ? o : NULL;
 }
 
+/* ---- coro_dump across loops ---- */
+
+typedef struct dump_req {
+    coro__msg m;
+    FILE *f;
+    coro_task *task; /* who asked, and waits for the answer */
+    int count;
+} dump_req;
+
+static void deliver_answer(coro__loop *l, coro__msg *m)
+{
+    dump_req *d = coro__container_of(m, dump_req, m);
+
+    (void)l;
+    coro__ready(d->task, 0);
+}
+
+static void deliver_dump(coro__loop *l, coro__msg *m)
+{
+    dump_req *d = coro__container_of(m, dump_req, m);
+
+    coro__dump_tasks(d->f, l);
+    d->count = (int)l->ntasks;
+    d->m.deliver = deliver_answer;
+    coro__run_send(d->task->loop, &d->m);
+}
+
+int coro__run_dump(coro__loop *l, FILE *f)
+{
+    coro__run *r = l->run;
+    coro_task *self = l->current;
+    dump_req *d;
+    int n = 0;
+
+    if (self == NULL || coro__tls->current != self->co || !coro__can_wait(self) || l->stopping ||
+        (d = coro__malloc(sizeof *d)) == NULL)
+        return 0;
+    d->f = f;
+    d->task = self;
+    for (int i = 0; i < r->n; i++) {
+        if (r->loops[i] == l || !r->up[i])
+            continue;
+        d->m.deliver = deliver_dump;
+        d->count = 0;
+        coro__run_send(r->loops[i], &d->m);
+        /* neither a deadline nor cancellation: the answer will come, and
+         * only it readies self */
+        (void)coro__wait(self, NULL, NULL, 0, "dump", r->loops[i], CORO_NEVER, 0);
+        n += d->count;
+    }
+    coro__free(d);
+    return n;
+}
+
 /* ---- the verdict ---- */
 
 int coro__run_verdict(const coro__loop *l)
@@ -471,7 +525,9 @@ int coro_run(coro_fn fn, void *arg, void **result, const coro_run_options *opt)
     coro__loop *l;
     int rc;
 
-    if (fn == NULL || (opt != NULL && opt->busy_poll < 0) || n < 1 || n > LOOPS_MAX)
+    if (fn == NULL || n < 1 || n > LOOPS_MAX ||
+        (opt != NULL && (opt->busy_poll < 0 || opt->offload_threads < 0 ||
+                         opt->offload_threads > CORO__OFFLOAD_LIMIT)))
         return CORO_EINVAL;
     if (n > 1 && (opt->flags & (CORO_RUN_VIRTUAL_CLOCK | CORO_RUN_SEEDED)))
         return CORO_EINVAL;

@@ -205,6 +205,7 @@ typedef struct coro_loop {
     int handoffs;                  /* task-to-task switches since the loop last ran one */
     struct coro__io *io;           /* fds and the poller (io/fd.c); NULL until used */
     struct coro__offload *offload; /* the thread pool (offload.c); NULL until used */
+    int offload_threads;           /* coro_run_options.offload_threads */
     struct coro__uring *uring;     /* the file ring (io/ring_file.c); NULL until used */
     int uring_off;                 /* io_uring unavailable or turned off */
     coro *idle[64];                /* workers waiting for a task (worker.c) */
@@ -433,6 +434,10 @@ CORO__HIDDEN int coro__run_awake(coro__loop *l);
 /* Sends m to loop `to` of the caller's run, from a loop of the run that is
  * not idle (its tasks, its scheduler). */
 CORO__HIDDEN void coro__run_send(coro__loop *to, coro__msg *m);
+/* coro_dump's part for the other loops of l's run: each writes its tasks
+ * to f in turn, asked by a message the running task waits for the answer
+ * to (without a task that can wait, none is asked). How many tasks. */
+CORO__HIDDEN int coro__run_dump(coro__loop *l, FILE *f);
 /* The run's verdict, 0 while it goes on. */
 CORO__HIDDEN int coro__run_verdict(const coro__loop *l);
 /* The loop for a task spawned with opt on loop l: l, another, or NULL
@@ -513,6 +518,8 @@ CORO__HIDDEN int coro__offload_all(coro_task *self, coro_fn fn, void *arg, void 
 CORO__HIDDEN int coro__io_poll(coro__loop *l, coro_time timeout);
 CORO__HIDDEN void coro__io_free(coro__loop *l);
 CORO__HIDDEN void coro__offload_free(coro__loop *l);
+/* The most threads coro_run_options.offload_threads may ask for. */
+#define CORO__OFFLOAD_LIMIT 1024
 
 /* worker.c */
 CORO__HIDDEN int coro__worker_new(coro_task *t, const coro_task_options *opt);

@@ -1103,7 +1103,7 @@ static void after_run(int rc)
 
 static int run_once(int n)
 {
-    coro_run_options opt = {0, 0, 0, 0, 0};
+    coro_run_options opt = {0, 0, 0, 0, 0, 0};
     int rc;
 
     memset(&w, 0, sizeof w);
