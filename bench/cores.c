@@ -2,8 +2,11 @@
  * cores.c - figures across cores, side by side in one run: the spin floor
  * (two threads on two CPUs handing a token back and forth through one
  * atomic, no kernel: the physical cost of a cross-core round trip), a task
- * spawned on another loop and awaited, and a function posted to a loop
- * from a thread of the program's own and acknowledged. Each figure is the
+ * spawned on another loop and awaited, an unbuffered channel ping-pong
+ * between tasks of two loops, a function posted to a loop from a thread of
+ * the program's own and acknowledged, and a CPU-bound mix of 10,000 tasks
+ * of 100 us placed by load, each sending its result on one channel, on one
+ * loop and on two. Each figure is the
  * median of ROUNDS rounds, the rows taking turns; every row's ratio to the
  * floor of the same run is printed beside it, with the CPU time its threads
  * used per operation (a loop that spins before it sleeps shows here).
@@ -246,13 +249,14 @@ static double run_post(void)
     return elapsed / (double)ops;
 }
 
-/* ---- a CPU-bound mix: MIX tasks of 100 us each, on 1 loop and on 2 ---- */
+/* ---- a CPU-bound mix: MIX tasks of 100 us each, on 1 loop and on 2,
+ * each sending its result on a channel main receives from ---- */
 
-#define MIX 2000
+#define MIX 10000
 
-static volatile unsigned long long mix_sink;
+static coro_chan *results;
 
-/* 100 us of arithmetic, no system call. */
+/* 100 us of arithmetic, no system call; its result goes to main. */
 static void *burn(void *arg)
 {
     double end = now_ns() + 100000;
@@ -264,27 +268,38 @@ static void *burn(void *arg)
             x ^= x >> 7;
             x ^= x << 17;
         }
-    mix_sink += x;
+    if (coro_chan_send(results, &x) != 0)
+        abort();
     return NULL;
 }
 
 static void *mix_main(void *arg)
 {
     coro_task_options any = {NULL, 0, NULL, CORO_ANY_LOOP, NULL};
+    unsigned long long x, sum = 0;
     coro_group *g;
     double t0 = now_ns();
 
     (void)arg;
-    if (coro_group_open(&g) != 0)
+    /* Room for every result: a sender never waits for main, which shares
+     * loop 0 with thousands of ready tasks and gets its turn once per round
+     * of them (a small buffer would hold loop 1's tasks up for that long). */
+    if (coro_group_open(&g) != 0 || coro_chan_open(&results, sizeof x, MIX) != 0)
         abort();
     any.group = g;
     for (long i = 0; i < MIX; i++)
         if (coro_spawn(NULL, burn, (void *)(uintptr_t)i, &any) != 0)
             abort();
+    for (long i = 0; i < MIX; i++) {
+        if (coro_chan_recv(results, &x) != 0)
+            abort();
+        sum += x;
+    }
     if (coro_group_wait(g) != 0)
         abort();
     elapsed = now_ns() - t0;
-    return NULL;
+    coro_chan_free(results);
+    return (void *)(uintptr_t)(sum & 1);
 }
 
 /* The wall time per task. */

@@ -10,11 +10,16 @@
 #                            -P 16: coro's redis_server, plain and busy polling
 #                            (-b US, default 20 us), against redis-server
 #   4 KiB random file reads  fileread: io_uring, the thread pool, plain pread
+#   HTTP on both CPUs        wrk -t2 at 500 connections, server and load
+#                            sharing the two CPUs: coro's http_server on one
+#                            loop and on two (SERVER_LOOPS=2), Go's net/http
+#                            with GOMAXPROCS=2; the figure is the server's CPU
+#                            time per request, against the one-loop server's
 #
 # Run by `make bench-net` (which builds everything first) with BUILD and
 # RESULTS set. Options: -r ROUNDS (default 3), -d SECONDS per run (default 3),
 # -s SERVER_CPU (default 1), -l LOAD_CPU (default 0), -n: no callgrind pass,
-# -o LIST: only these parts (default "http echo redis file"), -T: no run,
+# -o LIST: only these parts (default "http echo redis file cores"), -T: no run,
 # only the tables and the chart again from $RESULTS/net.json.
 #
 # How to read it. The server runs on one CPU, the load generator on another
@@ -38,7 +43,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${BUILD:-build/gcc}
 RESULTS=${RESULTS:-bench/results}
-ROUNDS=3 DUR=3 SCPU=1 LCPU=0 CALLGRIND=1 ONLY="http echo redis file" REDRAW= BUSY_US=20
+ROUNDS=3 DUR=3 SCPU=1 LCPU=0 CALLGRIND=1 ONLY="http echo redis file cores" REDRAW= BUSY_US=20
 while getopts "r:d:s:l:no:Tb:" o; do
     case $o in
         r) ROUNDS=$OPTARG ;;
@@ -51,7 +56,7 @@ while getopts "r:d:s:l:no:Tb:" o; do
         b) BUSY_US=$OPTARG
            [[ $BUSY_US =~ ^[1-9][0-9]{0,5}$ ]] || { echo "bench/net.sh: -b: microseconds, 1 to 999999" >&2; exit 2; } ;;
         *) echo "usage: bench/net.sh [-r ROUNDS] [-d SECONDS] [-s SERVER_CPU] [-l LOAD_CPU] [-n]" \
-                "[-o 'http echo redis file'] [-T] [-b BUSY_POLL_US]" >&2
+                "[-o 'http echo redis file cores'] [-T] [-b BUSY_POLL_US]" >&2
            exit 2 ;;
     esac
 done
@@ -92,6 +97,9 @@ server_cmd() {
         epoll/*) echo "$NET/epoll_server $2 0" ;;
         uv/*) echo "$NET/uv_server $2 0" ;;
         go/*) echo "env GOMAXPROCS=1 $NET/go_server $2 0" ;;
+        coro1/http) echo "env SERVER_LOOPS=1 $EX/http_server 0" ;;
+        coro2/http) echo "env SERVER_LOOPS=2 $EX/http_server 0" ;;
+        go2/http) echo "env GOMAXPROCS=2 $NET/go_server http 0" ;;
     esac
 }
 
@@ -263,6 +271,41 @@ if only echo; then
     net_scenario echo 1000
 fi
 
+# ---- HTTP on both CPUs: one loop, two loops, Go with GOMAXPROCS=2 ----
+
+if only cores; then
+    CSERVERS=(coro1 coro2)
+    [ -x "$NET/go_server" ] && CSERVERS+=(go2)
+    note "http on CPUs $SCPU,$LCPU, 500 connections: ${CSERVERS[*]}, $ROUNDS rounds of ${DUR}s"
+    for ((r = 0; r < ROUNDS; r++)); do
+        for ((i = 0; i < ${#CSERVERS[@]}; i++)); do
+            s=${CSERVERS[$(((i + r) % ${#CSERVERS[@]}))]}
+            start taskset -c $SCPU,$LCPU $(server_cmd $s http) || continue
+            taskset -c $SCPU,$LCPU wrk -t2 -c500 -d1s "http://127.0.0.1:$PORT/" > /dev/null 2>&1
+            LCPU_SAVED=$LCPU LCPU=$SCPU,$LCPU
+            out=$TMP/load
+            counted wrk -t2 -c500 -d"${DUR}s" "http://127.0.0.1:$PORT/" > "$out" 2>&1
+            LCPU=$LCPU_SAVED
+            ops=$(awk '/requests in/ { print $1 }' "$out")
+            errs=$(awk '/Socket errors/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }
+                        /Non-2xx/ { print $NF }' "$out" | awk '{ s += $1 } END { print s + 0 }')
+            echo "${ops:-0} ${errs:-1} $(perf_value task-clock || true)" |
+                awk '{ for (i = NF + 1; i <= 5; i++) $i = "n/a"; print }' >> "$TMP/cores.$s"
+            stop
+        done
+    done
+    for s in "${CSERVERS[@]}"; do
+        f=$TMP/cores.$s
+        [ -s "$f" ] || continue
+        rps=$(awk -v d="$DUR" '{ print $1 / d }' "$f" | median)
+        cpu=$(awk '$3 != "n/a" && $1 > 0 { print $3 * 1000 / $1 }' "$f" | median)
+        vs_cpu=$(round_ratios "$f" "$TMP/cores.coro1" cpu)
+        errs=$(awk '{ s += $2 } END { print s + 0 }' "$f")
+        emit "$(printf '{"bench":"cores","conns":500,"server":"%s","ops_per_s":%s,"cpu_us_per_op":%s,"cpu_vs_coro1":%s,"errors":%d,"rounds":%d}' \
+            $s "$(json $rps)" "$(json $cpu)" "$(json $vs_cpu)" "$errs" $ROUNDS)"
+    done
+fi
+
 # ---- Redis: coro's redis_server against redis-server ----
 
 # redis_ratios FILE BASE TEST: the median over the rounds of FILE's
@@ -417,6 +460,17 @@ tables() {
                 printf "| ping, set, get | %s | %s | %s | %s | %s | %s |\n", p, c, b != "" ? b : "n/a", r,
                     ratio(vs[p, "coro"], c, r), ratio(vs[p, "corobp"], b, r)
             }
+        }' "$JSON"
+    echo
+    echo "| HTTP on both CPUs, 500 conns | requests/s | server CPU µs/op | CPU/op vs one loop | errors |"
+    echo "|---|---:|---:|---:|---:|"
+    awk -F'[:,{}"]+' '
+        function field(name,   i) { for (i = 2; i < NF; i++) if ($i == name) return $(i + 1); return "" }
+        field("bench") == "cores" {
+            name = field("server") == "coro1" ? "coro, 1 loop" : field("server") == "coro2" ? "coro, 2 loops" : "Go, GOMAXPROCS=2"
+            v = field("cpu_vs_coro1")
+            printf "| %s | %s | %s | %s | %s |\n", name, field("ops_per_s"), field("cpu_us_per_op"),
+                (v == "" || v == "null") ? "n/a" : sprintf("%.2fx", v), field("errors")
         }' "$JSON"
     echo
     echo "| 4 KiB random reads | tasks | ns/read | time vs pread |"

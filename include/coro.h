@@ -729,8 +729,9 @@ CORO_API int coro_group_wait_until(coro_group *g, coro_time deadline);
  * not free of suspension), and from then on every operation takes the
  * channel's lock (a spin of a few dozen instructions). A task of another
  * loop is woken by a message to its loop. A channel of another run, or of
- * a run that has ended, is refused with CORO_ETHREAD by every call but
- * coro_chan_free, coro_chan_len and coro_chan_cap.
+ * a run that has ended, is refused with CORO_ETHREAD by every call from a
+ * loop but coro_chan_len and coro_chan_cap (once its run has ended, a
+ * thread without a loop frees it).
  */
 typedef struct coro_chan coro_chan;
 

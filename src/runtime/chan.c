@@ -33,6 +33,7 @@
 
 struct coro_chan {
     unsigned long long key; /* its loop's uid, | SHARED once shared (atomic) */
+    unsigned long long run; /* its run's uid */
     int index;              /* its loop's index in the run */
     int lock;               /* held by every operation once shared */
     size_t elem_size;
@@ -66,6 +67,7 @@ int coro_chan_open(coro_chan **out, size_t elem_size, size_t capacity)
         return CORO_ENOMEM;
     }
     ch->key = l->uid;
+    ch->run = l->run_uid;
     ch->index = l->index;
     ch->elem_size = elem_size;
     ch->cap = capacity;
@@ -286,10 +288,11 @@ static void deliver_request(coro__loop *l, coro__msg *m)
     coro__run_send(r->task->loop, &r->m);
 }
 
-/* Whether ch is a channel of l's run (one whose loop has not ended). */
-static int of_run(const coro_chan *ch, coro__loop *l)
+/* Whether ch is a channel of l's run (not one of another run, or of one
+ * that has ended): a comparison of l's own, nothing of another loop read. */
+static int of_run(const coro_chan *ch, const coro__loop *l)
 {
-    return coro__run_loop(l, ch->index, key(ch) & ~SHARED) != NULL;
+    return ch->run == l->run_uid;
 }
 
 int coro__chan_share(coro_task *self, coro_chan *ch)
@@ -298,10 +301,12 @@ int coro__chan_share(coro_task *self, coro_chan *ch)
     unsigned long long k = key(ch);
     share_req *r;
 
-    if ((home = coro__run_loop(l, ch->index, k & ~SHARED)) == NULL)
+    if (!of_run(ch, l))
         return CORO_ETHREAD; /* another run's, or one that has ended */
     if (k & SHARED)
         return 0;
+    if ((home = coro__run_loop(l, ch->index, k)) == NULL)
+        return CORO_ETHREAD; /* not reached: a loop of the run */
     if (home == l) {
         share_here(ch);
         return 0;
@@ -498,7 +503,7 @@ int coro_chan_free(coro_chan *ch)
     if (ch == NULL)
         return CORO_EINVAL;
     k = key(ch);
-    if (l != NULL && k != l->uid && coro__run_loop(l, ch->index, k & ~SHARED) == NULL)
+    if (l != NULL && !of_run(ch, l))
         return CORO_ETHREAD;
     if (k & SHARED)
         coro__lock(&ch->lock);

@@ -87,7 +87,8 @@ static void deliver_spawn(coro__loop *l, coro__msg *m)
     coro_task *t;
     int rc;
 
-    __atomic_sub_fetch(&l->incoming, 1, __ATOMIC_RELAXED); /* counted in load from here */
+    if (k->flags & CORO_ANY_LOOP) /* counted in load from here */
+        __atomic_sub_fetch(&l->incoming, 1, __ATOMIC_RELAXED);
     if (l->stopping) { /* shut down after a deadlock: nothing starts */
         unref(k, 1);
         return;
@@ -192,7 +193,11 @@ int coro__cross_spawn(coro__loop *l, coro__loop *to, coro_task **out, coro_fn fn
     k->id = p->id;
     k->canceled = p->canceled;
     p->link = k;
-    __atomic_add_fetch(&to->incoming, 1, __ATOMIC_RELAXED); /* for the next placement */
+    /* For the next placement: only a placed task counts (an update of a
+     * line both loops write, twice per spawn, would cost every spawn onto
+     * a given loop too). */
+    if (opt->flags & CORO_ANY_LOOP)
+        __atomic_add_fetch(&to->incoming, 1, __ATOMIC_RELAXED);
     coro__run_send(to, &k->spawn);
     if (out != NULL)
         *out = p;

@@ -581,7 +581,7 @@ coro__loop *coro__loop_new(const coro_run_options *opt)
     if (l == NULL)
         return NULL;
     memset(l, 0, sizeof *l);
-    l->uid = __atomic_add_fetch(&uids, 1, __ATOMIC_RELAXED);
+    l->uid = l->run_uid = __atomic_add_fetch(&uids, 1, __ATOMIC_RELAXED);
     l->flags = opt != NULL ? opt->flags : 0;
     l->rng = (opt != NULL && opt->seed != 0) ? opt->seed : 0x9E3779B97F4A7C15ULL;
     l->busy_poll = opt != NULL ? opt->busy_poll : 0;

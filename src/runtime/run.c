@@ -445,6 +445,7 @@ static int run_many(int n, coro_fn fn, void *arg, void **result, const coro_run_
         }
         l->run = r;
         l->index = i;
+        l->run_uid = r->loops[0]->uid;
         if ((rc = coro__inbox_open(l)) == 0) {
             r->inboxes[i] = l->inbox;
             coro__inbox_ref(l->inbox);

@@ -213,16 +213,17 @@ typedef struct coro_loop {
     coro *retired;    /* a worker that ended, for the loop to free */
     coro_task *spare; /* freed task records for reuse, by rq_next */
     int nspare;
-    struct coro_remote *inbox; /* messages from other threads (remote.c); NULL until a
-                                * remote is opened or the run has several loops */
-    struct coro__run *run;     /* the run of several loops (run.c); NULL for one */
-    int index;                 /* in the run */
-    unsigned long long uid;    /* never the same for two loops of the process */
-    size_t nproxies;           /* of ntasks, proxies of tasks of other loops */
-    size_t load;               /* ntasks - nproxies, for placement (atomic) */
-    size_t incoming;           /* tasks placed here, not yet started (atomic) */
-    int sent;                  /* it sent a message since it was last idle (run.c) */
-    char *late_err;            /* loop 0: a loop's failure after the main task ended */
+    struct coro_remote *inbox;  /* messages from other threads (remote.c); NULL until a
+                                 * remote is opened or the run has several loops */
+    struct coro__run *run;      /* the run of several loops (run.c); NULL for one */
+    int index;                  /* in the run */
+    unsigned long long uid;     /* never the same for two loops of the process */
+    unsigned long long run_uid; /* its run's: loop 0's uid */
+    size_t nproxies;            /* of ntasks, proxies of tasks of other loops */
+    size_t load;                /* ntasks - nproxies, for placement (atomic) */
+    size_t incoming;            /* tasks placed here, not yet started (atomic) */
+    int sent;                   /* it sent a message since it was last idle (run.c) */
+    char *late_err;             /* loop 0: a loop's failure after the main task ended */
     struct coro__watchdog *watchdog;
     unsigned long switches;     /* resumes of tasks (atomic, for the watchdog) */
     unsigned long long running; /* id of the running task, 0 if none (atomic) */
