@@ -640,7 +640,10 @@ CORO_API int coro_spawn_at(coro_task **t, coro_fn fn, void *arg, const coro_task
  * is used on the loop that spawned it. The handle stays with CORO_ETIMEDOUT
  * (the _until form), CORO_ECANCELED (the caller itself is canceled; t
  * still runs), CORO_ESELF, CORO_EBUSY (another task awaits t), CORO_EINVAL,
- * CORO_ENOLOOP.
+ * CORO_ENOLOOP. A handle that has ended, and every handle of a run once
+ * coro_run returned (its records are freed), must not be used again, like
+ * a freed pointer: telling one from a live handle would take a lookup on
+ * every await.
  * May suspend.
  */
 CORO_API int coro_await(coro_task *t, void **result);
