@@ -622,7 +622,10 @@ typedef struct coro_task_options {
  * this run), CORO_ECANCELED (during a deadlock's shutdown), CORO_ENOMEM,
  * CORO_EMAPS. A task placed on another loop may still fail to start there
  * (no memory): its handle then ends with CORO_EERROR and a message that
- * says so.
+ * says so. So may a task spawned in a burst: when 64 tasks are ready to
+ * run before it and no worker is idle, a task with the default stack gets
+ * its coroutine and stack when it starts (usually the one a task that
+ * ended left), so that queued tasks hold no stack.
  * coro_spawn records the caller's file and line for dumps.
  */
 CORO_API int coro_spawn_at(coro_task **t, coro_fn fn, void *arg, const coro_task_options *opt,
@@ -766,7 +769,9 @@ CORO_API int coro_chan_try_recv(coro_chan *ch, void *elem);
 /* Closes ch: waiting senders and receivers wake with CORO_ECHCLOSED
  * (receivers after the buffer is drained), on every loop. Returns 0, or
  * CORO_ECHCLOSED when already closed, CORO_EINVAL, CORO_ETHREAD (a thread
- * without a loop while tasks wait on it; a channel of another run). Never
+ * without a loop while tasks wait on it; a channel of another run). A
+ * thread without a loop may close a channel only once its run has ended
+ * (while it runs, post the close to a loop through a remote). Never
  * suspends, but for the handover above. */
 CORO_API int coro_chan_close(coro_chan *ch);
 

@@ -427,3 +427,43 @@ TEST(a_remote_closed_by_another_thread_lets_the_loop_report_its_deadlock)
     CHECK_ERR(coro_run(closed_elsewhere_main, NULL, NULL, &two), CORO_EDEADLK);
     CHECK_INT(pthread_join(closer, NULL), 0);
 }
+
+/* The last remote closed by another thread just as the loop is about to
+ * sleep (it counted the remote open a moment before): the loop still sees
+ * that nothing can wake it any more, and reports the deadlock instead of
+ * sleeping for ever. A busy poll makes the window as long as itself. */
+static coro_remote *late_remote;
+static coro_chan *late_ch;
+static pthread_t late_closer;
+
+static void *close_late(void *arg)
+{
+    (void)arg;
+    usleep(20000);
+    coro_remote_close(late_remote);
+    return NULL;
+}
+
+static void *waits_for_a_post(void *arg)
+{
+    int v;
+
+    (void)arg;
+    CHECK_ERR(coro_remote_open(&late_remote), 0);
+    CHECK_ERR(coro_chan_open(&late_ch, sizeof v, 0), 0);
+    CHECK(pthread_create(&late_closer, NULL, close_late, NULL) == 0);
+    (void)coro_chan_recv(late_ch, &v); /* nothing will ever come */
+    return NULL;
+}
+
+TEST(the_last_remote_closed_as_the_loop_goes_to_sleep_ends_in_a_deadlock_not_a_hang)
+{
+    coro_run_options one = {0, 0, 0, CORO_MSEC(100), 0, 0}, two = {0, 0, 0, CORO_MSEC(100), 2, 0};
+
+    CHECK_ERR(coro_run(waits_for_a_post, NULL, NULL, &one), CORO_EDEADLK);
+    CHECK(pthread_join(late_closer, NULL) == 0);
+    CHECK_ERR(coro_chan_free(late_ch), 0);
+    CHECK_ERR(coro_run(waits_for_a_post, NULL, NULL, &two), CORO_EDEADLK);
+    CHECK(pthread_join(late_closer, NULL) == 0);
+    CHECK_ERR(coro_chan_free(late_ch), 0);
+}

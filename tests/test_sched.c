@@ -1248,3 +1248,66 @@ TEST(cleanups_run_by_a_deadlock_shutdown_do_work_inline_and_cannot_wait)
     close(p[0]);
     close(p[1]);
 }
+
+/* ---- a burst of spawns: a queued task holds no stack ---- */
+
+static int burst_done;
+
+static void *burst_task(void *arg)
+{
+    (void)arg;
+    burst_done++;
+    return NULL;
+}
+
+static void *burst_main(void *arg)
+{
+    long maps0 = coro__live_maps();
+    coro_group *g;
+
+    (void)arg;
+    CHECK_ERR(coro_group_open(&g), 0);
+    for (int i = 0; i < 10000; i++)
+        CHECK_ERR(coro_spawn(NULL, burst_task, NULL, &(coro_task_options){NULL, 0, g, 0, NULL}), 0);
+    /* the first 64 have a worker (and a stack) each; the rest get one of
+     * theirs when they start */
+    CHECK(coro__live_maps() - maps0 <= 2 * 70);
+    CHECK_ERR(coro_group_wait(g), 0);
+    CHECK_INT(burst_done, 10000);
+    return NULL;
+}
+
+TEST(a_burst_of_spawns_gives_a_stack_only_to_the_tasks_that_run)
+{
+    CHECK_ERR(coro_run(burst_main, NULL, NULL, NULL), 0);
+}
+
+static coro_event burst_gate = CORO_EVENT_INIT;
+
+static void *burst_parked(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_event_wait(&burst_gate), 0);
+    return NULL;
+}
+
+static void *late_start_main(void *arg)
+{
+    coro_task *t;
+
+    (void)arg;
+    for (int i = 0; i < 64; i++) /* the burst threshold (sched.h) */
+        CHECK_ERR(coro_spawn(NULL, burst_parked, NULL, NULL), 0);
+    CHECK_ERR(coro_spawn(&t, burst_task, NULL, NULL), 0); /* no worker yet */
+    coro__fail_after(1); /* its worker, when it starts: the others hold theirs */
+    CHECK_ERR(coro_await(t, NULL), CORO_EERROR);
+    coro__fail_after(0);
+    CHECK(strstr(coro_errmsg(coro_running(NULL)), "could not start") != NULL);
+    CHECK_ERR(coro_event_set(&burst_gate), 0);
+    return NULL;
+}
+
+TEST(a_task_of_a_burst_that_cannot_get_a_stack_when_it_starts_ends_with_an_error)
+{
+    CHECK_ERR(coro_run(late_start_main, NULL, NULL, NULL), 0);
+}

@@ -105,7 +105,8 @@ static void deliver_spawn(coro__loop *l, coro__msg *m)
         return;
     }
     t->id = k->id;
-    coro__set_identity(t->co, t->name, t->id);
+    if (t->co != NULL) /* else it gets one, with this identity, when it starts */
+        coro__set_identity(t->co, t->name, t->id);
     t->link = k;
     if (k->canceled)
         t->canceled = t->own.canceled = 1;

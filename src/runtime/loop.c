@@ -110,7 +110,8 @@ static void note_switch(coro__loop *l, const coro_task *t)
 static CORO__ALWAYS_INLINE int handoff_ok(const coro__loop *l, const coro *self)
 {
     return l->rq_len > 0 && l->handoffs < HANDOFF_MAX && !l->stopping &&
-           !(self->flags & (CORO__F_MAIN | CORO__F_NOYIELD));
+           !(self->flags & (CORO__F_MAIN | CORO__F_NOYIELD)) &&
+           l->unbound == 0; /* a task without a worker yet starts from the loop */
 }
 
 /* The next ready task, made the running one. */
@@ -188,6 +189,11 @@ static void run_task(coro__loop *l, coro_task *t)
 {
     coro *co = t->co;
 
+    if (CORO__UNLIKELY(co == NULL)) { /* spawned in a burst: its first run */
+        if (!coro__worker_bind(l, t))
+            return;
+        co = t->co;
+    }
     l->current = t;
     l->handoffs = 0;
     t->state = CORO__T_RUNNING;
@@ -283,11 +289,12 @@ static int spin(coro__loop *l)
 }
 
 /* The loop's sleep in the poller, for at most timeout ns (< 0: no limit),
- * unless something was posted meanwhile: posters wake it while it sleeps
+ * unless something was posted meanwhile, or the last of the `remotes` it
+ * counted was closed: posters and that close wake it while it sleeps
  * (remote.c). */
-static void sleep_io(coro__loop *l, coro_time timeout)
+static void sleep_io(coro__loop *l, coro_time timeout, size_t remotes)
 {
-    if (!coro__inbox_sleep(l))
+    if (!coro__inbox_sleep(l, remotes))
         return;
     coro__io_poll(l, timeout);
     coro__inbox_awake(l);
@@ -295,19 +302,19 @@ static void sleep_io(coro__loop *l, coro_time timeout)
 
 /* Nothing is ready: wait for I/O or a post until `when` (CORO_NEVER: no
  * timer). */
-static void wait_io(coro__loop *l, coro_time when)
+static void wait_io(coro__loop *l, coro_time when, size_t remotes)
 {
     coro_time now = coro__clock(l);
 
     if (l->flags & CORO_RUN_VIRTUAL_CLOCK) { /* I/O first, then time jumps */
         coro__io_poll(l, 0);
         if (l->rq_len == 0)
-            when == CORO_NEVER ? sleep_io(l, -1) : wait_until(l, when);
+            when == CORO_NEVER ? sleep_io(l, -1, remotes) : wait_until(l, when);
         return;
     }
     if (l->busy_poll > 0 && busy_poll(l, &now, when))
         return;
-    sleep_io(l, when == CORO_NEVER ? -1 : when > now ? when - now : 0);
+    sleep_io(l, when == CORO_NEVER ? -1 : when > now ? when - now : 0, remotes);
 }
 
 /* Runs until the main task is done (0) or every task is blocked and
@@ -343,7 +350,7 @@ static int schedule(coro__loop *l)
             if (io)
                 coro__io_poll(l, 0); /* busy tasks do not starve I/O */
         } else if (io || remotes > 0 || (l->run != NULL && next != CORO_NEVER)) {
-            wait_io(l, next); /* a loop of several waits where messages wake it */
+            wait_io(l, next, remotes); /* a loop of several waits where messages wake it */
         } else if (next != CORO_NEVER) {
             wait_until(l, next);
         } else if (l->run == NULL) {
@@ -357,7 +364,7 @@ static int schedule(coro__loop *l)
              * nobody waits for does not end it (an idle loop counted
              * awake again could decide the verdict a second time). */
             while (!coro__inbox_pending(l) && coro__run_verdict(l) == 0)
-                sleep_io(l, -1);
+                sleep_io(l, -1, 0);
             if ((v = coro__run_awake(l)) != 0)
                 return v == CORO__RUN_END ? 0 : CORO_EDEADLK;
         } else {
@@ -419,17 +426,23 @@ int coro_dump(void *f)
 
     if (l == NULL)
         return CORO_ENOLOOP;
+    if (f == NULL)
+        f = stderr;
+    flockfile(f); /* a line is several writes: other loops write too */
     for (coro_task *t = l->all; t != NULL; t = t->all_next, n++)
-        dump_task(f != NULL ? f : stderr, l, t);
+        dump_task(f, l, t);
+    funlockfile(f);
     if (l->run != NULL)
-        n += coro__run_dump(l, f != NULL ? f : stderr);
+        n += coro__run_dump(l, f);
     return n;
 }
 
 void coro__dump_tasks(FILE *f, const coro__loop *l)
 {
+    flockfile(f);
     for (const coro_task *t = l->all; t != NULL; t = t->all_next)
         dump_task(f, l, t);
+    funlockfile(f);
 }
 
 static void report_deadlock(coro__loop *l)

@@ -148,8 +148,11 @@ static void grab(coro_remote *in, int close)
     uintptr_t old = peek(in, __ATOMIC_RELAXED);
     coro__msg *m, *fifo = NULL, *last;
 
+    /* acquire: the messages; release: a loop deciding the run's verdict
+     * that finds the stack empty must also see that this loop woke
+     * (run.c) */
     while (!__atomic_compare_exchange_n(&in->head, &old, (old & CLOSED) | (close ? CLOSED : 0), 1,
-                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         ;
     if ((m = (coro__msg *)(old & ~CLOSED)) == NULL)
         return;
@@ -231,14 +234,17 @@ int coro__inbox_pending(coro__loop *l)
     return in != NULL && (in->first != NULL || has_messages(peek(in, __ATOMIC_RELAXED)));
 }
 
-int coro__inbox_sleep(coro__loop *l)
+int coro__inbox_sleep(coro__loop *l, size_t remotes)
 {
     coro_remote *in = l->inbox;
 
     if (in == NULL)
         return 1;
     __atomic_store_n(&in->sleeping, 1, __ATOMIC_SEQ_CST);
-    if (in->first == NULL && !has_messages(peek(in, __ATOMIC_SEQ_CST)))
+    /* As with a post: the last remote's close that came before the store
+     * is seen here, one that comes after sees `sleeping` and wakes it. */
+    if (in->first == NULL && !has_messages(peek(in, __ATOMIC_SEQ_CST)) &&
+        (remotes == 0 || __atomic_load_n(&in->remotes, __ATOMIC_SEQ_CST) != 0))
         return 1;
     __atomic_store_n(&in->sleeping, 0, __ATOMIC_RELAXED);
     return 0;

@@ -210,6 +210,7 @@ typedef struct coro_loop {
     int uring_off;                 /* io_uring unavailable or turned off */
     coro *idle[64];                /* workers waiting for a task (worker.c) */
     int nidle;
+    size_t unbound;   /* ready tasks that have no worker yet (worker.c) */
     coro *retired;    /* a worker that ended, for the loop to free */
     coro_task *spare; /* freed task records for reuse, by rq_next */
     int nspare;
@@ -401,8 +402,10 @@ CORO__HIDDEN size_t coro__inbox_remotes(coro__loop *l);
 /* Whether a message waits to be taken. */
 CORO__HIDDEN int coro__inbox_pending(coro__loop *l);
 /* The loop is about to sleep: 1 if it may (posters will wake it), 0 if a
- * message came meanwhile. coro__inbox_awake once it no longer sleeps. */
-CORO__HIDDEN int coro__inbox_sleep(coro__loop *l);
+ * message came meanwhile, or if `remotes` (what it counted before, 0 if
+ * it does not wait for them) were open and the last has been closed.
+ * coro__inbox_awake once it no longer sleeps. */
+CORO__HIDDEN int coro__inbox_sleep(coro__loop *l, size_t remotes);
 CORO__HIDDEN void coro__inbox_awake(coro__loop *l);
 /* The loop ends: closes the inbox and lets go of it. */
 CORO__HIDDEN void coro__inbox_end(coro__loop *l);
@@ -524,17 +527,32 @@ CORO__HIDDEN void coro__offload_free(coro__loop *l);
 
 /* worker.c */
 CORO__HIDDEN int coro__worker_new(coro_task *t, const coro_task_options *opt);
-/* Gives t a worker: an idle one if t's options allow, else a new one.
- * 0, CORO_ENOMEM or CORO_EMAPS. Inline: on every spawn. */
+/* A spawn finds this many tasks ready before it and no idle worker: its
+ * task (if its stack is the default) gets a worker when it first runs. */
+#define CORO__DEFER_QUEUE 64
+
+/* Gives t a worker: an idle one if t's options allow, else a new one, or
+ * none yet (t->co NULL) in a burst of spawns (CORO__DEFER_QUEUE): a queued
+ * task then holds no stack, and the workers of the tasks that end before
+ * it serve it (loop.c, coro__worker_bind). 0, CORO_ENOMEM or CORO_EMAPS.
+ * Inline: on every spawn. */
 static inline int coro__worker_get(coro__loop *l, coro_task *t, const coro_task_options *opt)
 {
     t->pooled = opt == NULL || (opt->stack_size == 0 && !(opt->flags & CORO_COPY_STACK));
-    if (!t->pooled || l->nidle == 0)
+    if (!t->pooled || l->nidle == 0) {
+        if (t->pooled && l->rq_len >= CORO__DEFER_QUEUE) {
+            l->unbound++;
+            return 0; /* t->co stays NULL */
+        }
         return coro__worker_new(t, opt);
+    }
     t->co = l->idle[--l->nidle];
     coro__set_identity(t->co, t->name, t->id);
     return 0;
 }
+/* A worker for t, about to run for the first time without one: 1, or 0
+ * when none could be had (t has then ended with CORO_EERROR). */
+CORO__HIDDEN int coro__worker_bind(coro__loop *l, coro_task *t);
 CORO__HIDDEN void coro__worker_destroy(coro *w);
 CORO__HIDDEN void coro__workers_free(coro__loop *l);
 CORO__HIDDEN int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg,
