@@ -625,7 +625,11 @@ typedef struct coro_task_options {
  * says so. So may a task spawned in a burst: when 64 tasks are ready to
  * run before it and no worker is idle, a task with the default stack gets
  * its coroutine and stack when it starts (usually the one a task that
- * ended left), so that queued tasks hold no stack.
+ * ended left), so that queued tasks hold no stack; if none can be had
+ * then, fn is never called (so what arg owns is not freed by it), and the
+ * task ends with CORO_EERROR as if fn had raised it: its awaiter, its
+ * group or its owner hears of it (a task canceled before it started ends
+ * canceled instead).
  * coro_spawn records the caller's file and line for dumps.
  */
 CORO_API int coro_spawn_at(coro_task **t, coro_fn fn, void *arg, const coro_task_options *opt,

@@ -1311,3 +1311,27 @@ TEST(a_task_of_a_burst_that_cannot_get_a_stack_when_it_starts_ends_with_an_error
 {
     CHECK_ERR(coro_run(late_start_main, NULL, NULL, NULL), 0);
 }
+
+static void *canceled_burst_main(void *arg)
+{
+    coro_group *g;
+    coro_task *t;
+
+    (void)arg;
+    for (int i = 0; i < 64; i++)
+        CHECK_ERR(coro_spawn(NULL, burst_parked, NULL, NULL), 0);
+    CHECK_ERR(coro_group_open(&g), 0);
+    CHECK_ERR(coro_spawn(&t, burst_task, NULL, &(coro_task_options){NULL, 0, g, 0, NULL}), 0);
+    CHECK_ERR(coro_group_cancel(g), 0); /* before it starts */
+    coro__fail_after(1);
+    CHECK_ERR(coro_await(t, NULL), CORO_ETASKCANCELED);
+    coro__fail_after(0);
+    CHECK_ERR(coro_group_wait(g), CORO_ECANCELED);
+    CHECK_ERR(coro_event_set(&burst_gate), 0);
+    return NULL;
+}
+
+TEST(a_canceled_task_of_a_burst_that_cannot_start_ends_canceled)
+{
+    CHECK_ERR(coro_run(canceled_burst_main, NULL, NULL, NULL), 0);
+}

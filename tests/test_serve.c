@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sched.h"
 #include "test.h"
 
 struct served {
@@ -348,4 +349,71 @@ TEST(a_trickling_client_is_shed_at_its_deadline_while_others_are_served)
     CHECK(l.shed_at < CORO_MSEC(150) || test_slow_env());
     CHECK(l.normal_at >= 0); /* served meanwhile */
     CHECK(l.normal_at < CORO_MSEC(40) || test_slow_env());
+}
+
+/* ---- a connection accepted in a burst whose task cannot get a stack ---- */
+
+static int burst_stop, burst_armed, burst_connected;
+
+static void *burst_yielder(void *arg)
+{
+    (void)arg;
+    while (!burst_stop) {
+        /* the connection's task is queued without a worker: its bind is
+         * the next allocation, and it fails */
+        if (!burst_armed && burst_connected && coro__loop_tls->unbound > 0) {
+            burst_armed = 1;
+            coro__fail_after(1);
+        }
+        coro_yield(NULL, NULL);
+    }
+    return NULL;
+}
+
+static void *burst_client(void *arg)
+{
+    struct setup *u = arg;
+    int fd = coro_tcp_connect("127.0.0.1", coro_socket_port(u->lfd));
+    char buf[8];
+    long n;
+
+    CHECK(fd >= 0);
+    burst_connected = 1;
+    CHECK_ERR(coro_write_all(fd, "hi", 2), 0);
+    n = coro_read_until(fd, buf, sizeof buf, coro_after(CORO_MSEC(300)));
+    CHECK_ERR(coro_fd_close(fd), 0);
+    return P(n);
+}
+
+static void *serve_burst_main(void *arg)
+{
+    struct setup *u = arg;
+    coro_task *server, *c;
+    void *out;
+
+    u->lfd = coro_tcp_listen("127.0.0.1", 0, 0);
+    CHECK(u->lfd >= 0);
+    CHECK_ERR(coro_spawn(&server, serve_task, u, NULL), 0);
+    for (int i = 0; i < 70; i++)
+        CHECK_ERR(coro_spawn(NULL, burst_yielder, NULL, NULL), 0);
+    CHECK_ERR(coro_spawn(&c, burst_client, u, NULL), 0);
+    CHECK_ERR(coro_await(c, &out), 0);
+    CHECK(N(out) == 2 || N(out) == 0); /* served, or dropped and closed */
+    burst_stop = 1;
+    CHECK_ERR(coro_spawn(&c, burst_client, u, NULL), 0); /* the server goes on */
+    CHECK_ERR(coro_await(c, &out), 0);
+    CHECK_INT(N(out), 2);
+    CHECK_ERR(coro_cancel(server), 0);
+    CHECK_ERR(coro_await(server, &out), CORO_ETASKCANCELED);
+    CHECK_ERR((int)N(out), CORO_ECANCELED);
+    CHECK_ERR(coro_fd_close(u->lfd), 0);
+    return NULL;
+}
+
+TEST(serve_drops_only_the_connection_whose_task_cannot_start)
+{
+    struct served s = {0, 0, 0, 0, 0};
+    struct setup u = {&s, -1, 0, {0}};
+
+    CHECK_ERR(coro_run(serve_burst_main, &u, NULL, NULL), 0);
 }

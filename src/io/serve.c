@@ -68,7 +68,9 @@ static int wait_room(server *s, coro_time backoff)
 static int serve_here(int lfd, coro_serve_fn handler, void *ctx, int max_conns)
 {
     server s = {handler, ctx, max_conns, 0, CORO_EVENT_INIT};
-    coro_task_options in_group = {"connection", 0, NULL, 0, NULL};
+    /* each connection's task gets its worker at the spawn: it must run,
+     * since it owns the fd and the record it is given */
+    coro_task_options in_group = {"connection", 0, NULL, CORO__SPAWN_NOW, NULL};
     coro_time backoff = CORO_MSEC(1);
     coro_group *g;
     int rc, fd;

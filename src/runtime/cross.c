@@ -95,7 +95,7 @@ static void deliver_spawn(coro__loop *l, coro__msg *m)
     }
     rc = coro__spawn(l, &t, k->fn, k->arg, &o, NULL, k->file, k->line);
     if (rc != 0) {
-        char msg[128];
+        char msg[192];
 
         snprintf(msg, sizeof msg, "the task could not start on loop %d: %s", l->index,
                  coro_strerror(rc));

@@ -530,6 +530,10 @@ CORO__HIDDEN int coro__worker_new(coro_task *t, const coro_task_options *opt);
 /* A spawn finds this many tasks ready before it and no idle worker: its
  * task (if its stack is the default) gets a worker when it first runs. */
 #define CORO__DEFER_QUEUE 64
+/* coro_task_options.flags, internal: the task gets its worker at the spawn,
+ * never later (its function must run if the spawn succeeds: a server's
+ * connection task owns the fd it is given). */
+#define CORO__SPAWN_NOW 0x40000000u
 
 /* Gives t a worker: an idle one if t's options allow, else a new one, or
  * none yet (t->co NULL) in a burst of spawns (CORO__DEFER_QUEUE): a queued
@@ -540,7 +544,8 @@ static inline int coro__worker_get(coro__loop *l, coro_task *t, const coro_task_
 {
     t->pooled = opt == NULL || (opt->stack_size == 0 && !(opt->flags & CORO_COPY_STACK));
     if (!t->pooled || l->nidle == 0) {
-        if (t->pooled && l->rq_len >= CORO__DEFER_QUEUE) {
+        if (t->pooled && l->rq_len >= CORO__DEFER_QUEUE &&
+            (opt == NULL || !(opt->flags & CORO__SPAWN_NOW))) {
             l->unbound++;
             return 0; /* t->co stays NULL */
         }

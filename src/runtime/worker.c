@@ -27,8 +27,11 @@
  * several loops that matters beyond memory: every stack unmapped past the
  * pool's bound interrupts the other cores for a TLB shootdown, which made
  * a burst of 10,000 spawns on two loops take 80 ms instead of 10. A task
- * that cannot get a worker then ends with CORO_EERROR, as a task placed
- * on another loop that cannot start there does.
+ * that cannot get a worker then ends with CORO_EERROR (canceled, if it was
+ * canceled meanwhile), as a task placed on another loop that cannot start
+ * there does; its function never runs. A task whose function must run once
+ * its spawn succeeded (a server's connection, which owns its fd) is
+ * spawned with CORO__SPAWN_NOW.
  *
  * Rejected: a coroutine per task (the first version: a create and a
  * destroy per spawn, about half of a spawn + await's cost); recycling dead
@@ -66,12 +69,16 @@ int coro__worker_new(coro_task *t, const coro_task_options *opt)
 int coro__worker_bind(coro__loop *l, coro_task *t)
 {
     int rc = l->nidle > 0 ? (t->co = l->idle[--l->nidle], 0) : coro__worker_new(t, NULL);
-    char msg[96];
+    char msg[192];
 
     l->unbound--;
     if (rc == 0) {
         coro__set_identity(t->co, t->name, t->id);
         return 1;
+    }
+    if (t->canceled) { /* it would only have wound down: it ends canceled */
+        coro__task_ended(t, 0, NULL, NULL);
+        return 0;
     }
     snprintf(msg, sizeof msg, "the task could not start: %s", coro_strerror(rc));
     coro__task_ended(t, CORO_EERROR, NULL, msg);
