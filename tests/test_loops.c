@@ -679,13 +679,15 @@ static void *watched_main(void *arg)
 TEST(the_watchdog_watches_every_loop)
 {
     coro_run_options o = {0, 0, CORO_MSEC(50), 0, 2, 0};
-    FILE *tmp = tmpfile();
-    int saved = dup(2);
+    FILE *tmp;
+    int saved;
     char text[4096];
     size_t n;
 
     if (test_slow_env())
         return; /* the watchdog's timing (see test_sched) */
+    tmp = tmpfile();
+    saved = dup(2);
     CHECK(tmp != NULL && saved >= 0);
     fflush(stderr);
     dup2(fileno(tmp), 2);
