@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -97,6 +98,61 @@ void close_all(int fd, ...)
     for (; fd != -1; fd = va_arg(ap, int))
         CHECK_ERR(coro_fd_close(fd), 0);
     va_end(ap);
+}
+
+double test_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void test_busy(double seconds)
+{
+    double end = test_seconds() + seconds;
+
+    while (test_seconds() < end)
+        ;
+}
+
+char test_captured[8192];
+
+int test_run_capturing(coro_fn fn, void *arg, const coro_run_options *opt)
+{
+    FILE *tmp = tmpfile();
+    int saved = dup(2), rc;
+    size_t n;
+
+    CHECK(tmp != NULL && saved >= 0);
+    fflush(stderr);
+    dup2(fileno(tmp), 2);
+    rc = coro_run(fn, arg, NULL, opt);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    n = fread(test_captured, 1, sizeof test_captured - 1, tmp);
+    test_captured[n] = '\0';
+    fclose(tmp);
+    return rc;
+}
+
+coro_task_options test_on_loop(int i)
+{
+    coro_task_options o = {NULL, 0, NULL, 0, NULL};
+
+    o.loop = coro_loop_at(i);
+    return o;
+}
+
+coro_task *test_spawn_on(int i, coro_fn fn, void *arg)
+{
+    coro_task_options o = test_on_loop(i);
+    coro_task *t = NULL;
+
+    CHECK_ERR(coro_spawn(&t, fn, arg, &o), 0);
+    return t;
 }
 
 int test_slow_env(void)

@@ -37,6 +37,18 @@ int test_slow_env(void);
 /* Closes the fds given, up to a -1, through the running loop
  * (coro_fd_close); each must close. */
 void close_all(int fd, ...);
+/* The monotonic clock in seconds, outside any loop's clock; and work for
+ * that long without a pause (no blocking call: the loop runs nothing else). */
+double test_seconds(void);
+void test_busy(double seconds);
+/* Runs fn as coro_run(fn, arg, NULL, opt) does with stderr going to a
+ * file, and returns its result; what was written is in test_captured. */
+extern char test_captured[8192];
+int test_run_capturing(coro_fn fn, void *arg, const coro_run_options *opt);
+/* Task options that place a task on loop i of the running run; and a
+ * spawn there, checked, returning the handle. */
+coro_task_options test_on_loop(int i);
+coro_task *test_spawn_on(int i, coro_fn fn, void *arg);
 
 /* Tests of a coroutine's own stack (its guard page, the pool, stack_size)
  * do not apply when the build makes every coroutine copy-stack (make

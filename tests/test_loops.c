@@ -19,14 +19,6 @@
 static coro_run_options two = {0, 0, 0, 0, 2, 0};
 static coro_run_options three = {0, 0, 0, 0, 3, 0};
 
-static coro_task_options on(int i)
-{
-    coro_task_options o = {NULL, 0, NULL, 0, NULL};
-
-    o.loop = coro_loop_at(i);
-    return o;
-}
-
 /* ======================================================================
  * the run and its handles
  * ====================================================================== */
@@ -81,7 +73,7 @@ static void *where(void *arg)
 
 static void *spawn_elsewhere_main(void *arg)
 {
-    coro_task_options o1 = on(1), o2 = on(2);
+    coro_task_options o1 = test_on_loop(1), o2 = test_on_loop(2);
     coro_task *t[3];
     void *out;
 
@@ -121,7 +113,7 @@ static void *sleeps_long(void *arg)
 
 static void *error_cancel_main(void *arg)
 {
-    coro_task_options o = on(1);
+    coro_task_options o = test_on_loop(1);
     coro_task *t;
     void *out = NULL;
 
@@ -162,7 +154,7 @@ static void *late_worker(void *arg)
 static void *groups_main(void *arg)
 {
     coro_group *g;
-    coro_task_options o1 = on(1), o2 = on(2), mine = {NULL, 0, NULL, 0, NULL};
+    coro_task_options o1 = test_on_loop(1), o2 = test_on_loop(2), mine = {NULL, 0, NULL, 0, NULL};
 
     (void)arg;
     /* the first error cancels the siblings, on every loop */
@@ -201,7 +193,7 @@ static void *bounce(void *arg)
 {
     long depth = N(arg);
     int here = coro_loop_index(coro_loop_self());
-    coro_task_options o = on((here + 1) % coro_loop_count());
+    coro_task_options o = test_on_loop((here + 1) % coro_loop_count());
     coro_task *t;
     void *out;
 
@@ -243,7 +235,7 @@ static void *many_main(void *arg)
     for (long i = 0; i < n; i++)
         CHECK_ERR(coro_spawn(NULL, count_where, NULL, &any), 0);
     for (long i = 0; i < n; i++) { /* spawn and await, round trips across loops */
-        coro_task_options o = on(1 + (int)(i % 2));
+        coro_task_options o = test_on_loop(1 + (int)(i % 2));
         CHECK_ERR(coro_spawn(&t, maybe_canceled, P(1), &o), 0);
         if (i % 7 == 0)
             CHECK_ERR(coro_cancel(t), 0);
@@ -300,7 +292,7 @@ static void *opener(void *arg)
 
 static void *remote_main(void *arg)
 {
-    coro_task_options o = on(1);
+    coro_task_options o = test_on_loop(1);
     coro_task *t;
 
     CHECK_ERR(coro_spawn(&t, opener, arg, &o), 0);
@@ -329,7 +321,7 @@ static void *waits_forever(void *arg)
 
 static void *deadlock_main(void *arg)
 {
-    coro_task_options o = on(1);
+    coro_task_options o = test_on_loop(1);
     coro_task *t;
 
     (void)arg;
@@ -487,7 +479,7 @@ static void *short_nap(void *arg)
 
 static void *held_main(void *arg)
 {
-    coro_task_options o = on(1);
+    coro_task_options o = test_on_loop(1);
 
     (void)arg;
     CHECK_ERR(coro_remote_open(&held), 0);
@@ -517,7 +509,7 @@ static void *post_blocker(void *arg)
 
 static void *done_first_main(void *arg)
 {
-    coro_task_options o = on(1);
+    coro_task_options o = test_on_loop(1);
     coro_task *t;
 
     (void)arg;
@@ -551,7 +543,7 @@ static unsigned storm_next(void) /* loop 0's only */
 static void *storm_member(void *arg)
 {
     long v = N(arg);
-    coro_task_options o = on((coro_loop_index(coro_loop_self()) + 1 + (int)(v % 2)) % 3);
+    coro_task_options o = test_on_loop((coro_loop_index(coro_loop_self()) + 1 + (int)(v % 2)) % 3);
     coro_task *child = NULL;
     int rc;
 
@@ -579,7 +571,7 @@ static void *storm_main(void *arg)
         if (storm_next() % 4 == 0)
             CHECK_ERR(coro_group_deadline(g, coro_after(CORO_USEC(storm_next() % 400))), 0);
         for (int i = 0; i < members; i++) {
-            coro_task_options o = on((int)(storm_next() % 3));
+            coro_task_options o = test_on_loop((int)(storm_next() % 3));
             o.group = g;
             CHECK_ERR(coro_spawn(NULL, storm_member, P(storm_next() % 1000), &o), 0);
         }
@@ -646,21 +638,10 @@ TEST(coro_dump_in_a_run_of_several_loops_lists_every_loops_tasks)
     CHECK_ERR(coro_run(dump_main, NULL, NULL, &three), 0);
 }
 
-static double seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void *hogs_loop_1(void *arg)
 {
-    double t0 = seconds();
-
     (void)arg;
-    while (seconds() - t0 < 0.3)
-        ;
+    test_busy(0.3);
     return NULL;
 }
 
@@ -679,25 +660,9 @@ static void *watched_main(void *arg)
 TEST(the_watchdog_watches_every_loop)
 {
     coro_run_options o = {0, 0, CORO_MSEC(50), 0, 2, 0};
-    FILE *tmp;
-    int saved;
-    char text[4096];
-    size_t n;
 
     if (test_slow_env())
         return; /* the watchdog's timing (see test_sched) */
-    tmp = tmpfile();
-    saved = dup(2);
-    CHECK(tmp != NULL && saved >= 0);
-    fflush(stderr);
-    dup2(fileno(tmp), 2);
-    CHECK_ERR(coro_run(watched_main, NULL, NULL, &o), 0);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    rewind(tmp);
-    n = fread(text, 1, sizeof text - 1, tmp);
-    text[n] = '\0';
-    fclose(tmp);
-    CHECK(strstr(text, "coro: watchdog: task \"hog on 1\" (id ") != NULL);
+    CHECK_ERR(test_run_capturing(watched_main, NULL, &o), 0);
+    CHECK(strstr(test_captured, "coro: watchdog: task \"hog on 1\" (id ") != NULL);
 }

@@ -17,37 +17,6 @@
 
 static coro_run_options virt = {CORO_RUN_VIRTUAL_CLOCK, 0, 0, 0, 0, 0};
 
-static double real_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Runs fn with stderr going to a file; returns what was written. */
-static char captured[8192];
-
-static int run_capturing(coro_fn fn, void *arg, const coro_run_options *opt)
-{
-    FILE *tmp = tmpfile();
-    int saved = dup(2), rc;
-    size_t n;
-
-    CHECK(tmp != NULL && saved >= 0);
-    fflush(stderr);
-    dup2(fileno(tmp), 2);
-    rc = coro_run(fn, arg, NULL, opt);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    rewind(tmp);
-    n = fread(captured, 1, sizeof captured - 1, tmp);
-    captured[n] = '\0';
-    fclose(tmp);
-    return rc;
-}
-
 /* ---- run, spawn, yield ---- */
 
 static void *step_twice(void *arg)
@@ -406,12 +375,12 @@ static void *deadlock_main(void *arg)
 TEST(deadlock_is_reported_with_each_task_and_what_it_waits_on)
 {
     log_buf[0] = '\0';
-    CHECK_ERR(run_capturing(deadlock_main, NULL, NULL), CORO_EDEADLK);
-    CHECK(strstr(captured, "all tasks are asleep - deadlock!") != NULL);
-    CHECK(strstr(captured, "\"forgotten consumer\": blocked on chan recv") != NULL);
-    CHECK(strstr(captured, "spawned at tests/test_sched.c:") != NULL);
-    CHECK(strstr(captured, "\"main\": blocked on await") != NULL);
-    CHECK(strstr(captured, "never finished") != NULL);
+    CHECK_ERR(test_run_capturing(deadlock_main, NULL, NULL), CORO_EDEADLK);
+    CHECK(strstr(test_captured, "all tasks are asleep - deadlock!") != NULL);
+    CHECK(strstr(test_captured, "\"forgotten consumer\": blocked on chan recv") != NULL);
+    CHECK(strstr(test_captured, "spawned at tests/test_sched.c:") != NULL);
+    CHECK(strstr(test_captured, "\"main\": blocked on await") != NULL);
+    CHECK(strstr(test_captured, "never finished") != NULL);
     CHECK_STR(log_buf, "stuck-cleanup "); /* closed: its cleanup ran */
     CHECK_ERR(coro_chan_free(stuck_chan), 0);
 }
@@ -480,10 +449,10 @@ static void *hour_of_sleeps(void *arg)
 
 TEST(virtual_clock_runs_an_hour_of_sleeps_at_once)
 {
-    double t0 = real_seconds();
+    double t0 = test_seconds();
 
     CHECK_ERR(coro_run(hour_of_sleeps, NULL, NULL, &virt), 0);
-    CHECK(real_seconds() - t0 < 5.0); /* well under; 5 s leaves room for valgrind */
+    CHECK(test_seconds() - t0 < 5.0); /* well under; 5 s leaves room for valgrind */
 }
 
 static void *sleeper_order(void *arg)
@@ -569,11 +538,8 @@ TEST(a_cancel_storm_removes_half_the_timers_and_the_rest_fire)
 
 static void *spin(void *arg)
 {
-    double t0 = real_seconds();
-
     (void)arg;
-    while (real_seconds() - t0 < 0.3)
-        ;
+    test_busy(0.3);
     return NULL;
 }
 
@@ -596,9 +562,9 @@ TEST(watchdog_reports_a_task_that_does_not_yield)
      * the timing. */
     if (test_slow_env())
         return;
-    CHECK_ERR(run_capturing(spin_named, NULL, &o), 0);
-    CHECK(strstr(captured, "coro: watchdog: task \"hog\" (id ") != NULL);
-    CHECK(strstr(captured, "without yielding") != NULL);
+    CHECK_ERR(test_run_capturing(spin_named, NULL, &o), 0);
+    CHECK(strstr(test_captured, "coro: watchdog: task \"hog\" (id ") != NULL);
+    CHECK(strstr(test_captured, "without yielding") != NULL);
 }
 
 /* ---- a watchdog whose stderr is blocked ---- */
@@ -818,15 +784,15 @@ TEST(every_allocation_failing_in_turn_gives_an_error_and_leaks_nothing)
 
         fault_chan = NULL;
         coro__fail_after(k);
-        rc = run_capturing(fault_scenario, NULL, &virt);
+        rc = test_run_capturing(fault_scenario, NULL, &virt);
         coro__fail_after(0);
         free_fault_chan();
         if (!(rc == 0 || rc == CORO_ENOMEM || rc == CORO_EERROR || rc == CORO_EDEADLK ||
               rc == CORO_EMAPS))
-            fprintf(stderr, "k=%ld rc=%s\n%s", k, coro_errname(rc), captured);
+            fprintf(stderr, "k=%ld rc=%s\n%s", k, coro_errname(rc), test_captured);
         CHECK(rc == 0 || rc == CORO_ENOMEM || rc == CORO_EERROR || rc == CORO_EDEADLK ||
               rc == CORO_EMAPS);
-        clean = rc == 0 && strstr(captured, "deadlock") == NULL;
+        clean = rc == 0 && strstr(test_captured, "deadlock") == NULL;
     }
     CHECK(clean);
 }
@@ -1182,7 +1148,7 @@ static void *deadlock_with_cleanup(void *arg)
 TEST(cleanups_run_by_a_deadlock_shutdown_cannot_arm_timers_or_spawn)
 {
     wind_rc = 0;
-    CHECK_ERR(run_capturing(deadlock_with_cleanup, NULL, NULL), CORO_EDEADLK);
+    CHECK_ERR(test_run_capturing(deadlock_with_cleanup, NULL, NULL), CORO_EDEADLK);
     CHECK_ERR(wind_rc, CORO_ECANCELED); /* its deadline refused: no timer left behind */
 }
 
@@ -1237,7 +1203,7 @@ TEST(cleanups_run_by_a_deadlock_shutdown_do_work_inline_and_cannot_wait)
     CHECK_ERR(pipe(p), 0);
     inline_fd = p[1];
     memset(inline_rc, 0xff, sizeof inline_rc);
-    CHECK_ERR(run_capturing(deadlock_with_work, NULL, NULL), CORO_EDEADLK);
+    CHECK_ERR(test_run_capturing(deadlock_with_work, NULL, NULL), CORO_EDEADLK);
     CHECK_INT(inline_rc[0], 1);
     CHECK_INT(read(p[0], &c, 1), 1);
     CHECK_INT(c, 'z');

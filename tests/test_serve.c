@@ -134,14 +134,6 @@ static double cpu_seconds(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static double wall_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Clients in another process (their fds are not ours): n connections at
  * once, each sends a byte and waits for it back. */
 static struct rlimit normal_limit;
@@ -216,10 +208,10 @@ TEST(out_of_fds_the_server_backs_off_without_spinning)
     low.rlim_cur = (rlim_t)limit;
     CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
     cpu0 = cpu_seconds();
-    wall0 = wall_seconds();
+    wall0 = test_seconds();
     CHECK_ERR(coro_run(emfile_main, &u, NULL, NULL), 0);
     cpu = cpu_seconds() - cpu0;
-    wall = wall_seconds() - wall0;
+    wall = test_seconds() - wall0;
     CHECK_INT(setrlimit(RLIMIT_NOFILE, &old), 0);
     CHECK_INT(s.count, 10);
     CHECK(s.max_open <= 3);

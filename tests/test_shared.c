@@ -17,23 +17,6 @@
 static coro_run_options two = {0, 0, 0, 0, 2, 0};
 static coro_run_options three = {0, 0, 0, 0, 3, 0};
 
-static coro_task_options on(int i)
-{
-    coro_task_options o = {NULL, 0, NULL, 0, NULL};
-
-    o.loop = coro_loop_at(i);
-    return o;
-}
-
-static coro_task *spawn_on(int i, coro_fn fn, void *arg)
-{
-    coro_task_options o = on(i);
-    coro_task *t = NULL;
-
-    CHECK_ERR(coro_spawn(&t, fn, arg, &o), 0);
-    return t;
-}
-
 /* ======================================================================
  * channels
  * ====================================================================== */
@@ -67,7 +50,7 @@ static void *pingpong_main(void *arg)
 
     CHECK_ERR(coro_chan_open(&ping, sizeof(long), cap), 0);
     CHECK_ERR(coro_chan_open(&pong, sizeof(long), cap), 0);
-    t = spawn_on(1, ponger, NULL);
+    t = test_spawn_on(1, ponger, NULL);
     for (long i = 0; i < PINGS; i++) {
         CHECK_ERR(coro_chan_send(ping, &i), 0);
         CHECK_ERR(coro_chan_recv(pong, &v), 0);
@@ -134,9 +117,9 @@ static void *many_main(void *arg)
     coro_wg_init(&consumers_done);
     CHECK_ERR(coro_wg_add(&consumers_done, 3), 0);
     for (int i = 0; i < 3; i++)
-        (void)spawn_on(i, consumer, P(i)); /* detached in effect: waited by the wait group */
+        (void)test_spawn_on(i, consumer, P(i)); /* detached in effect: waited by the wait group */
     for (int i = 0; i < PRODUCERS; i++)
-        prod[i] = spawn_on(i % 3, producer, P(i));
+        prod[i] = test_spawn_on(i % 3, producer, P(i));
     for (int i = 0; i < PRODUCERS; i++)
         CHECK_ERR(coro_await(prod[i], NULL), 0);
     CHECK_ERR(coro_chan_close(stream), 0); /* the consumers drain what is buffered */
@@ -177,9 +160,9 @@ static void *handover_main(void *arg)
     (void)arg;
     CHECK_ERR(coro_chan_open(&handover, sizeof(long), 0), 0);
     for (int i = 0; i < 4; i++)
-        r[i] = spawn_on(0, local_receiver, P(i));
+        r[i] = test_spawn_on(0, local_receiver, P(i));
     CHECK_ERR(coro_sleep(CORO_MSEC(2)), 0); /* all four parked, unshared */
-    s = spawn_on(1, remote_sender, NULL);
+    s = test_spawn_on(1, remote_sender, NULL);
     for (int i = 0; i < 4; i++)
         CHECK_ERR(coro_await(r[i], NULL), 0);
     CHECK_ERR(coro_await(s, NULL), 0);
@@ -233,8 +216,8 @@ static void *close_main(void *arg)
     (void)arg;
     CHECK_ERR(coro_chan_open(&closing, sizeof(long), 2), 0);
     for (int i = 0; i < 4; i++)
-        t[i] = spawn_on(i % 2, closed_receiver, NULL);
-    t[4] = spawn_on(1, closer, NULL);
+        t[i] = test_spawn_on(i % 2, closed_receiver, NULL);
+    t[4] = test_spawn_on(1, closer, NULL);
     for (int i = 0; i < 5; i++)
         CHECK_ERR(coro_await(t[i], NULL), 0);
     CHECK_INT(closed_seen, 4);
@@ -266,7 +249,7 @@ static void *edges_main(void *arg)
 
     (void)arg;
     CHECK_ERR(coro_chan_open(&quiet, sizeof(long), 0), 0);
-    t = spawn_on(1, canceled_receiver, NULL);
+    t = test_spawn_on(1, canceled_receiver, NULL);
     CHECK_ERR(coro_sleep(CORO_MSEC(2)), 0);
     CHECK_ERR(coro_cancel(t), 0);
     CHECK_ERR(coro_await(t, &out), CORO_ETASKCANCELED);
@@ -317,18 +300,15 @@ static void *cancels_asker(void *arg)
 static void *busy_owner_main(void *arg)
 {
     coro_task *p;
-    coro_time end;
 
     (void)arg;
     CHECK_ERR(coro_chan_open(&slow, sizeof(long), 0), 0);
-    p = spawn_on(1, cancels_asker, NULL);
+    p = test_spawn_on(1, cancels_asker, NULL);
     while (!__atomic_load_n(&asking, __ATOMIC_ACQUIRE))
         CHECK_ERR(coro_sleep(CORO_USEC(100)), 0);
     /* loop 0 works without a pause: the request waits in its inbox while
      * the asker is canceled */
-    end = coro_now() + CORO_MSEC(test_slow_env() ? 300 : 20);
-    while (coro_now() < end)
-        ;
+    test_busy(test_slow_env() ? 0.3 : 0.02);
     CHECK_ERR(coro_await(p, NULL), 0);
     CHECK_ERR(coro_chan_free(slow), 0);
     return NULL;
@@ -369,10 +349,10 @@ static void *select_main(void *arg)
     int count[2] = {0, 0};
 
     (void)arg;
-    CHECK_ERR(coro_chan_open(&sa, sizeof(long), DRAWS), 0);     /* loop 0's */
-    CHECK_ERR(coro_await(spawn_on(1, open_sb, NULL), NULL), 0); /* loop 1's */
-    CHECK_ERR(coro_await(spawn_on(1, filler, sa), NULL), 0);    /* each filled */
-    CHECK_ERR(coro_await(spawn_on(0, filler, sb), NULL), 0);    /* by the other */
+    CHECK_ERR(coro_chan_open(&sa, sizeof(long), DRAWS), 0);          /* loop 0's */
+    CHECK_ERR(coro_await(test_spawn_on(1, open_sb, NULL), NULL), 0); /* loop 1's */
+    CHECK_ERR(coro_await(test_spawn_on(1, filler, sa), NULL), 0);    /* each filled */
+    CHECK_ERR(coro_await(test_spawn_on(0, filler, sb), NULL), 0);    /* by the other */
     for (int i = 0; i < DRAWS; i++) {
         coro_case c[2] = {{sa, CORO_RECV, &a, 0}, {sb, CORO_RECV, &b, 0}};
         int k = coro_select(c, 2);
@@ -439,9 +419,9 @@ static void *select_parked_main(void *arg)
 
     (void)arg;
     CHECK_ERR(coro_chan_open(&x0, sizeof(long), 0), 0);
-    CHECK_ERR(coro_await(spawn_on(1, opener_on_1, NULL), NULL), 0);
+    CHECK_ERR(coro_await(test_spawn_on(1, opener_on_1, NULL), NULL), 0);
     for (int i = 0; i < 3; i++)
-        t[i] = spawn_on(i % 2, parked_select, P(i));
+        t[i] = test_spawn_on(i % 2, parked_select, P(i));
     CHECK_ERR(coro_sleep(CORO_MSEC(3)), 0);
     CHECK_ERR(coro_chan_send(x1, &v), 0); /* one select takes it */
     CHECK_ERR(coro_chan_send(x0, &w), 0); /* another takes this */
@@ -563,11 +543,11 @@ static void *mutex_edges_main(void *arg)
     void *out;
 
     (void)arg;
-    h = spawn_on(1, held_elsewhere, NULL);
+    h = test_spawn_on(1, held_elsewhere, NULL);
     while (!__atomic_load_n(&held, __ATOMIC_ACQUIRE))
         CHECK_ERR(coro_sleep(CORO_MSEC(1)), 0);
     CHECK_ERR(coro_mutex_lock_until(&mu, coro_after(CORO_MSEC(1))), CORO_ETIMEDOUT);
-    w = spawn_on(0, lock_waiter, NULL);
+    w = test_spawn_on(0, lock_waiter, NULL);
     CHECK_ERR(coro_sleep(CORO_MSEC(1)), 0);
     CHECK_ERR(coro_cancel(w), 0);
     CHECK_ERR(coro_await(w, &out), CORO_ETASKCANCELED);
@@ -708,8 +688,8 @@ static void *deadlock_main(void *arg)
 {
     (void)arg;
     CHECK_ERR(coro_chan_open(&nobody, sizeof(long), 0), 0);
-    (void)spawn_on(1, waits_forever, NULL);
-    (void)spawn_on(0, waits_forever, NULL);
+    (void)test_spawn_on(1, waits_forever, NULL);
+    (void)test_spawn_on(0, waits_forever, NULL);
     return NULL;
 }
 
@@ -774,15 +754,6 @@ TEST(a_channel_used_after_its_run_has_ended_is_refused)
  * lifetimes: what a woken task touches, what a shutdown frees
  * ====================================================================== */
 
-/* Work without a pause: the loop takes no message meanwhile. */
-static void busy(coro_time d)
-{
-    coro_time end = coro_now() + d;
-
-    while (coro_now() < end)
-        ;
-}
-
 /* A receiver woken from another loop never touches the channel again: its
  * sender may close and free it before the wake-up is even delivered. */
 static coro_chan *freed;
@@ -800,7 +771,7 @@ static void *freed_receiver(void *arg)
 static void *hog(void *arg)
 {
     (void)arg;
-    busy(CORO_MSEC(test_slow_env() ? 300 : 50));
+    test_busy(test_slow_env() ? 0.3 : 0.05); /* the loop takes no message meanwhile */
     return NULL;
 }
 
@@ -811,9 +782,9 @@ static void *freed_main(void *arg)
 
     (void)arg;
     CHECK_ERR(coro_chan_open(&freed, sizeof(long), 0), 0);
-    r = spawn_on(1, freed_receiver, NULL);
+    r = test_spawn_on(1, freed_receiver, NULL);
     CHECK_ERR(coro_sleep(CORO_MSEC(test_slow_env() ? 100 : 5)), 0); /* r waits */
-    h = spawn_on(1, hog, NULL); /* loop 1 takes no message for a while */
+    h = test_spawn_on(1, hog, NULL); /* loop 1 takes no message for a while */
     CHECK_ERR(coro_sleep(CORO_MSEC(test_slow_env() ? 50 : 5)), 0);
     CHECK_ERR(coro_chan_send(freed, &v), 0); /* r claimed; its wake-up waits */
     CHECK_ERR(coro_chan_close(freed), 0);
@@ -869,8 +840,8 @@ static void *stuck_main(void *arg)
     CHECK_ERR(coro_chan_open(&stuck, sizeof(long), 0), 0);
     o.loop = coro_loop_at(1);
     CHECK_ERR(coro_spawn(NULL, stuck_receiver, NULL, &o), 0); /* copy-stack, loop 1 */
-    (void)spawn_on(1, stuck_receiver, NULL);
-    (void)spawn_on(0, defers_a_select, NULL);
+    (void)test_spawn_on(1, stuck_receiver, NULL);
+    (void)test_spawn_on(0, defers_a_select, NULL);
     return NULL;
 }
 
@@ -912,7 +883,7 @@ static void *nested_main(void *arg)
 {
     (void)arg;
     CHECK_ERR(coro_chan_open(&nested_ch, sizeof(long), 0), 0);
-    CHECK_ERR(coro_await(spawn_on(1, resumes_a_coroutine, NULL), NULL), 0);
+    CHECK_ERR(coro_await(test_spawn_on(1, resumes_a_coroutine, NULL), NULL), 0);
     CHECK_ERR(coro_chan_free(nested_ch), 0);
     return NULL;
 }
