@@ -122,7 +122,7 @@ static void thread_exit(void *arg)
     coro__overflow_thread_exit(t);
     coro__error_clear(&t->main);
     coro__tls = NULL;
-    __atomic_store_n(&t->exited, 1, __ATOMIC_SEQ_CST);
+    (void)__atomic_exchange_n(&t->exited, 1, __ATOMIC_SEQ_CST); /* not a store: remote.c */
     maybe_free(t);
 }
 

@@ -240,7 +240,10 @@ int coro__inbox_sleep(coro__loop *l, size_t remotes)
 
     if (in == NULL)
         return 1;
-    __atomic_store_n(&in->sleeping, 1, __ATOMIC_SEQ_CST);
+    /* An exchange, not a store: the load below must not pass it, which C11
+     * promises of a seq_cst store too, but an emulator (qemu-user runs
+     * aarch64's stlr; ldar on x86 without a barrier between) need not. */
+    (void)__atomic_exchange_n(&in->sleeping, 1, __ATOMIC_SEQ_CST);
     /* As with a post: the last remote's close that came before the store
      * is seen here, one that comes after sees `sleeping` and wakes it. */
     if (in->first == NULL && !has_messages(peek(in, __ATOMIC_SEQ_CST)) &&

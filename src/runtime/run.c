@@ -298,8 +298,14 @@ int coro__run_idle(coro__loop *l)
     if ((w & IDLE_MASK) != (unsigned long long)r->n)
         return 0;
     for (int i = 0; i < r->n; i++)
-        if (r->up[i] && coro__inbox_has(r->inboxes[i]))
+        if (r->up[i] && coro__inbox_has(r->inboxes[i])) {
+            /* Its loop takes it, or is about to: a wake-up more costs a
+             * spurious return from its wait at worst, and makes a lost one
+             * a stall rather than a hang. */
+            if (r->loops[i] != l)
+                coro__inbox_wake(r->inboxes[i]);
             return 0;
+        }
     if (__atomic_load_n(&r->idle, __ATOMIC_ACQUIRE) != w)
         return 0;
     for (int i = 0; i < r->n; i++)
