@@ -757,7 +757,8 @@ CORO_API int coro_chan_open(coro_chan **ch, size_t elem_size, size_t capacity);
  * before or while waiting; nothing sent), CORO_ETIMEDOUT, CORO_ECANCELED,
  * CORO_EAGAIN (try form: would wait), CORO_EINVAL, CORO_ENOLOOP,
  * CORO_ETHREAD (a channel of another run, or of one that ended), CORO_ENOMEM
- * (a copy-stack task of another loop: the value's heap copy). May suspend.
+ * (a copy-stack task waiting on a channel shared with another loop, for an
+ * element over 12 bytes: the value's heap copy). May suspend.
  */
 CORO_API int coro_chan_send(coro_chan *ch, const void *elem);
 CORO_API int coro_chan_send_until(coro_chan *ch, const void *elem, coro_time deadline);

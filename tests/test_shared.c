@@ -134,6 +134,51 @@ TEST(producers_and_consumers_on_three_loops_each_value_arrives_once_in_order)
     CHECK_ERR(coro_run(many_main, NULL, NULL, &three), 0);
 }
 
+/* A token passed round three loops by unbuffered channels: every hand-off
+ * wakes a loop that has nothing else to do, with more loops than CPUs
+ * here, so each goes to sleep between hops, and a wake-up lost between a
+ * loop's going to sleep and a post would hang the ring. */
+#define HOPS 2000
+static coro_chan *ring[3];
+
+static void *ring_stage(void *arg)
+{
+    long me = N(arg), v = 0;
+
+    if (me == 0)
+        CHECK_ERR(coro_chan_send(ring[1], &v), 0);
+    for (int k = 0; k < HOPS; k++) {
+        long want = me == 0 ? 3L * k + 2 : 3L * k + me - 1;
+        CHECK_ERR(coro_chan_recv(ring[me], &v), 0);
+        CHECK_INT(v, want);
+        v++;
+        if (me != 0 || k + 1 < HOPS)
+            CHECK_ERR(coro_chan_send(ring[(me + 1) % 3], &v), 0);
+    }
+    return NULL;
+}
+
+static void *ring_main(void *arg)
+{
+    coro_task *t[3];
+
+    (void)arg;
+    for (int i = 0; i < 3; i++)
+        CHECK_ERR(coro_chan_open(&ring[i], sizeof(long), 0), 0);
+    for (int i = 0; i < 3; i++)
+        t[i] = test_spawn_on(i, ring_stage, P(i));
+    for (int i = 0; i < 3; i++)
+        CHECK_ERR(coro_await(t[i], NULL), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_ERR(coro_chan_free(ring[i]), 0);
+    return NULL;
+}
+
+TEST(a_token_passed_round_three_loops_makes_every_hop)
+{
+    CHECK_ERR(coro_run(ring_main, NULL, NULL, &three), 0);
+}
+
 /* The channel's own loop has tasks parked on it when another loop first
  * uses it: they go on, as shared waiters, and nothing is lost. */
 static coro_chan *handover;
@@ -797,6 +842,54 @@ static void *freed_main(void *arg)
 TEST(a_task_woken_from_another_loop_does_not_touch_the_channel_after)
 {
     CHECK_ERR(coro_run(freed_main, NULL, NULL, &two), 0);
+}
+
+/* The same for a copy-stack task waiting with a value too large for its
+ * record: its heap copy is copied out after the wake-up without asking
+ * the channel its size (a receive, and a select). */
+typedef struct big {
+    long v[4];
+} big;
+
+static void *freed_big_receiver(void *arg)
+{
+    big b = {{0, 0, 0, 0}};
+    coro_case c = {freed, CORO_RECV, &b, 0};
+
+    if (arg == NULL)
+        CHECK_ERR(coro_chan_recv(freed, &b), 0);
+    else
+        CHECK_INT(coro_select(&c, 1), 0);
+    CHECK_INT(b.v[0] + b.v[3], 43);
+    return NULL;
+}
+
+static void *freed_big_main(void *arg)
+{
+    coro_task_options o = {NULL, 0, NULL, CORO_COPY_STACK, NULL};
+    coro_task *r, *h;
+    big b = {{42, 0, 0, 1}};
+
+    CHECK_ERR(coro_chan_open(&freed, sizeof(big), 0), 0);
+    o.loop = coro_loop_at(1);
+    CHECK_ERR(coro_spawn(&r, freed_big_receiver, arg, &o), 0);
+    CHECK_ERR(coro_sleep(CORO_MSEC(test_slow_env() ? 100 : 5)), 0); /* r waits */
+    h = test_spawn_on(1, hog, NULL);
+    CHECK_ERR(coro_sleep(CORO_MSEC(test_slow_env() ? 50 : 5)), 0);
+    CHECK_ERR(coro_chan_send(freed, &b), 0);
+    CHECK_ERR(coro_chan_close(freed), 0);
+    CHECK_ERR(coro_chan_free(freed), 0);
+    CHECK_ERR(coro_await(r, NULL), 0);
+    CHECK_ERR(coro_await(h, NULL), 0);
+    return NULL;
+}
+
+TEST(a_copy_stack_task_woken_from_another_loop_copies_out_without_the_channel)
+{
+    static int select_case;
+
+    CHECK_ERR(coro_run(freed_big_main, NULL, NULL, &two), 0);
+    CHECK_ERR(coro_run(freed_big_main, &select_case, NULL, &two), 0);
 }
 
 /* During a deadlock's shutdown, a cleanup's select on a channel a task of

@@ -333,21 +333,31 @@ int coro__chan_share(coro_task *self, coro_chan *ch)
 static int xop(coro_task *self, coro_chan *ch, int op, void *data, coro_time deadline, int try_)
 {
     void *bounce = NULL, *where = data;
+    size_t size = ch->elem_size; /* ch may be freed once self is woken */
     int rc;
 
     if ((rc = coro__chan_share(self, ch)) != 0)
         return rc;
     if (!try_ && self->canceled)
         return CORO_ECANCELED; /* while it waited for the handover */
-    if (!try_ && coro__task_on_shared_stack(self, data, ch->elem_size)) {
+    if (try_) {
+        /* never waits: the data stays where it is */
+    } else if (size <= sizeof self->x.val) {
+        /* a small element waits in the line the waker writes anyway
+         * (sched.h), not on the task's stack: one line less to cross, and
+         * the stack's bytes may move while it waits (copy-stack mode) */
+        where = self->x.val;
+        if (op == CORO_SEND)
+            memcpy(where, data, size);
+    } else if (coro__task_on_shared_stack(self, data, size)) {
         /* a copy-stack task's bytes move while it waits: the waker
          * copies to or from the heap instead */
-        if ((bounce = coro__malloc(ch->elem_size)) == NULL)
+        if ((bounce = coro__malloc(size)) == NULL)
             return CORO_ENOMEM;
         self->xmem = bounce; /* freed with the task if a deadlock's shutdown
                               * unwinds it while it waits */
         if (op == CORO_SEND)
-            memcpy(bounce, data, ch->elem_size);
+            memcpy(bounce, data, size);
         where = bounce;
     }
     coro__lock(&ch->lock);
@@ -357,8 +367,8 @@ static int xop(coro_task *self, coro_chan *ch, int op, void *data, coro_time dea
         coro__unlock(&ch->lock);
         rc = coro__xwait(self, 1, op == CORO_SEND ? "chan send" : "chan recv", ch,
                          CORO__WAIT_CANCEL);
-        if (rc == 0 && op == CORO_RECV && bounce != NULL)
-            memcpy(data, bounce, ch->elem_size);
+        if (rc == 0 && op == CORO_RECV && where != data)
+            memcpy(data, where, size);
     } else {
         coro__unlock(&ch->lock);
     }

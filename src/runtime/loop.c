@@ -589,7 +589,7 @@ static unsigned long long uids; /* the last loop's uid (atomic) */
 
 coro__loop *coro__loop_new(const coro_run_options *opt)
 {
-    coro__loop *l = coro__malloc(sizeof *l);
+    coro__loop *l = coro__malloc_aligned(sizeof *l, CORO__CACHE_LINE);
 
     if (l == NULL)
         return NULL;

@@ -266,13 +266,18 @@ static void report(coro__run *r)
         coro__dump_tasks(stderr, r->loops[i]);
 }
 
-void coro__run_send(coro__loop *to, coro__msg *m)
+void coro__run_push(coro_remote *in, coro__msg *m)
 {
     coro__loop *from = coro__loop_tls;
 
     if (from != NULL)
         from->sent = 1;
-    coro__inbox_push(to->run->inboxes[to->index], m);
+    coro__inbox_push(in, m);
+}
+
+void coro__run_send(coro__loop *to, coro__msg *m)
+{
+    coro__run_push(to->run->inboxes[to->index], m);
 }
 
 #define IDLE_MASK 0xffffffffULL

@@ -176,7 +176,7 @@ static CORO__ALWAYS_INLINE coro_task *task_new(coro__loop *l)
         l->spare = t->rq_next;
         l->nspare--;
     } else if ((t = coro__malloc_aligned(sizeof *t, CORO__CACHE_LINE)) != NULL) {
-        t->xn = 0; /* a spare's are so: every wait and coro__task_free leave them */
+        t->x.n = 0; /* a spare's are so: every wait and coro__task_free leave them */
         t->xmem = NULL;
     } else {
         return NULL;
@@ -444,7 +444,7 @@ unsigned long long coro_task_id(const coro_task *t)
 
 static void forget_waits(coro_task *t)
 {
-    if (t->xn > 0)
+    if (t->x.n > 0)
         coro__xwait_forget(t); /* those in shared queues, under their locks */
     for (int i = 0; i < CORO__SELECT_INLINE; i++)
         coro__waitq_remove(&t->w[i]);

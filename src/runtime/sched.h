@@ -169,13 +169,21 @@ struct coro_task {
     struct coro__link *link; /* a task of another loop's: the link to it
                               * (this record is its proxy here), or to the
                               * proxy that owns it (this is the task) */
-    /* A wait on queues other loops' tasks may fire (shared.c). */
-    unsigned claim;       /* while XPARKED: 0 until a waker claims it (atomic) */
-    coro__waiter *xfired; /* the waiter its claimer fired (dequeued by it) */
-    int xn;               /* its waiters in the wait (coro__xwait) */
-    void *xmem;           /* what the wait allocated: freed with the task (a
-                           * deadlock's shutdown unwinds a parked task) */
-    coro__msg xmsg;       /* the wake-up a waker of another loop sends */
+    void *xmem;              /* what a wait on shared queues allocated: freed with the
+                              * task (a deadlock's shutdown unwinds a parked task) */
+    /* A wait on queues other loops' tasks may fire (shared.c), in a line
+     * of its own: all that a waker of another loop touches of the record
+     * but the waiter, and all the task's loop reads back when woken. */
+    struct coro__xpark {
+        unsigned claim;            /* while XPARKED: 0 until a waker claims it (atomic) */
+        int result;                /* the fired waiter's result */
+        coro__waiter *fired;       /* the waiter its claimer fired (dequeued by it) */
+        struct coro_loop *loop;    /* the task's: wakers compare it, and read no other line */
+        struct coro_remote *inbox; /* its loop's, where the wake-up goes */
+        coro__msg msg;             /* that wake-up */
+        int n;                     /* its waiters in the wait (coro__xwait) */
+        unsigned char val[12];     /* a small element sent or received (chan.c) */
+    } x __attribute__((aligned(CORO__CACHE_LINE)));
 };
 
 /* The loop's wake-up eventfd, a system call site (core/fault.h) of the
@@ -214,22 +222,29 @@ typedef struct coro_loop {
     coro *retired;    /* a worker that ended, for the loop to free */
     coro_task *spare; /* freed task records for reuse, by rq_next */
     int nspare;
-    struct coro_remote *inbox;  /* messages from other threads (remote.c); NULL until a
-                                 * remote is opened or the run has several loops */
-    struct coro__run *run;      /* the run of several loops (run.c); NULL for one */
-    int index;                  /* in the run */
-    unsigned long long uid;     /* never the same for two loops of the process */
-    unsigned long long run_uid; /* its run's: loop 0's uid */
-    size_t nproxies;            /* of ntasks, proxies of tasks of other loops */
-    size_t load;                /* ntasks - nproxies, for placement (atomic) */
-    size_t incoming;            /* tasks placed here, not yet started (atomic) */
-    int sent;                   /* it sent a message since it was last idle (run.c) */
-    char *late_err;             /* loop 0: a loop's failure after the main task ended */
+    size_t nproxies; /* of ntasks, proxies of tasks of other loops */
+    int sent;        /* it sent a message since it was last idle (run.c) */
+    char *late_err;  /* loop 0: a loop's failure after the main task ended */
     struct coro__watchdog *watchdog;
     unsigned long switches;     /* resumes of tasks (atomic, for the watchdog) */
     unsigned long long running; /* id of the running task, 0 if none (atomic) */
     const char *running_name;   /* its name, NULL if none (atomic; freed only
                                  * under the watchdog's lock, see loop.c) */
+    /* What the other loops of a run read to send the loop a message, in a
+     * line nobody writes while the run goes on: beside the fields above,
+     * which the loop writes all the time, each message would cost its
+     * sender a cache miss and the loop another (loops are allocated on a
+     * line's boundary). */
+    /* messages from other threads (remote.c); NULL until a remote is
+     * opened or the run has several loops */
+    struct coro_remote *inbox __attribute__((aligned(CORO__CACHE_LINE)));
+    struct coro__run *run;      /* the run of several loops (run.c); NULL for one */
+    int index;                  /* in the run */
+    unsigned long long uid;     /* never the same for two loops of the process */
+    unsigned long long run_uid; /* its run's: loop 0's uid */
+    /* What placement reads of every loop, and other loops write. */
+    size_t load __attribute__((aligned(CORO__CACHE_LINE))); /* ntasks - nproxies (atomic) */
+    size_t incoming; /* tasks placed here, not yet started (atomic) */
 } coro__loop;
 
 CORO__HIDDEN extern __thread coro__loop *coro__loop_tls __attribute__((tls_model("initial-exec")));
@@ -438,6 +453,9 @@ CORO__HIDDEN int coro__run_awake(coro__loop *l);
 /* Sends m to loop `to` of the caller's run, from a loop of the run that is
  * not idle (its tasks, its scheduler). */
 CORO__HIDDEN void coro__run_send(coro__loop *to, coro__msg *m);
+/* The same to a loop's inbox in, when the sender has that at hand rather
+ * than the loop (whose record is in lines the loop writes). */
+CORO__HIDDEN void coro__run_push(struct coro_remote *in, coro__msg *m);
 /* coro_dump's part for the other loops of l's run: each writes its tasks
  * to f in turn, asked by a message the running task waits for the answer
  * to (without a task that can wait, none is asked). How many tasks. */
@@ -749,7 +767,7 @@ static inline int coro__claim(coro_task *t)
 {
     unsigned z = 0;
 
-    return __atomic_compare_exchange_n(&t->claim, &z, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+    return __atomic_compare_exchange_n(&t->x.claim, &z, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
 /* Under the lock of q, a shared queue: the first waiter whose task this

@@ -122,7 +122,10 @@ static int xtake_ready(coro__loop *l, coro_case *c, int n)
 
 /* How many bytes of heap copies a copy-stack task's cases need for the
  * values whose data is on the shared stack (its bytes move while it
- * waits). */
+ * waits): each copy after its size (BOUNCE_HEAD), which the task reads
+ * when it has woken, when the channel may be gone. */
+#define BOUNCE_HEAD 16
+
 static size_t bounce_size(const coro_task *self, const coro_case *c, int n)
 {
     size_t total = 0;
@@ -130,7 +133,7 @@ static size_t bounce_size(const coro_task *self, const coro_case *c, int n)
     for (int i = 0; i < n; i++) {
         size_t e = coro__chan_elem_size(c[i].chan);
         if (coro__task_on_shared_stack(self, c[i].data, e))
-            total += (e + 15) & ~(size_t)15;
+            total += BOUNCE_HEAD + ((e + 15) & ~(size_t)15);
     }
     return total;
 }
@@ -145,6 +148,8 @@ static void bounce_cases(const coro_task *self, const coro_case *c, int n, void 
         where[i] = c[i].data;
         if (bounce == NULL || !coro__task_on_shared_stack(self, c[i].data, e))
             continue;
+        memcpy(bounce, &e, sizeof e);
+        bounce += BOUNCE_HEAD;
         where[i] = bounce;
         if (c[i].op == CORO_SEND)
             memcpy(bounce, c[i].data, e);
@@ -201,14 +206,15 @@ static int xselect(coro__loop *l, coro_task *self, coro_case *c, int n, coro_tim
         }
         unlock_all(lk, m);
         rc = coro__xwait(self, n, "select", c, CORO__WAIT_CANCEL);
-        for (int i = 0; i < n; i++) {
-            if (!w[i].fired)
-                continue;
-            c[i].result = w[i].result;
-            if (w[i].result == 0 && c[i].op == CORO_RECV && where[i] != c[i].data)
-                memcpy(c[i].data, where[i], coro__chan_elem_size(c[i].chan));
+        if (self->x.fired != NULL) { /* else: a deadline, or cancellation */
+            int i = (int)(self->x.fired - w);
+            c[i].result = self->x.result;
+            if (c[i].result == 0 && c[i].op == CORO_RECV && where[i] != c[i].data) {
+                size_t e;
+                memcpy(&e, (char *)where[i] - BOUNCE_HEAD, sizeof e);
+                memcpy(c[i].data, where[i], e);
+            }
             rc = i;
-            break;
         }
     } else {
         unlock_all(lk, m);

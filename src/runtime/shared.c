@@ -18,10 +18,13 @@
  * embedded in the task record (a task waits in one park at a time, so one
  * is enough): the loop readies the task when it is delivered, between its
  * tasks. The task then takes each lock in turn to dequeue its waiters and
- * read which one fired. Nothing a waker writes is on the waiting task's
- * stack except the value of a receive; a task in copy-stack mode, whose
+ * read which one fired. What the waker writes of the task record but the
+ * waiter is in one cache line (struct coro__xpark), which is all the task's
+ * loop reads back: a crossing costs the lines it moves. Nothing a waker
+ * writes is on the waiting task's stack except the value of a receive (a
+ * small one goes to that line instead); a task in copy-stack mode, whose
  * stack bytes move while it is switched out, waits with its values in a
- * heap buffer instead (the caller's concern: chan.c, select.c).
+ * heap buffer (the caller's concern: chan.c, select.c).
  *
  * The park is published before the task has switched away: once the locks
  * are released a waker may claim it. So everything that could make the
@@ -44,6 +47,9 @@
 
 #include "sched.h"
 
+/* The line a waker of another loop touches (sched.h). */
+typedef char coro__xpark_fits_a_line[sizeof(struct coro__xpark) <= CORO__CACHE_LINE ? 1 : -1];
+
 void coro__lock_wait(int *lk)
 {
     for (unsigned n = 0;; n++) {
@@ -64,7 +70,7 @@ void coro__lock_wait(int *lk)
  * down after a deadlock (every loop frees its tasks then). */
 static int may_claim(const coro__loop *l, const coro_task *t)
 {
-    return t->loop == l || !l->stopping;
+    return t->x.loop == l || !l->stopping;
 }
 
 /* A stale waiter (its task was claimed by another party) stays in its
@@ -87,14 +93,14 @@ int coro__xwaiting(coro_waitq *q)
     coro__loop *l = coro__loop_tls;
 
     for (coro__waiter *w = q->first; w != NULL; w = w->next)
-        if (may_claim(l, w->task) && __atomic_load_n(&w->task->claim, __ATOMIC_ACQUIRE) == 0)
+        if (may_claim(l, w->task) && __atomic_load_n(&w->task->x.claim, __ATOMIC_ACQUIRE) == 0)
             return 1;
     return 0;
 }
 
 static void deliver_wake(coro__loop *l, coro__msg *m)
 {
-    coro_task *t = coro__container_of(m, coro_task, xmsg);
+    coro_task *t = coro__container_of(m, coro_task, x.msg);
 
     (void)l;
     t->state = CORO__T_PARKED; /* claimed already: the wake-up is this message */
@@ -106,16 +112,16 @@ void coro__xfire(coro__waiter *w, int result)
     coro_task *t = w->task;
 
     w->fired = 1;
-    w->result = result;
     coro__waitq_remove(w);
-    t->xfired = w;
-    if (t->loop == coro__loop_tls) {
+    t->x.result = result;
+    t->x.fired = w;
+    if (t->x.loop == coro__loop_tls) {
         t->state = CORO__T_PARKED; /* claimed: readied as any parked task */
         coro__ready(t, 0);
         return;
     }
-    t->xmsg.deliver = deliver_wake;
-    coro__run_send(t->loop, &t->xmsg);
+    t->x.msg.deliver = deliver_wake;
+    coro__run_push(t->x.inbox, &t->x.msg);
 }
 
 void coro__xfire_all(coro_waitq *q, int result)
@@ -140,8 +146,10 @@ int coro__xwait_begin(coro_task *t, coro_time deadline)
         return CORO_ECANCELED; /* every wait here is cancelable */
     if (deadline != CORO_NEVER && (rc = coro__park_deadline(t, deadline)) != 0)
         return rc;
-    __atomic_store_n(&t->claim, 0, __ATOMIC_RELAXED); /* published by the unlocks */
-    t->xfired = NULL;
+    __atomic_store_n(&t->x.claim, 0, __ATOMIC_RELAXED); /* published by the unlocks */
+    t->x.fired = NULL;
+    t->x.loop = t->loop;
+    t->x.inbox = t->loop->inbox;
     return 0;
 }
 
@@ -150,18 +158,18 @@ int coro__xwait_begin(coro_task *t, coro_time deadline)
  * may be gone by now): the fired one's result, or rc. */
 static int dequeue(coro_task *t, int rc)
 {
-    coro__waiter *w = t->xn <= CORO__SELECT_INLINE ? t->w : t->wx;
+    coro__waiter *w = t->x.n <= CORO__SELECT_INLINE ? t->w : t->wx;
 
-    for (int i = 0; i < t->xn; i++) {
-        if (&w[i] == t->xfired) {
-            rc = w[i].result;
+    for (int i = 0; i < t->x.n; i++) {
+        if (&w[i] == t->x.fired) {
+            rc = t->x.result;
             continue;
         }
         coro__lock(w[i].lock);
         coro__waitq_remove(&w[i]);
         coro__unlock(w[i].lock);
     }
-    t->xn = 0;
+    t->x.n = 0;
     return rc;
 }
 
@@ -174,7 +182,7 @@ int coro__xwait(coro_task *t, int n, const char *what, const void *obj, unsigned
     t->obj = obj;
     t->cancelable = (flags & CORO__WAIT_CANCEL) != 0;
     t->wake = 0;
-    t->xn = n;
+    t->x.n = n;
     rc = coro__switch_away(t->loop, t->co, t);
     coro__assert(rc == 0); /* coro__xwait_begin asked whether t can suspend */
     (void)rc;
