@@ -32,18 +32,22 @@
 #define SHARED (1ULL << 63)
 
 struct coro_chan {
+    /* What every operation writes, in one line (a channel is allocated on
+     * a line's boundary): a rendezvous between loops moves this line and
+     * no other of the channel's. */
     unsigned long long key; /* its loop's uid, | SHARED once shared (atomic) */
-    unsigned long long run; /* its run's uid */
-    int index;              /* its loop's index in the run */
     int lock;               /* held by every operation once shared */
-    size_t elem_size;
-    size_t cap;
-    size_t len;  /* elements in the buffer */
-    size_t head; /* the oldest one */
-    char *buf;
     int closed;
+    size_t len;       /* elements in the buffer */
+    size_t cap;       /* its capacity */
     coro_waitq sendq; /* waiters' data: the element they send */
     coro_waitq recvq; /* waiters' data: where to receive */
+    /* Set once, but the buffer's position */
+    size_t elem_size;
+    size_t head; /* the oldest element in the buffer */
+    char *buf;
+    unsigned long long run; /* its run's uid */
+    int index;              /* its loop's index in the run */
 };
 
 int coro_chan_open(coro_chan **out, size_t elem_size, size_t capacity)
@@ -58,7 +62,7 @@ int coro_chan_open(coro_chan **out, size_t elem_size, size_t capacity)
         return CORO_EINVAL;
     if (l == NULL)
         return CORO_ENOLOOP;
-    ch = coro__malloc(sizeof *ch);
+    ch = coro__malloc_aligned(sizeof *ch, CORO__CACHE_LINE);
     if (ch == NULL)
         return CORO_ENOMEM;
     memset(ch, 0, sizeof *ch);
