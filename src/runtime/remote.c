@@ -278,7 +278,9 @@ int coro__inbox_open(coro__loop *l)
 
     if (l->inbox != NULL)
         return 0;
-    if ((in = coro__malloc(sizeof *in)) == NULL)
+    /* a line of its own: beside another loop's inbox, or anything else
+     * hot, each post would cost that too (a loop spins on this one) */
+    if ((in = coro__malloc_aligned(sizeof *in, CORO__CACHE_LINE)) == NULL)
         return CORO_ENOMEM;
     memset(in, 0, sizeof *in);
     in->refs = 1;
