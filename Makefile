@@ -263,10 +263,23 @@ $(BUILD)/bench/net/fileread: bench/fileread.c $(BUILD)/libcoro.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(CFLAGS) -D_GNU_SOURCE $< $(BUILD)/libcoro.a $(CORO_LIBS) -pthread -o $@
 
+# nginx, the reference of the HTTP-on-both-CPUs row: Debian's binary taken
+# out of its package (apt-get download, dpkg-deb -x) into the build tree and
+# run with bench/net.sh's own configuration. The package is never installed:
+# installing it would start and enable a system service. Without it the row
+# shows n/a.
+NGINX := $(BUILD)/bench/nginx/usr/sbin/nginx
+$(NGINX):
+	@mkdir -p $(BUILD)/bench/nginx
+	@cd $(BUILD)/bench/nginx && rm -f nginx_*.deb && apt-get download nginx > /dev/null 2>&1 && \
+	    dpkg-deb -x nginx_*.deb . && rm -f nginx_*.deb || \
+	    echo "nginx could not be downloaded (its row shows n/a)" >&2
+
 .PHONY: bench-net bench-net-run
 bench-net: bench-setup
 	@$(MAKE) --no-print-directory bench-net-run
 bench-net-run: $(NET_BIN) $(SERVER_BIN)
+	@$(MAKE) --no-print-directory $(NGINX) || true
 	@mkdir -p $(BENCH_RESULTS)
 	BUILD=$(BUILD) RESULTS=$(BENCH_RESULTS) bash bench/net.sh $(NET_FLAGS)
 

@@ -13,8 +13,10 @@
 #   HTTP on both CPUs        wrk -t2 at 500 connections, server and load
 #                            sharing the two CPUs: coro's http_server on one
 #                            loop and on two (SERVER_LOOPS=2), Go's net/http
-#                            with GOMAXPROCS=2; the figure is the server's CPU
-#                            time per request, against the one-loop server's
+#                            with GOMAXPROCS=2, nginx with 2 workers (Debian's
+#                            binary, unpacked by the Makefile, never installed);
+#                            the figure is the server's CPU time per request,
+#                            against the one-loop server's
 #
 # Run by `make bench-net` (which builds everything first) with BUILD and
 # RESULTS set. Options: -r ROUNDS (default 3), -d SECONDS per run (default 3),
@@ -100,7 +102,53 @@ server_cmd() {
         coro1/http) echo "env SERVER_LOOPS=1 $EX/http_server 0" ;;
         coro2/http) echo "env SERVER_LOOPS=2 $EX/http_server 0" ;;
         go2/http) echo "env GOMAXPROCS=2 $NET/go_server http 0" ;;
+        nginx2/http) nginx_prepare && echo "sh $TMP/nginx/run.sh" ;;
     esac
+}
+
+NGINX=$BUILD/bench/nginx/usr/sbin/nginx
+
+# nginx's configuration and start script under $TMP/nginx: 2 workers, no
+# logs, keep-alive without a request limit, the C servers' body (nginx adds
+# a Date header). nginx cannot report a port it chose, so a free one is
+# picked here; the script prints the line start() waits for.
+nginx_prepare() {
+    local d=$TMP/nginx port
+    mkdir -p "$d"
+    for port in $(seq 20080 20380); do
+        (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null || break
+    done
+    cat > "$d/nginx.conf" << EOF
+worker_processes 2;
+pid $d/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $d/body;
+    proxy_temp_path $d/proxy;
+    fastcgi_temp_path $d/fastcgi;
+    uwsgi_temp_path $d/uwsgi;
+    scgi_temp_path $d/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        location / { default_type text/plain; return 200 "Hello, World!\n"; }
+    }
+}
+EOF
+    printf '#!/bin/sh\necho "listening on 127.0.0.1:%s"\nexec "%s" -p "%s/" -c nginx.conf -e stderr -g "daemon off;"\n' \
+        "$port" "$NGINX" "$d" > "$d/run.sh"
+}
+
+# The server's processes, comma-separated: $PID and its children (nginx's
+# workers), for perf.
+server_pids() {
+    local pids=$PID f pid comm state ppid rest
+    for f in /proc/[0-9]*/stat; do
+        read -r pid comm state ppid rest < "$f" 2> /dev/null || continue
+        [ "$ppid" = "$PID" ] && pids=$pids,$pid
+    done
+    echo "$pids"
 }
 
 # start WRAPPER... -- CMD...: starts the server on the server CPU; sets PID
@@ -137,7 +185,7 @@ stop() {
 # server; leaves perf's CSV in $TMP/perf.
 counted() {
     if [ -n "$PERF_EVENTS" ]; then
-        perf stat -x, -e "$PERF_EVENTS" -p $PID -o "$TMP/perf" -- taskset -c $LCPU "$@"
+        perf stat -x, -e "$PERF_EVENTS" -p "$(server_pids)" -o "$TMP/perf" -- taskset -c $LCPU "$@"
     else
         : > "$TMP/perf"
         taskset -c $LCPU "$@"
@@ -276,6 +324,7 @@ fi
 if only cores; then
     CSERVERS=(coro1 coro2)
     [ -x "$NET/go_server" ] && CSERVERS+=(go2)
+    [ -x "$NGINX" ] && CSERVERS+=(nginx2)
     note "http on CPUs $SCPU,$LCPU, 500 connections: ${CSERVERS[*]}, $ROUNDS rounds of ${DUR}s"
     for ((r = 0; r < ROUNDS; r++)); do
         for ((i = 0; i < ${#CSERVERS[@]}; i++)); do
@@ -467,7 +516,8 @@ tables() {
     awk -F'[:,{}"]+' '
         function field(name,   i) { for (i = 2; i < NF; i++) if ($i == name) return $(i + 1); return "" }
         field("bench") == "cores" {
-            name = field("server") == "coro1" ? "coro, 1 loop" : field("server") == "coro2" ? "coro, 2 loops" : "Go, GOMAXPROCS=2"
+            s = field("server")
+            name = s == "coro1" ? "coro, 1 loop" : s == "coro2" ? "coro, 2 loops" : s == "nginx2" ? "nginx, 2 workers" : "Go, GOMAXPROCS=2"
             v = field("cpu_vs_coro1")
             printf "| %s | %s | %s | %s | %s |\n", name, field("ops_per_s"), field("cpu_us_per_op"),
                 (v == "" || v == "null") ? "n/a" : sprintf("%.2fx", v), field("errors")

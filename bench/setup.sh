@@ -1,15 +1,17 @@
 #!/bin/sh
 # bench/setup.sh - installs the benchmark's reference peers and tools from
 # Debian's packages: Boost.Context, PCL, Lua 5.4, LuaJIT, Go, gnuplot, g++,
-# and the counters (perf, valgrind's callgrind, strace). Installs only what is
-# missing (checked with dpkg-query), runs apt-get update at most once, and
-# never fails the caller: a peer that could not be installed is reported
-# "n/a" by the suite.
+# the counters (perf, valgrind's callgrind, strace), and the libraries of
+# nginx's binary (which the Makefile unpacks without installing nginx).
+# Installs only what is missing (checked with dpkg-query), runs apt-get
+# update at most once, and never fails the caller: a peer that could not be
+# installed is reported "n/a" by the suite.
 #
 # Usage: sh bench/setup.sh   (as root, or with sudo available)
 
 PKGS="libboost-context-dev libpcl1-dev lua5.4 luajit golang-go gnuplot-nox g++ linux-perf valgrind strace
-      libuv1-dev wrk redis-tools redis-server liburing-dev"
+      libuv1-dev wrk redis-tools redis-server liburing-dev
+      libpcre2-8-0 libssl3 zlib1g libcrypt1"
 
 missing=
 for p in $PKGS; do
