@@ -649,8 +649,11 @@ CORO_API int coro_spawn_at(coro_task **t, coro_fn fn, void *arg, const coro_task
  * still runs), CORO_ESELF, CORO_EBUSY (another task awaits t), CORO_EINVAL,
  * CORO_ENOLOOP. A handle that has ended, and every handle of a run once
  * coro_run returned (its records are freed), must not be used again, like
- * a freed pointer: telling one from a live handle would take a lookup on
- * every await.
+ * a freed pointer: telling one from a live handle in every case would take
+ * a lookup on every await. Until its record is reused by another task, an
+ * ended handle is caught: coro_await and coro_cancel return CORO_EINVAL,
+ * coro_task_name NULL and coro_task_id 0 (as allocators catch a double
+ * free in their caches).
  * May suspend.
  */
 CORO_API int coro_await(coro_task *t, void **result);
@@ -666,8 +669,8 @@ CORO_API int coro_cancel(coro_task *t);
  * task), with the task's name and id while the task runs. */
 CORO_API coro_task *coro_task_self(void);
 
-/* t's name ("" if none), NULL if t is NULL; its id (that of its
- * coroutine), 0 if t is NULL. */
+/* t's name ("" if none), NULL if t is NULL or a caught ended handle (see
+ * coro_await); its id (that of its coroutine), 0 likewise. */
 CORO_API const char *coro_task_name(const coro_task *t);
 CORO_API unsigned long long coro_task_id(const coro_task *t);
 

@@ -127,6 +127,44 @@ TEST(await_misuse_is_refused_and_a_timed_out_await_keeps_the_handle)
     CHECK_ERR(coro_run(await_misuse, NULL, NULL, &virt), 0);
 }
 
+/* A handle used after its end (a second await, a cancel, the task's name)
+ * is refused while the record waits for reuse: it was a double free of
+ * the record. Likewise a handle kept past the end of the task that
+ * spawned it. */
+static coro_task *kept;
+
+static void *spawns_and_leaves(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_spawn(&kept, twice, P(5), NULL), 0);
+    return NULL; /* kept ends with this task */
+}
+
+static void *ended_handles(void *arg)
+{
+    coro_task *t, *s;
+    void *out = NULL;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&t, twice, P(1), NULL), 0);
+    CHECK_ERR(coro_await(t, &out), 0);
+    CHECK_INT(N(out), 2);
+    CHECK_ERR(coro_await(t, &out), CORO_EINVAL);
+    CHECK_ERR(coro_cancel(t), CORO_EINVAL);
+    CHECK(coro_task_name(t) == NULL);
+    CHECK_INT(coro_task_id(t), 0);
+    CHECK_ERR(coro_spawn(&s, spawns_and_leaves, NULL, NULL), 0);
+    CHECK_ERR(coro_await(s, NULL), 0);
+    CHECK_ERR(coro_await(kept, NULL), CORO_EINVAL);
+    CHECK_ERR(coro_cancel(kept), CORO_EINVAL);
+    return NULL;
+}
+
+TEST(a_handle_used_after_its_end_is_refused_while_its_record_is_spare)
+{
+    CHECK_ERR(coro_run(ended_handles, NULL, NULL, &virt), 0);
+}
+
 static coro_task *awaited_twice;
 
 static void *await_it(void *arg)

@@ -151,6 +151,9 @@ void coro__task_free(coro_task *t)
         coro__free(t->xmem);
         t->xmem = NULL; /* a spare keeps it NULL (task_new) */
     }
+    /* Its handle has ended: a second await or cancel of it is refused while
+     * the record waits here for reuse (it was a double free of the record) */
+    t->state = CORO__T_FREE;
     if (t->loop->nspare < SPARE_MAX) {
         t->rq_next = t->loop->spare;
         t->loop->spare = t;
@@ -368,7 +371,7 @@ int coro_await_until(coro_task *t, void **result, coro_time deadline)
 
     if (self == NULL)
         return err;
-    if (t == NULL || t->loop != self->loop || t->detached ||
+    if (t == NULL || t->state == CORO__T_FREE || t->loop != self->loop || t->detached ||
         (t->link != NULL && t->state != CORO__T_ELSEWHERE))
         return CORO_EINVAL; /* the last: a task its proxy's loop awaits */
     if (t == self)
@@ -398,7 +401,7 @@ int coro_cancel(coro_task *t)
 
     if (l == NULL)
         return CORO_ENOLOOP;
-    if (t == NULL || t->loop != l)
+    if (t == NULL || t->state == CORO__T_FREE || t->loop != l)
         return CORO_EINVAL;
     if (t->state != CORO__T_DONE)
         coro__cancel_task(t);
@@ -430,14 +433,14 @@ coro_task *coro_task_self(void)
 
 const char *coro_task_name(const coro_task *t)
 {
-    if (t == NULL)
+    if (t == NULL || t->state == CORO__T_FREE)
         return NULL;
     return t->name != NULL ? t->name : "";
 }
 
 unsigned long long coro_task_id(const coro_task *t)
 {
-    return t != NULL ? t->id : 0;
+    return t != NULL && t->state != CORO__T_FREE ? t->id : 0;
 }
 
 /* ---- shutdown after a deadlock ---- */

@@ -118,7 +118,8 @@ enum {
     CORO__T_JOINING, /* body ended; waiting for the tasks it owns */
     CORO__T_DONE,
     CORO__T_ELSEWHERE, /* a proxy: the task runs on another loop (cross.c) */
-    CORO__T_XPARKED    /* in a blocking call on queues other loops fire (shared.c) */
+    CORO__T_XPARKED,   /* in a blocking call on queues other loops fire (shared.c) */
+    CORO__T_FREE       /* a spare record: its handle has ended (coro__task_free) */
 };
 
 /* Whether t is in a blocking call. */
