@@ -97,7 +97,7 @@ endif
 # (loops and tasks), io (fds, sockets, files, the pollers and the ring).
 CORE_SRC := $(addprefix src/core/,coro.c error.c unwind.c switch.c stack.c copystack.c \
               overflow.c thread.c alloc.c arch/ucontext.c)
-RUNTIME_SRC := $(addprefix src/runtime/,loop.c sched.c worker.c group.c timer.c chan.c shared.c \
+RUNTIME_SRC := $(addprefix src/runtime/,loop.c sched.c handle.c worker.c group.c timer.c chan.c shared.c \
                  select.c sync.c remote.c cross.c run.c)
 # The io_uring layer (ring.c, and its users ring_file.c and ring_rx.c)
 # where liburing is; ring_none.c, which says "no ring", where it is not.

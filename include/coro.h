@@ -454,9 +454,11 @@ CORO_API coro_time coro_now(void);
 /* coro_now() + d, saturating at CORO_NEVER: the deadline d from now. */
 CORO_API coro_time coro_after(coro_time d);
 
-/* A task. Its handle, from coro_spawn(), is valid until coro_await()
- * returns its end (0 or an error other than CORO_ETIMEDOUT / CORO_ECANCELED
- * / CORO_EBUSY) or until the task that spawned it finishes. */
+/* A task. Its handle, from coro_spawn() or coro_task_self(), is valid
+ * until coro_await() returns its end (0 or an error other than
+ * CORO_ETIMEDOUT / CORO_ECANCELED / CORO_EBUSY) or until the task that
+ * spawned it finishes; from then on the calls given it return CORO_EINVAL
+ * (see coro_await). A handle is an opaque value, not the task's address. */
 typedef struct coro_task coro_task;
 
 /* A task group (trio's nursery, Kotlin's coroutineScope): see
@@ -647,13 +649,11 @@ CORO_API int coro_spawn_at(coro_task **t, coro_fn fn, void *arg, const coro_task
  * is used on the loop that spawned it. The handle stays with CORO_ETIMEDOUT
  * (the _until form), CORO_ECANCELED (the caller itself is canceled; t
  * still runs), CORO_ESELF, CORO_EBUSY (another task awaits t), CORO_EINVAL,
- * CORO_ENOLOOP. A handle that has ended, and every handle of a run once
- * coro_run returned (its records are freed), must not be used again, like
- * a freed pointer: telling one from a live handle in every case would take
- * a lookup on every await. Until its record is reused by another task, an
- * ended handle is caught: coro_await and coro_cancel return CORO_EINVAL,
- * coro_task_name NULL and coro_task_id 0 (as allocators catch a double
- * free in their caches).
+ * CORO_ENOLOOP. A handle that has ended (above, or its spawner finished),
+ * and every handle of a run once coro_run returned, stays safe to pass:
+ * coro_await and coro_cancel return CORO_EINVAL, coro_task_name NULL and
+ * coro_task_id 0, from any thread, in any later run (handles name slots
+ * of a table that is never freed, with a 32-bit generation).
  * May suspend.
  */
 CORO_API int coro_await(coro_task *t, void **result);
@@ -669,8 +669,8 @@ CORO_API int coro_cancel(coro_task *t);
  * task), with the task's name and id while the task runs. */
 CORO_API coro_task *coro_task_self(void);
 
-/* t's name ("" if none), NULL if t is NULL or a caught ended handle (see
- * coro_await); its id (that of its coroutine), 0 likewise. */
+/* t's name ("" if none), NULL if t is NULL or has ended (see
+ * coro_await); its id (that of its coroutine), 0 likewise. Any thread. */
 CORO_API const char *coro_task_name(const coro_task *t);
 CORO_API unsigned long long coro_task_id(const coro_task *t);
 
@@ -846,7 +846,7 @@ typedef struct coro_waitq {
 
 /* A mutex: at most one task holds it; waiters get it in FIFO order. */
 typedef struct coro_mutex {
-    coro_task *holder;
+    coro_task *holder; /* the holding task's handle, NULL if none */
     coro_waitq q;
     int lock; /* internal: taken in a run of several loops */
 } coro_mutex;

@@ -128,9 +128,8 @@ TEST(await_misuse_is_refused_and_a_timed_out_await_keeps_the_handle)
 }
 
 /* A handle used after its end (a second await, a cancel, the task's name)
- * is refused while the record waits for reuse: it was a double free of
- * the record. Likewise a handle kept past the end of the task that
- * spawned it. */
+ * is refused: after its await, after the end of the task that spawned it,
+ * once its record runs another task, and after its run has ended. */
 static coro_task *kept;
 
 static void *spawns_and_leaves(void *arg)
@@ -142,7 +141,7 @@ static void *spawns_and_leaves(void *arg)
 
 static void *ended_handles(void *arg)
 {
-    coro_task *t, *s;
+    coro_task *t, *s, *u;
     void *out = NULL;
 
     (void)arg;
@@ -153,16 +152,34 @@ static void *ended_handles(void *arg)
     CHECK_ERR(coro_cancel(t), CORO_EINVAL);
     CHECK(coro_task_name(t) == NULL);
     CHECK_INT(coro_task_id(t), 0);
+    CHECK_ERR(coro_spawn(&u, twice, P(3), NULL), 0); /* t's record, reused */
+    CHECK(u != t);
+    CHECK_ERR(coro_await(t, NULL), CORO_EINVAL);
+    CHECK_ERR(coro_cancel(t), CORO_EINVAL);
+    CHECK_ERR(coro_await(u, &out), 0);
+    CHECK_INT(N(out), 6);
     CHECK_ERR(coro_spawn(&s, spawns_and_leaves, NULL, NULL), 0);
     CHECK_ERR(coro_await(s, NULL), 0);
+    CHECK_ERR(coro_await(kept, NULL), CORO_EINVAL);
+    CHECK_ERR(coro_cancel(kept), CORO_EINVAL);
+    CHECK_ERR(coro_spawn(&kept, twice, P(7), NULL), 0); /* outlives the run */
+    return NULL;
+}
+
+static void *awaits_kept(void *arg)
+{
+    (void)arg;
     CHECK_ERR(coro_await(kept, NULL), CORO_EINVAL);
     CHECK_ERR(coro_cancel(kept), CORO_EINVAL);
     return NULL;
 }
 
-TEST(a_handle_used_after_its_end_is_refused_while_its_record_is_spare)
+TEST(a_handle_used_after_its_end_is_refused)
 {
     CHECK_ERR(coro_run(ended_handles, NULL, NULL, &virt), 0);
+    CHECK(coro_task_name(kept) == NULL); /* its run has ended */
+    CHECK_INT(coro_task_id(kept), 0);
+    CHECK_ERR(coro_run(awaits_kept, NULL, NULL, NULL), 0);
 }
 
 static coro_task *awaited_twice;

@@ -104,6 +104,7 @@ static void deliver_spawn(coro__loop *l, coro__msg *m)
         send_done(k);
         return;
     }
+    t = coro__handle_task(t); /* coro__spawn gives a handle */
     t->id = k->id;
     if (t->co != NULL) /* else it gets one, with this identity, when it starts */
         coro__set_identity(t->co, t->name, t->id);
@@ -201,7 +202,7 @@ int coro__cross_spawn(coro__loop *l, coro__loop *to, coro_task **out, coro_fn fn
         __atomic_add_fetch(&to->incoming, 1, __ATOMIC_RELAXED);
     coro__run_send(to, &k->spawn);
     if (out != NULL)
-        *out = p;
+        *out = p->h;
     return 0;
 }
 

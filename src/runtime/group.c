@@ -209,8 +209,8 @@ int coro_group_wait_until(coro_group *g, coro_time deadline)
 {
     int rc;
 
-    if (g != NULL && !g->implicit && g->owner != coro_task_self())
-        return coro_task_self() == NULL ? CORO_ENOLOOP : CORO_EPERM; /* nothing moved */
+    if (g != NULL && !g->implicit && g->owner != coro__self())
+        return coro__self() == NULL ? CORO_ENOLOOP : CORO_EPERM; /* nothing moved */
     if (g != NULL && !g->implicit &&
         (!coro__timer_armed(&g->deadline) || deadline < g->deadline.when)) {
         rc = coro_group_deadline(g, deadline);

@@ -399,11 +399,10 @@ static const char *state_name(const coro_task *t)
 static void dump_task(FILE *f, const coro__loop *l, const coro_task *t)
 {
     if (l->run != NULL)
-        fprintf(f, "coro:   loop %d: task %llu \"%s\": %s", l->index, coro_task_id(t),
-                coro_task_name(t), state_name(t));
-    else
-        fprintf(f, "coro:   task %llu \"%s\": %s", coro_task_id(t), coro_task_name(t),
+        fprintf(f, "coro:   loop %d: task %llu \"%s\": %s", l->index, t->id, coro__task_name(t),
                 state_name(t));
+    else
+        fprintf(f, "coro:   task %llu \"%s\": %s", t->id, coro__task_name(t), state_name(t));
     if (coro__parked(t) && t->what != NULL)
         fprintf(f, " on %s %p", t->what, t->obj);
     if (coro__parked(t) && coro__timer_armed(&t->timer))
@@ -614,6 +613,8 @@ int coro__loop_run(coro__loop *l, coro_fn fn, void *arg, const char *name, void 
     rc = opt != NULL && opt->watchdog > 0 ? watchdog_start(l, opt->watchdog) : 0;
     if (rc == 0) /* last: a main task that is queued runs */
         rc = coro__spawn(l, &l->main, fn, arg, &mo, NULL, NULL, 0);
+    if (rc == 0)
+        l->main = coro__handle_task(l->main); /* its record */
     if (rc != 0 && l->run != NULL) {
         /* One loop of several: it must still serve the others until the
          * run's verdict, without its main task. */

@@ -151,14 +151,14 @@ void coro__task_free(coro_task *t)
         coro__free(t->xmem);
         t->xmem = NULL; /* a spare keeps it NULL (task_new) */
     }
-    /* Its handle has ended: a second await or cancel of it is refused while
-     * the record waits here for reuse (it was a double free of the record) */
     t->state = CORO__T_FREE;
     if (t->loop->nspare < SPARE_MAX) {
+        coro__handle_end(t); /* every use of it is refused from here on */
         t->rq_next = t->loop->spare;
         t->loop->spare = t;
         t->loop->nspare++;
     } else {
+        coro__slot_give(t->loop, t);
         coro__free(t);
     }
 }
@@ -179,6 +179,10 @@ static CORO__ALWAYS_INLINE coro_task *task_new(coro__loop *l)
         l->spare = t->rq_next;
         l->nspare--;
     } else if ((t = coro__malloc_aligned(sizeof *t, CORO__CACHE_LINE)) != NULL) {
+        if (coro__slot_take(l, t) != 0) {
+            coro__free(t);
+            return NULL;
+        }
         t->x.n = 0; /* a spare's are so: every wait and coro__task_free leave them */
         t->xmem = NULL;
     } else {
@@ -222,9 +226,20 @@ void coro__task_spares_free(coro__loop *l)
     while (l->spare != NULL) {
         coro_task *t = l->spare;
         l->spare = t->rq_next;
+        coro__slot_give(l, t);
         coro__free(t);
     }
     l->nspare = 0;
+    coro__slots_end(l);
+}
+
+/* A record from task_new that never became a task: back to the spares. */
+static void task_unused(coro__loop *l, coro_task *t)
+{
+    t->state = CORO__T_FREE;
+    t->rq_next = l->spare;
+    l->spare = t;
+    l->nspare++;
 }
 
 /* ---- spawn ---- */
@@ -239,7 +254,7 @@ static CORO__ALWAYS_INLINE coro_task *task_named(coro__loop *l, const coro_task_
         return NULL;
     if (opt != NULL && opt->name != NULL && opt->name[0] != '\0' &&
         (t->name = coro__strdup(opt->name)) == NULL) {
-        coro__free(t);
+        task_unused(l, t);
         return NULL;
     }
     t->id = coro__next_id();
@@ -268,7 +283,7 @@ int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg, const cor
     rc = coro__worker_get(l, t, opt);
     if (rc != 0) {
         coro__free(t->name);
-        coro__free(t);
+        task_unused(l, t);
         return rc;
     }
     t->fn = fn;
@@ -286,7 +301,7 @@ int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg, const cor
     t->state = CORO__T_PARKED;
     coro__ready(t, 0);
     if (out != NULL)
-        *out = t;
+        *out = t->h; /* the handle: the record stays the runtime's */
     return 0;
 }
 
@@ -364,14 +379,15 @@ static int take_end(coro_task *self, coro_task *t, void **result)
     return rc;
 }
 
-int coro_await_until(coro_task *t, void **result, coro_time deadline)
+int coro_await_until(coro_task *h, void **result, coro_time deadline)
 {
     int err, rc;
-    coro_task *self = coro__blocking_begin(&err);
+    coro_task *self = coro__blocking_begin(&err), *t;
 
     if (self == NULL)
         return err;
-    if (t == NULL || t->state == CORO__T_FREE || t->loop != self->loop || t->detached ||
+    t = coro__handle_task(h); /* NULL for NULL */
+    if (t == NULL || t->loop != self->loop || t->detached ||
         (t->link != NULL && t->state != CORO__T_ELSEWHERE))
         return CORO_EINVAL; /* the last: a task its proxy's loop awaits */
     if (t == self)
@@ -395,13 +411,15 @@ int coro_await(coro_task *t, void **result)
     return coro_await_until(t, result, CORO_NEVER);
 }
 
-int coro_cancel(coro_task *t)
+int coro_cancel(coro_task *h)
 {
     coro__loop *l = coro__loop_tls;
+    coro_task *t;
 
     if (l == NULL)
         return CORO_ENOLOOP;
-    if (t == NULL || t->state == CORO__T_FREE || t->loop != l)
+    t = coro__handle_task(h); /* NULL for NULL */
+    if (t == NULL || t->loop != l)
         return CORO_EINVAL;
     if (t->state != CORO__T_DONE)
         coro__cancel_task(t);
@@ -428,19 +446,21 @@ coro_task *coro_task_self(void)
 {
     coro__loop *l = coro__loop_tls;
 
-    return l != NULL ? l->current : NULL;
+    return l != NULL && l->current != NULL ? l->current->h : NULL;
 }
 
-const char *coro_task_name(const coro_task *t)
+const char *coro_task_name(const coro_task *h)
 {
-    if (t == NULL || t->state == CORO__T_FREE)
-        return NULL;
-    return t->name != NULL ? t->name : "";
+    const coro_task *t = coro__handle_task(h);
+
+    return t != NULL ? coro__task_name(t) : NULL;
 }
 
-unsigned long long coro_task_id(const coro_task *t)
+unsigned long long coro_task_id(const coro_task *h)
 {
-    return t != NULL && t->state != CORO__T_FREE ? t->id : 0;
+    const coro_task *t = coro__handle_task(h);
+
+    return t != NULL ? t->id : 0;
 }
 
 /* ---- shutdown after a deadlock ---- */
@@ -467,8 +487,8 @@ void coro__shutdown(coro__loop *l)
     for (t = l->all; t != NULL; t = t->all_next)
         forget_waits(t);
     for (t = l->all; t != NULL; t = t->all_next) {
-        fprintf(stderr, "coro: task %llu \"%s\" never finished; closing it\n", coro_task_id(t),
-                coro_task_name(t));
+        fprintf(stderr, "coro: task %llu \"%s\" never finished; closing it\n", t->id,
+                coro__task_name(t));
         if (t->co != NULL) {
             l->current = t; /* its cleanups run as the task; they cannot block */
             coro__set_worker(t->co, 0);

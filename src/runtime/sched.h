@@ -8,6 +8,7 @@
 #ifndef CORO_SCHED_H
 #define CORO_SCHED_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "internal.h"
@@ -170,6 +171,9 @@ struct coro_task {
     struct coro__link *link; /* a task of another loop's: the link to it
                               * (this record is its proxy here), or to the
                               * proxy that owns it (this is the task) */
+    unsigned slot;           /* its handle's slot (handle.c), kept while it is a spare */
+    struct coro__slot *sp;   /* that slot */
+    coro_task *h;            /* its handle (coro_spawn's, coro_task_self's) */
     void *xmem;              /* what a wait on shared queues allocated: freed with the
                               * task (a deadlock's shutdown unwinds a parked task) */
     /* A wait on queues other loops' tasks may fire (shared.c), in a line
@@ -190,6 +194,15 @@ struct coro_task {
 /* The loop's wake-up eventfd, a system call site (core/fault.h) of the
  * runtime's: the I/O layer's count up from 0 (io/hooks.h). */
 #define CORO__SYS_WAKE (CORO__SYS_MAX - 1)
+
+/* ---- task handles (handle.c) ---- */
+
+/* A handle's slot, in a table that is never freed. */
+typedef struct coro__slot {
+    coro_task *task; /* the record, NULL while the slot is free (atomic) */
+    unsigned gen;    /* the handles it gives: bumped when one ends (atomic) */
+    unsigned next;   /* a free list's next slot */
+} coro__slot;
 
 /* ---- the loop (loop.c) ---- */
 
@@ -223,9 +236,10 @@ typedef struct coro_loop {
     coro *retired;    /* a worker that ended, for the loop to free */
     coro_task *spare; /* freed task records for reuse, by rq_next */
     int nspare;
-    size_t nproxies; /* of ntasks, proxies of tasks of other loops */
-    int sent;        /* it sent a message since it was last idle (run.c) */
-    char *late_err;  /* loop 0: a loop's failure after the main task ended */
+    unsigned slot_free; /* free handle slots (handle.c), 0 for none */
+    size_t nproxies;    /* of ntasks, proxies of tasks of other loops */
+    int sent;           /* it sent a message since it was last idle (run.c) */
+    char *late_err;     /* loop 0: a loop's failure after the main task ended */
     struct coro__watchdog *watchdog;
     unsigned long switches;     /* resumes of tasks (atomic, for the watchdog) */
     unsigned long long running; /* id of the running task, 0 if none (atomic) */
@@ -249,6 +263,14 @@ typedef struct coro_loop {
 } coro__loop;
 
 CORO__HIDDEN extern __thread coro__loop *coro__loop_tls __attribute__((tls_model("initial-exec")));
+
+/* The running task's record (coro_task_self gives its handle), or NULL. */
+static inline coro_task *coro__self(void)
+{
+    coro__loop *l = coro__loop_tls;
+
+    return l != NULL ? l->current : NULL;
+}
 
 static inline void coro__timer_disarm(coro__loop *l, coro__timer *tm)
 {
@@ -473,8 +495,8 @@ CORO__HIDDEN void coro__run_fail(coro__loop *l, const char *msg);
 CORO__HIDDEN void coro__run_stop(coro__loop *l);
 
 /* cross.c: tasks across loops. */
-/* Spawns fn on loop `to` for the running task of l, in group g: its proxy
- * (on l) in *out. As coro__spawn. */
+/* Spawns fn on loop `to` for the running task of l, in group g: the
+ * handle of its proxy (on l) in *out. As coro__spawn. */
 CORO__HIDDEN int coro__cross_spawn(coro__loop *l, coro__loop *to, coro_task **out, coro_fn fn,
                                    void *arg, const coro_task_options *opt, coro_group *g,
                                    const char *file, int line);
@@ -489,6 +511,66 @@ CORO__HIDDEN void coro__cross_drop(coro_task *t);
 CORO__HIDDEN void coro__task_ended(coro_task *t, int rc, void *out, const char *msg);
 CORO__HIDDEN void coro__cancel_task(coro_task *t);
 CORO__HIDDEN void coro__cancel_group(coro_group *g);
+/* t's name, "" if none. */
+static inline const char *coro__task_name(const coro_task *t)
+{
+    return t->name != NULL ? t->name : "";
+}
+/* handle.c: a slot for a new record t of l, and its first handle (0,
+ * CORO_ENOMEM); the slot of a record freed for good back to l; l's free
+ * slots back to the process (at its end). */
+CORO__HIDDEN int coro__slot_take(struct coro_loop *l, coro_task *t);
+CORO__HIDDEN void coro__slot_give(struct coro_loop *l, coro_task *t);
+CORO__HIDDEN void coro__slots_end(struct coro_loop *l);
+
+/* The table of slots (handle.c): segments of CORO__SEG_SLOTS, made on
+ * demand and never freed. A handle is its slot's index and the slot's
+ * generation when it was given, packed in a pointer's bits. */
+#define CORO__SEG_BITS 12
+#define CORO__SEG_SLOTS (1u << CORO__SEG_BITS)
+#define CORO__SEGS (1u << 15)
+#if UINTPTR_MAX > 0xffffffffu
+#define CORO__INDEX_BITS 32 /* and 32 of generation */
+#else
+#define CORO__INDEX_BITS 24 /* and 8 of generation */
+#endif
+CORO__HIDDEN extern struct coro__slot *coro__segs[CORO__SEGS];
+
+/* Slot i, or NULL if its segment was never made. */
+static inline struct coro__slot *coro__slot_at(unsigned i)
+{
+    struct coro__slot *seg;
+
+    seg = __atomic_load_n(&coro__segs[(i >> CORO__SEG_BITS) & (CORO__SEGS - 1)], __ATOMIC_ACQUIRE);
+    return seg != NULL ? &seg[i & (CORO__SEG_SLOTS - 1)] : NULL;
+}
+
+static inline coro_task *coro__handle_of(unsigned slot, unsigned gen)
+{
+    /* two shifts: one by the pointer's width would be undefined */
+    return (coro_task *)((((uintptr_t)gen << (CORO__INDEX_BITS - 1)) << 1) | slot);
+}
+
+/* t's handle has ended (its record goes to the spares): every use of it
+ * is refused from now on, and t's next task gets the next one. */
+static inline void coro__handle_end(coro_task *t)
+{
+    unsigned gen = t->sp->gen + 1;
+
+    __atomic_store_n(&t->sp->gen, gen, __ATOMIC_RELAXED);
+    t->h = coro__handle_of(t->slot, gen);
+}
+
+/* The record of handle h, or NULL if h has ended or is no handle. */
+static inline coro_task *coro__handle_task(const coro_task *h)
+{
+    unsigned i = (unsigned)(uintptr_t)h & (CORO__SEGS * CORO__SEG_SLOTS - 1);
+    struct coro__slot *s = coro__slot_at(i);
+
+    if (s == NULL || coro__handle_of(i, __atomic_load_n(&s->gen, __ATOMIC_RELAXED)) != h)
+        return NULL;
+    return __atomic_load_n(&s->task, __ATOMIC_RELAXED);
+}
 CORO__HIDDEN void coro__task_free(coro_task *t);
 CORO__HIDDEN void coro__task_maybe_complete(coro_task *t);
 CORO__HIDDEN void coro__shutdown(coro__loop *l);
@@ -579,6 +661,8 @@ static inline int coro__worker_get(coro__loop *l, coro_task *t, const coro_task_
 CORO__HIDDEN int coro__worker_bind(coro__loop *l, coro_task *t);
 CORO__HIDDEN void coro__worker_destroy(coro *w);
 CORO__HIDDEN void coro__workers_free(coro__loop *l);
+/* Spawns fn as a task of l in group g; its handle (handle.c) in *out, if
+ * out is not NULL: 0, or an error as coro_spawn's. */
 CORO__HIDDEN int coro__spawn(coro__loop *l, coro_task **out, coro_fn fn, void *arg,
                              const coro_task_options *opt, coro_group *g, const char *file,
                              int line);

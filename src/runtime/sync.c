@@ -65,7 +65,7 @@ void coro_mutex_init(coro_mutex *m)
 static int lock(coro_mutex *m, coro_time deadline, int try_)
 {
     int err;
-    coro_task *self = coro__blocking_begin(&err);
+    coro_task *self = coro__blocking_begin(&err), *holder;
 
     if (self == NULL)
         return err;
@@ -76,23 +76,23 @@ static int lock(coro_mutex *m, coro_time deadline, int try_)
     if (self->loop->run != NULL) {
         coro__lock(&m->lock);
         if (m->holder == NULL) {
-            m->holder = self;
+            m->holder = self->h;
             coro__unlock(&m->lock);
             return 0;
         }
-        if (m->holder == self || try_) {
+        if (m->holder == self->h || try_) {
             coro__unlock(&m->lock);
             return CORO_EBUSY;
         }
         return xwait_in(self, &m->q, &m->lock, "mutex", m, deadline);
     }
     if (m->holder == NULL) {
-        m->holder = self;
+        m->holder = self->h;
         return 0;
     }
-    if (m->holder->loop != self->loop)
+    if ((holder = coro__handle_task(m->holder)) != NULL && holder->loop != self->loop)
         return CORO_ETHREAD; /* held by a task of another loop */
-    if (m->holder == self || try_)
+    if (m->holder == self->h || try_)
         return CORO_EBUSY;
     return wait_in(self, &m->q, "mutex", m, deadline);
 }
@@ -112,17 +112,25 @@ int coro_mutex_trylock(coro_mutex *m)
     return lock(m, CORO_NEVER, 1);
 }
 
+/* The running task's handle, which a mutex keeps as its holder. */
+static coro_task *self_handle(void)
+{
+    coro_task *t = coro__self();
+
+    return t != NULL ? t->h : NULL;
+}
+
 static int xunlock(coro_mutex *m)
 {
     coro__waiter *w;
     int rc = 0;
 
     coro__lock(&m->lock);
-    if (m->holder == NULL || m->holder != coro_task_self()) {
+    if (m->holder == NULL || m->holder != self_handle()) {
         rc = CORO_EPERM;
     } else {
         w = coro__xpeek(&m->q);
-        m->holder = w != NULL ? w->task : NULL;
+        m->holder = w != NULL ? w->task->h : NULL;
         if (w != NULL)
             coro__xfire(w, 0);
     }
@@ -140,10 +148,10 @@ int coro_mutex_unlock(coro_mutex *m)
         return xunlock(m);
     if (coro__waitq_foreign(&m->q))
         return CORO_ETHREAD;
-    if (m->holder == NULL || m->holder != coro_task_self())
+    if (m->holder == NULL || m->holder != self_handle())
         return CORO_EPERM;
     w = coro__waitq_peek(&m->q);
-    m->holder = w != NULL ? w->task : NULL;
+    m->holder = w != NULL ? w->task->h : NULL;
     if (w != NULL)
         coro__waiter_fire(w, 0);
     return 0;
