@@ -454,11 +454,14 @@ CORO_API coro_time coro_now(void);
 /* coro_now() + d, saturating at CORO_NEVER: the deadline d from now. */
 CORO_API coro_time coro_after(coro_time d);
 
-/* A task. Its handle, from coro_spawn() or coro_task_self(), is valid
+/* A task. Its handle, from coro_spawn(), is valid on the spawner's loop
  * until coro_await() returns its end (0 or an error other than
  * CORO_ETIMEDOUT / CORO_ECANCELED / CORO_EBUSY) or until the task that
- * spawned it finishes; from then on the calls given it return CORO_EINVAL
- * (see coro_await). A handle is an opaque value, not the task's address. */
+ * spawned it finishes; the handle from coro_task_self(), on the task's
+ * loop until then, or until the task ends if it is detached or runs on
+ * another loop than its spawner. Afterwards, or elsewhere, the calls given
+ * it return CORO_EINVAL (see coro_await). A handle is an opaque value, not
+ * the task's address. */
 typedef struct coro_task coro_task;
 
 /* A task group (trio's nursery, Kotlin's coroutineScope): see
@@ -650,10 +653,11 @@ CORO_API int coro_spawn_at(coro_task **t, coro_fn fn, void *arg, const coro_task
  * (the _until form), CORO_ECANCELED (the caller itself is canceled; t
  * still runs), CORO_ESELF, CORO_EBUSY (another task awaits t), CORO_EINVAL,
  * CORO_ENOLOOP. A handle that has ended (above, or its spawner finished),
- * and every handle of a run once coro_run returned, stays safe to pass:
- * coro_await and coro_cancel return CORO_EINVAL, coro_task_name NULL and
- * coro_task_id 0, from any thread, in any later run (handles name slots
- * of a table that is never freed, with a 32-bit generation).
+ * every handle of a run once coro_run returned, and a handle used on
+ * another loop or thread stay safe to pass: coro_await and coro_cancel
+ * return CORO_EINVAL, coro_task_name NULL and coro_task_id 0, in this run
+ * or any later one (handles name slots of a table that is never freed,
+ * with a 32-bit generation; 8 bits where pointers have 32).
  * May suspend.
  */
 CORO_API int coro_await(coro_task *t, void **result);
@@ -669,8 +673,8 @@ CORO_API int coro_cancel(coro_task *t);
  * task), with the task's name and id while the task runs. */
 CORO_API coro_task *coro_task_self(void);
 
-/* t's name ("" if none), NULL if t is NULL or has ended (see
- * coro_await); its id (that of its coroutine), 0 likewise. Any thread. */
+/* t's name ("" if none), NULL if t is NULL, has ended or is another
+ * loop's (see coro_await); its id (that of its coroutine), 0 likewise. */
 CORO_API const char *coro_task_name(const coro_task *t);
 CORO_API unsigned long long coro_task_id(const coro_task *t);
 

@@ -182,6 +182,42 @@ TEST(a_handle_used_after_its_end_is_refused)
     CHECK_ERR(coro_run(awaits_kept, NULL, NULL, NULL), 0);
 }
 
+/* A handle is its spawner's loop's: from a task of another loop (another
+ * thread) every call refuses it without touching the task's record. */
+static coro_task *foreign;
+
+static void *uses_foreign(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(coro_await(foreign, NULL), CORO_EINVAL);
+    CHECK_ERR(coro_cancel(foreign), CORO_EINVAL);
+    CHECK(coro_task_name(foreign) == NULL);
+    CHECK_INT(coro_task_id(foreign), 0);
+    return NULL;
+}
+
+static void *foreign_main(void *arg)
+{
+    coro_task_options o = {"named", 0, NULL, 0, NULL};
+    void *out = NULL;
+
+    (void)arg;
+    CHECK_ERR(coro_spawn(&foreign, twice, P(4), &o), 0);
+    CHECK_ERR(coro_await(test_spawn_on(1, uses_foreign, NULL), NULL), 0);
+    CHECK(strcmp(coro_task_name(foreign), "named") == 0);
+    CHECK(coro_task_id(foreign) != 0);
+    CHECK_ERR(coro_await(foreign, &out), 0);
+    CHECK_INT(N(out), 8);
+    return NULL;
+}
+
+TEST(a_handle_used_on_another_loop_is_refused)
+{
+    coro_run_options two = {0, 0, 0, 0, 2, 0};
+
+    CHECK_ERR(coro_run(foreign_main, NULL, NULL, &two), 0);
+}
+
 static coro_task *awaited_twice;
 
 static void *await_it(void *arg)

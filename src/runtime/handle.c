@@ -6,16 +6,19 @@
  * a generation, packed in the pointer's bits. Slots live in a process-wide
  * table whose segments are never freed, so any handle coro ever gave out
  * can be looked up safely: one that has ended (awaited, or its spawner
- * finished), one of a run that ended, one used on another loop, all find a
- * slot whose generation differs (or no slot), and the call returns
- * CORO_EINVAL instead of touching freed memory. A record keeps its slot
+ * finished) or one of a run that ended finds a slot whose generation
+ * differs (or no slot), and the call returns CORO_EINVAL instead of
+ * touching freed memory. A slot names the loop that has it, and only that
+ * loop resolves it: it alone changes the slot and the record, so a handle
+ * used on another loop or thread is refused without a read of a record
+ * that loop may be rewriting. A record keeps its slot
  * while it waits on its loop's spare list: ending a handle bumps the slot's
  * generation, and the record's next task takes the new one. Only a record
  * freed for good gives its slot back, to its loop's free list, and a loop
  * that ends gives its free slots to the process's list.
  *
  * Cost: a slot lookup per await (a load of the segment, one of the slot,
- * a compare), and 16 bytes per task alive at the peak, kept for the life
+ * compares), and 24 bytes per task of each loop's peak, kept for the life
  * of the process. A generation wraps after 2^32 tasks on one slot; a stale
  * handle kept that long and used at that very moment is the only one not
  * caught.
@@ -86,6 +89,7 @@ int coro__slot_take(coro__loop *l, coro_task *t)
     t->sp = s = slot_at(t->slot);
     l->slot_free = s->next;
     __atomic_store_n(&s->task, t, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->loop, l, __ATOMIC_RELAXED);
     t->h = coro__handle_of(t->slot, s->gen);
     return 0;
 }

@@ -199,9 +199,10 @@ struct coro_task {
 
 /* A handle's slot, in a table that is never freed. */
 typedef struct coro__slot {
-    coro_task *task; /* the record, NULL while the slot is free (atomic) */
-    unsigned gen;    /* the handles it gives: bumped when one ends (atomic) */
-    unsigned next;   /* a free list's next slot */
+    coro_task *task;        /* the record, NULL while the slot is free (atomic) */
+    struct coro_loop *loop; /* the loop that has the slot (atomic) */
+    unsigned gen;           /* the handles it gives: bumped when one ends (atomic) */
+    unsigned next;          /* a free list's next slot */
 } coro__slot;
 
 /* ---- the loop (loop.c) ---- */
@@ -524,16 +525,19 @@ CORO__HIDDEN void coro__slot_give(struct coro_loop *l, coro_task *t);
 CORO__HIDDEN void coro__slots_end(struct coro_loop *l);
 
 /* The table of slots (handle.c): segments of CORO__SEG_SLOTS, made on
- * demand and never freed. A handle is its slot's index and the slot's
- * generation when it was given, packed in a pointer's bits. */
+ * demand and never freed. A handle is its slot's index (CORO__SLOT_BITS)
+ * and the slot's generation when it was given (from bit CORO__GEN_SHIFT),
+ * packed in a pointer's bits. */
 #define CORO__SEG_BITS 12
 #define CORO__SEG_SLOTS (1u << CORO__SEG_BITS)
-#define CORO__SEGS (1u << 15)
 #if UINTPTR_MAX > 0xffffffffu
-#define CORO__INDEX_BITS 32 /* and 32 of generation */
+#define CORO__SLOT_BITS 27 /* 134 million slots */
+#define CORO__GEN_SHIFT 32 /* a 32-bit generation */
 #else
-#define CORO__INDEX_BITS 24 /* and 8 of generation */
+#define CORO__SLOT_BITS 24 /* 16 million slots */
+#define CORO__GEN_SHIFT 24 /* an 8-bit generation */
 #endif
+#define CORO__SEGS (1u << (CORO__SLOT_BITS - CORO__SEG_BITS))
 CORO__HIDDEN extern struct coro__slot *coro__segs[CORO__SEGS];
 
 /* Slot i, or NULL if its segment was never made. */
@@ -548,7 +552,7 @@ static inline struct coro__slot *coro__slot_at(unsigned i)
 static inline coro_task *coro__handle_of(unsigned slot, unsigned gen)
 {
     /* two shifts: one by the pointer's width would be undefined */
-    return (coro_task *)((((uintptr_t)gen << (CORO__INDEX_BITS - 1)) << 1) | slot);
+    return (coro_task *)((((uintptr_t)gen << (CORO__GEN_SHIFT - 1)) << 1) | slot);
 }
 
 /* t's handle has ended (its record goes to the spares): every use of it
@@ -561,15 +565,27 @@ static inline void coro__handle_end(coro_task *t)
     t->h = coro__handle_of(t->slot, gen);
 }
 
-/* The record of handle h, or NULL if h has ended or is no handle. */
+/* The loop that has handle h's slot (while h lives, its task's), or NULL. */
+static inline struct coro_loop *coro__handle_loop(const coro_task *h)
+{
+    struct coro__slot *s = coro__slot_at((unsigned)((uintptr_t)h & ((1u << CORO__SLOT_BITS) - 1)));
+
+    return s != NULL ? __atomic_load_n(&s->loop, __ATOMIC_RELAXED) : NULL;
+}
+
+/* The record of handle h, or NULL if h has ended, is no handle, or is not
+ * the calling loop's: only the loop that has a slot changes it or the
+ * record, so once the slot is found to be this loop's, nothing changes
+ * under the caller. */
 static inline coro_task *coro__handle_task(const coro_task *h)
 {
-    unsigned i = (unsigned)(uintptr_t)h & (CORO__SEGS * CORO__SEG_SLOTS - 1);
+    unsigned i = (unsigned)((uintptr_t)h & ((1u << CORO__SLOT_BITS) - 1));
     struct coro__slot *s = coro__slot_at(i);
 
-    if (s == NULL || coro__handle_of(i, __atomic_load_n(&s->gen, __ATOMIC_RELAXED)) != h)
+    if (s == NULL || __atomic_load_n(&s->loop, __ATOMIC_RELAXED) != coro__loop_tls ||
+        coro__handle_of(i, __atomic_load_n(&s->gen, __ATOMIC_RELAXED)) != h)
         return NULL;
-    return __atomic_load_n(&s->task, __ATOMIC_RELAXED);
+    return s->task;
 }
 CORO__HIDDEN void coro__task_free(coro_task *t);
 CORO__HIDDEN void coro__task_maybe_complete(coro_task *t);

@@ -65,7 +65,7 @@ void coro_mutex_init(coro_mutex *m)
 static int lock(coro_mutex *m, coro_time deadline, int try_)
 {
     int err;
-    coro_task *self = coro__blocking_begin(&err), *holder;
+    coro_task *self = coro__blocking_begin(&err);
 
     if (self == NULL)
         return err;
@@ -90,7 +90,7 @@ static int lock(coro_mutex *m, coro_time deadline, int try_)
         m->holder = self->h;
         return 0;
     }
-    if ((holder = coro__handle_task(m->holder)) != NULL && holder->loop != self->loop)
+    if (coro__handle_loop(m->holder) != self->loop)
         return CORO_ETHREAD; /* held by a task of another loop */
     if (m->holder == self->h || try_)
         return CORO_EBUSY;
