@@ -155,6 +155,12 @@ coro_task *test_spawn_on(int i, coro_fn fn, void *arg)
     return t;
 }
 
+void *test_wait_event(void *arg)
+{
+    CHECK_ERR(coro_event_wait(arg), 0);
+    return NULL;
+}
+
 int test_slow_env(void)
 {
     const char *s = getenv("CORO_TEST_SLOW");

@@ -49,6 +49,9 @@ int test_run_capturing(coro_fn fn, void *arg, const coro_run_options *opt);
  * spawn there, checked, returning the handle. */
 coro_task_options test_on_loop(int i);
 coro_task *test_spawn_on(int i, coro_fn fn, void *arg);
+/* A task body that waits for the coro_event *arg, checked: a task parked
+ * until a test opens the gate. */
+void *test_wait_event(void *arg);
 
 /* Tests of a coroutine's own stack (its guard page, the pool, stack_size)
  * do not apply when the build makes every coroutine copy-stack (make

@@ -595,13 +595,6 @@ TEST(groups_spanning_loops_fail_cancel_and_time_out_at_random_and_nothing_leaks)
 
 static coro_event dump_gate = CORO_EVENT_INIT;
 
-static void *parked_here(void *arg)
-{
-    (void)arg;
-    CHECK_ERR(coro_event_wait(&dump_gate), 0);
-    return NULL;
-}
-
 static void *dump_main(void *arg)
 {
     FILE *f = tmpfile();
@@ -614,7 +607,7 @@ static void *dump_main(void *arg)
     for (int i = 0; i < 3; i++) {
         coro_task_options o = {"parked", 0, NULL, 0, NULL};
         o.loop = coro_loop_at(i);
-        CHECK_ERR(coro_spawn(NULL, parked_here, NULL, &o), 0);
+        CHECK_ERR(coro_spawn(NULL, test_wait_event, &dump_gate, &o), 0);
     }
     CHECK_ERR(coro_sleep(CORO_MSEC(test_slow_env() ? 200 : 10)), 0); /* all parked */
     count = coro_dump(f);

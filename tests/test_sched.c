@@ -1341,20 +1341,13 @@ TEST(a_burst_of_spawns_gives_a_stack_only_to_the_tasks_that_run)
 
 static coro_event burst_gate = CORO_EVENT_INIT;
 
-static void *burst_parked(void *arg)
-{
-    (void)arg;
-    CHECK_ERR(coro_event_wait(&burst_gate), 0);
-    return NULL;
-}
-
 static void *late_start_main(void *arg)
 {
     coro_task *t;
 
     (void)arg;
     for (int i = 0; i < 64; i++) /* the burst threshold (sched.h) */
-        CHECK_ERR(coro_spawn(NULL, burst_parked, NULL, NULL), 0);
+        CHECK_ERR(coro_spawn(NULL, test_wait_event, &burst_gate, NULL), 0);
     CHECK_ERR(coro_spawn(&t, burst_task, NULL, NULL), 0); /* no worker yet */
     coro__fail_after(1); /* its worker, when it starts: the others hold theirs */
     CHECK_ERR(coro_await(t, NULL), CORO_EERROR);
@@ -1376,7 +1369,7 @@ static void *canceled_burst_main(void *arg)
 
     (void)arg;
     for (int i = 0; i < 64; i++)
-        CHECK_ERR(coro_spawn(NULL, burst_parked, NULL, NULL), 0);
+        CHECK_ERR(coro_spawn(NULL, test_wait_event, &burst_gate, NULL), 0);
     CHECK_ERR(coro_group_open(&g), 0);
     CHECK_ERR(coro_spawn(&t, burst_task, NULL, &(coro_task_options){NULL, 0, g, 0, NULL}), 0);
     CHECK_ERR(coro_group_cancel(g), 0); /* before it starts */

@@ -84,11 +84,22 @@ static void *bad_client(void *arg)
     return NULL;
 }
 
+/* Cancels the server task: coro_serve ends with CORO_ECANCELED, which its
+ * task returns; then closes the listener. */
+static void stop_server(coro_task *server, int lfd)
+{
+    void *out;
+
+    CHECK_ERR(coro_cancel(server), 0);
+    CHECK_ERR(coro_await(server, &out), CORO_ETASKCANCELED);
+    CHECK_ERR((int)N(out), CORO_ECANCELED);
+    CHECK_ERR(coro_fd_close(lfd), 0);
+}
+
 static void *serve_main(void *arg)
 {
     struct setup *u = arg;
     coro_task *server, *c[16];
-    void *out;
 
     u->lfd = coro_tcp_listen("127.0.0.1", 0, 0);
     CHECK(u->lfd >= 0);
@@ -98,10 +109,7 @@ static void *serve_main(void *arg)
         CHECK_ERR(coro_spawn(&c[i], client, u, NULL), 0);
     for (int i = 0; i < u->clients; i++)
         CHECK_ERR(coro_await(c[i], NULL), 0);
-    CHECK_ERR(coro_cancel(server), 0);
-    CHECK_ERR(coro_await(server, &out), CORO_ETASKCANCELED);
-    CHECK_ERR((int)N(out), CORO_ECANCELED);
-    CHECK_ERR(coro_fd_close(u->lfd), 0);
+    stop_server(server, u->lfd);
     return NULL;
 }
 
@@ -395,10 +403,7 @@ static void *serve_burst_main(void *arg)
     CHECK_ERR(coro_spawn(&c, burst_client, u, NULL), 0); /* the server goes on */
     CHECK_ERR(coro_await(c, &out), 0);
     CHECK_INT(N(out), 2);
-    CHECK_ERR(coro_cancel(server), 0);
-    CHECK_ERR(coro_await(server, &out), CORO_ETASKCANCELED);
-    CHECK_ERR((int)N(out), CORO_ECANCELED);
-    CHECK_ERR(coro_fd_close(u->lfd), 0);
+    stop_server(server, u->lfd);
     return NULL;
 }
 
